@@ -1,0 +1,109 @@
+/**
+ * Every error ipfs-kit throws on purpose. One class per condition, matched by
+ * `err.name` (stable across module copies), each with a message a user can act on.
+ *
+ * @packageDocumentation
+ */
+
+/** Base class: every ipfs-kit error has a stable `name` and a machine-readable `code`. */
+export class IpfsKitError extends Error {
+  static readonly code: string = 'ERR_IPFS_KIT'
+  readonly code: string
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = (new.target as typeof IpfsKitError).code
+  }
+}
+
+/** A string or value that should be a CID is not one. */
+export class InvalidCIDError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_CID'
+}
+
+/** A multiaddr string could not be parsed, or names no peer where one is needed. */
+export class InvalidMultiaddrError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_MULTIADDR'
+}
+
+/** A parameter has the wrong type or value (non-serialisable JSON, a bad offset, …). */
+export class InvalidParametersError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_PARAMETERS'
+}
+
+/** A local path (file or folder) does not exist or cannot be read. */
+export class PathNotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_PATH_NOT_FOUND'
+}
+
+/** Content (a CID, or a path inside a UnixFS folder) could not be found. */
+export class NotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_FOUND'
+}
+
+/** The content at a CID is not of the kind the call needs (a folder given to `cat`, …). */
+export class NotAFileError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_A_FILE'
+}
+
+/** The repo folder cannot be used: it is a file, unreadable, or its config is corrupt. */
+export class RepoError extends IpfsKitError {
+  static override readonly code = 'ERR_REPO'
+}
+
+/** The repo is not initialised (no config) and the call does not create one. */
+export class RepoNotInitializedError extends IpfsKitError {
+  static override readonly code = 'ERR_REPO_NOT_INITIALIZED'
+}
+
+/** Another process (usually a running daemon) holds the repo. */
+export class RepoLockedError extends IpfsKitError {
+  static override readonly code = 'ERR_REPO_LOCKED'
+}
+
+/** A block's bytes do not hash to its CID. */
+export class BlockVerificationError extends IpfsKitError {
+  static override readonly code = 'ERR_BLOCK_VERIFICATION'
+}
+
+/** An operation did not finish before its deadline. */
+export class TimeoutError extends IpfsKitError {
+  static override readonly code = 'ERR_TIMEOUT'
+}
+
+/** A peer could not be dialled (bad address, refused, unreachable). */
+export class DialError extends IpfsKitError {
+  static override readonly code = 'ERR_DIAL_FAILED'
+}
+
+/** The node is offline, or not started, and the call needs the network. */
+export class OfflineError extends IpfsKitError {
+  static override readonly code = 'ERR_OFFLINE'
+}
+
+/** The kit or peer was used before `start()` or after `stop()`. */
+export class NotStartedError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_STARTED'
+}
+
+/** Content exceeded a size limit the caller set. */
+export class MaxSizeExceededError extends IpfsKitError {
+  static override readonly code = 'ERR_MAX_SIZE_EXCEEDED'
+}
+
+/** Every provider asked for content failed; `errors` holds each failure. */
+export class AllProvidersFailedError extends AggregateError {
+  static readonly code = 'ERR_ALL_PROVIDERS_FAILED'
+  readonly code = AllProvidersFailedError.code
+
+  constructor(errors: Iterable<unknown>, message: string) {
+    super(errors, message)
+    this.name = 'AllProvidersFailedError'
+  }
+}
+
+/** True if `err` is an Error whose `name` is `name` (works across module copies). */
+export function isErrorNamed(err: unknown, name: string): err is Error {
+  return err instanceof Error && err.name === name
+}
