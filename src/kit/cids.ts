@@ -1,0 +1,64 @@
+import { CID } from 'multiformats/cid'
+import { InvalidCIDError, InvalidParametersError, IpfsKitError, NotAFileError, NotFoundError, TimeoutError } from '../errors.ts'
+
+/** A CID, or a path `/ipfs/<cid>/sub/path` or `<cid>/sub/path`. */
+export type CIDOrPath = CID | string
+
+/** Parse a CID string, or throw an {@link InvalidCIDError} that says what was wrong. */
+export function parseCID(value: string | CID): CID {
+  if (typeof value !== 'string') {
+    const cid = CID.asCID(value)
+    if (cid == null) throw new InvalidCIDError(`expected a CID, got ${typeof value}`)
+    return cid
+  }
+  const text = value.trim()
+  if (text === '') throw new InvalidCIDError('empty CID')
+  try {
+    return CID.parse(text)
+  } catch (err) {
+    throw new InvalidCIDError(`"${value}" is not a valid CID: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Split `/ipfs/<cid>/a/b`, `<cid>/a/b` or a CID into the root CID and the path below it. */
+export function parseCIDPath(value: CIDOrPath): { cid: CID; path: string | undefined } {
+  if (typeof value !== 'string') return { cid: parseCID(value), path: undefined }
+  let text = value.trim()
+  if (text.startsWith('/ipfs/')) text = text.slice('/ipfs/'.length)
+  else if (text.startsWith('ipfs://')) text = text.slice('ipfs://'.length)
+  else if (text.startsWith('/')) {
+    throw new InvalidCIDError(`"${value}" is not an IPFS path: use a CID, <cid>/path or /ipfs/<cid>/path`)
+  }
+  const [head, ...rest] = text.split('/')
+  const path = rest.filter((p) => p !== '').join('/')
+  return { cid: parseCID(head ?? ''), path: path === '' ? undefined : path }
+}
+
+/**
+ * Turn an error from Helia or UnixFS into ours, so callers see one class per condition.
+ * Errors that are already ours pass through.
+ */
+export function toKitError(err: unknown, what: string, signal?: AbortSignal): Error {
+  if (err instanceof IpfsKitError) return err
+  const e = err as Error
+  switch (e?.name) {
+    case 'NotAFileError':
+      return new NotAFileError(`${what} is not a file (it is a folder or another kind of node): ${e.message}`, { cause: err })
+    case 'DoesNotExistError':
+    case 'NoContentError':
+    case 'NotFoundError':
+    case 'BlockNotFoundWhileOfflineError':
+    case 'ERR_NOT_FOUND':
+      return new NotFoundError(`${what} not found: ${e.message}`, { cause: err })
+    case 'NotUnixFSError':
+    case 'NotADirectoryError':
+    case 'InvalidPBNodeError':
+      return new InvalidParametersError(`${what}: ${e.message}`, { cause: err })
+    case 'AbortError':
+    case 'TimeoutError':
+      if (signal?.reason instanceof TimeoutError) return signal.reason
+      return new TimeoutError(`${what}: gave up (${e.message})`, { cause: err })
+    default:
+      return e instanceof Error ? e : new Error(String(err))
+  }
+}

@@ -1,0 +1,455 @@
+import { mkdir, readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import * as dagPb from '@ipld/dag-pb'
+import { type UnixFS, unixfs } from '@helia/unixfs'
+import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { exporter } from 'ipfs-unixfs-exporter'
+import { importer } from 'ipfs-unixfs-importer'
+import { base64 } from 'multiformats/bases/base64'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
+import PQueue from 'p-queue'
+import type { Profile, Role } from '../constants.ts'
+import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
+import { InvalidParametersError, NotStartedError, TimeoutError } from '../errors.ts'
+import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
+import { kitLogger } from '../logger.ts'
+import { VERSION } from '../version.ts'
+import { pathCandidates, type PathSourceOptions } from './add.ts'
+import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from './cids.ts'
+import { exportTo } from './get.ts'
+import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { PubsubHub } from './pubsub.ts'
+import { openRepo, type Repo } from './repo.ts'
+import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
+
+export type { AddOptions } from './importer.ts'
+export type * from './types.ts'
+
+/** Options of {@link ipfsKit}. Every option is optional. */
+export interface IPFSKitInit {
+  /** @default the repo's role, else DEFAULT_ROLE ('leecher') */
+  role?: Role
+  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  repo?: string
+  /** profile of a repo created now @default `$IPFS_KIT_PROFILE`, else 'public' */
+  profile?: Profile
+  /** no network: only local blocks @default false */
+  offline?: boolean
+  /** overrides the repo's swarm addresses for this run */
+  listenAddrs?: string[]
+  /** overrides the repo's bootstrap list for this run */
+  bootstrapPeers?: string[]
+  /** overrides the repo's kad-dht prefix for this run */
+  dhtProtocolPrefix?: string
+  logger?: ComponentLogger
+}
+
+/** Options of a read (cat). */
+export interface CatOptions extends AbortOptions {
+  offset?: number
+  length?: number
+}
+
+function withTimeout(signal: AbortSignal | undefined, stop: AbortSignal, ms = DEFAULT_NETWORK_TIMEOUT_MS): AbortSignal {
+  const timeout = AbortSignal.timeout(ms)
+  const own = new AbortController()
+  timeout.addEventListener('abort', () => own.abort(new TimeoutError(`gave up after ${ms / 1000}s`)), { once: true })
+  return AbortSignal.any([own.signal, stop, ...(signal == null ? [] : [signal])])
+}
+
+/**
+ * An IPFS node on a local repo, with the seed's API: add and read content with
+ * Kubo-identical CIDs, pin, pubsub, swarm, and (through {@link IPFSLibp2pPeer}) the
+ * standard libp2p and bitswap protocols.
+ *
+ * @example
+ * ```ts
+ * const kit = await ipfsKit({ repo: './repo', profile: 'local' })
+ * const { Hash } = await kit.ipfsAddString('Hello from IPFS!')
+ * console.log(new TextDecoder().decode(await kit.ipfsCat(Hash)))
+ * await kit.stop()
+ * ```
+ */
+export class IPFSKit {
+  readonly role: Role
+  readonly repo: Repo
+  readonly peer: IPFSLibp2pPeer
+  readonly pubsub: PubsubHub
+  readonly #log: Logger
+  readonly #fs: UnixFS
+  readonly #provides = new PQueue({ concurrency: 4 })
+  #stopped = false
+
+  /** Use {@link ipfsKit}: it opens the repo and starts the node. */
+  constructor(repo: Repo, peer: IPFSLibp2pPeer, logger: ComponentLogger) {
+    this.repo = repo
+    this.peer = peer
+    this.role = peer.role
+    this.#log = logger.forComponent('kit')
+    this.#fs = unixfs(peer.helia)
+    this.pubsub = new PubsubHub(peer)
+  }
+
+  /** The Helia node underneath. */
+  get helia(): IPFSLibp2pPeer['helia'] {
+    return this.peer.helia
+  }
+
+  #signal(options?: AbortOptions, ms?: number): AbortSignal {
+    if (this.#stopped) throw new NotStartedError('the kit is stopped')
+    return withTimeout(options?.signal, this.peer.stopSignal, ms)
+  }
+
+  async #importRoot(
+    source: Parameters<typeof importer>[0],
+    name: string | undefined,
+    options: AddOptions
+  ): Promise<AddResult[]> {
+    const importerOptions = kuboImporterOptions(options)
+    const signal = options.signal ?? this.peer.stopSignal
+    const results: AddResult[] = []
+    const blockstore = options.onlyHash === true ? discardBlockstore : this.helia.blockstore
+    try {
+      for await (const entry of importer(source, blockstore, importerOptions)) {
+        signal.throwIfAborted()
+        const Size = options.onlyHash === true ? Number(entry.size) : await this.#dagSize(entry.cid)
+        results.push({ Name: entry.path ?? name ?? entry.cid.toString(), Hash: entry.cid.toString(), Size, cid: entry.cid })
+      }
+    } catch (err) {
+      throw toKitError(err, 'add')
+    }
+    const root = results.at(-1)
+    if (root == null) throw new InvalidParametersError('nothing to add')
+    if (name == null) root.Name = root.Hash
+    if (options.onlyHash !== true) {
+      if (options.pin !== false) await this.ipfsPinAdd(root.cid, { signal })
+      this.#announce(root.cid)
+    }
+    return results
+  }
+
+  /** Cumulative DAG size of a locally held node (Kubo's `Size`). */
+  async #dagSize(cid: CID): Promise<number> {
+    const bytes = await collect(this.helia.blockstore.get(cid, { offline: true }))
+    if (cid.code !== dagPb.code) return bytes.byteLength
+    const node = dagPb.decode(bytes)
+    return node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), bytes.byteLength)
+  }
+
+  /** Masters and workers provide what they add; leechers take and do not reprovide. */
+  #announce(cid: CID): void {
+    if (!ROLES[this.role].reprovide || this.peer.offline) return
+    void this.#provides
+      .add(async () => {
+        const signal = withTimeout(undefined, this.peer.stopSignal)
+        await this.helia.routing.provide(cid, { signal })
+      })
+      .catch((err: Error) => this.#log('provide %c failed: %s', cid, err.message))
+  }
+
+  /** Add bytes (or a stream of bytes) as a UnixFS file. */
+  async ipfsAddBytes(bytes: Uint8Array | AsyncIterable<Uint8Array>, options: AddOptions = {}): Promise<AddResult> {
+    if (!(bytes instanceof Uint8Array) && typeof (bytes as AsyncIterable<Uint8Array>)?.[Symbol.asyncIterator] !== 'function') {
+      throw new InvalidParametersError('ipfsAddBytes takes a Uint8Array or an AsyncIterable<Uint8Array>')
+    }
+    const results = await this.#importRoot([{ content: bytes }], undefined, options)
+    return results.at(-1)!
+  }
+
+  /** Add a string (UTF-8) as a UnixFS file. */
+  async ipfsAddString(text: string, options: AddOptions = {}): Promise<AddResult> {
+    if (typeof text !== 'string') throw new InvalidParametersError(`ipfsAddString takes a string, not ${typeof text}`)
+    return this.ipfsAddBytes(new TextEncoder().encode(text), options)
+  }
+
+  /** Add a value as JSON text in a UnixFS file (read it back with `JSON.parse`). */
+  async ipfsAddJson(value: unknown, options: AddOptions = {}): Promise<AddResult> {
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value)
+    } catch (err) {
+      throw new InvalidParametersError(`the value cannot be serialised to JSON: ${(err as Error).message}`, { cause: err })
+    }
+    if (text === undefined) {
+      throw new InvalidParametersError(`a ${typeof value} cannot be serialised to JSON`)
+    }
+    return this.ipfsAddString(text, options)
+  }
+
+  /**
+   * Add a local file, or a folder and everything in it; every entry's result is
+   * returned, the root last (as `ipfs add -r`).
+   */
+  async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
+    const source = await pathCandidates(path, { hidden: options.hidden, onBytes: options.onProgress })
+    return this.#importRoot(source, '', options)
+  }
+
+  /** Add a local file or folder; the root's result. */
+  async ipfsAddFile(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult> {
+    return (await this.ipfsAddPath(path, options)).at(-1)!
+  }
+
+  /** Read a file's bytes as a stream (whole, or `{ offset, length }`). */
+  async *ipfsCatStream(path: CIDOrPath, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+    const { cid, path: sub } = parseCIDPath(path)
+    checkRange(options)
+    const signal = this.#signal(options)
+    try {
+      yield* this.#fs.cat(cid, { path: sub, offset: options.offset, length: options.length, signal, offline: this.peer.offline })
+    } catch (err) {
+      throw toKitError(err, String(path), signal)
+    }
+  }
+
+  /** Read a file's bytes (whole, or `{ offset, length }`). */
+  async ipfsCat(path: CIDOrPath, options: CatOptions = {}): Promise<Uint8Array> {
+    return collect(this.ipfsCatStream(path, options))
+  }
+
+  /** Write a file or folder to a local path. */
+  async ipfsGet(path: CIDOrPath, outPath: string, options: AbortOptions = {}): Promise<void> {
+    const { cid, path: sub } = parseCIDPath(path)
+    const signal = this.#signal(options)
+    try {
+      await exportTo(sub == null ? cid : `${cid}/${sub}`, this.helia.blockstore, outPath, { signal })
+    } catch (err) {
+      throw toKitError(err, String(path), signal)
+    }
+  }
+
+  /** List a folder. */
+  async ipfsLs(path: CIDOrPath, options: AbortOptions = {}): Promise<LsEntry[]> {
+    const { cid, path: sub } = parseCIDPath(path)
+    const signal = this.#signal(options)
+    const out: LsEntry[] = []
+    try {
+      for await (const entry of this.#fs.ls(cid, { path: sub, signal, offline: this.peer.offline })) {
+        const node = await exporter(entry.cid, this.helia.blockstore, { signal, offline: this.peer.offline })
+        out.push({
+          Name: entry.name,
+          Hash: entry.cid.toString(),
+          Size: Number(node.size),
+          Type: node.type === 'directory' || node.type === 'file' || node.type === 'raw' ? node.type : 'other',
+          cid: entry.cid
+        })
+      }
+    } catch (err) {
+      throw toKitError(err, String(path), signal)
+    }
+    return out
+  }
+
+  /** Pin a CID (recursively by default): its blocks are fetched if missing and kept by `gc`. */
+  async ipfsPinAdd(path: CIDOrPath, options: AbortOptions & { recursive?: boolean } = {}): Promise<CID> {
+    const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
+    const signal = this.#signal(options)
+    try {
+      if (await this.helia.pins.isPinned(cid, { signal })) return cid
+      for await (const _ of this.helia.pins.add(cid, { signal, depth: options.recursive === false ? 0 : Infinity })) {
+        // each block of the DAG, now held
+      }
+    } catch (err) {
+      if ((err as Error).name === 'AlreadyPinnedError') return cid
+      throw toKitError(err, `pin ${cid}`, signal)
+    }
+    return cid
+  }
+
+  /** Unpin a CID. */
+  async ipfsPinRm(path: CIDOrPath, options: AbortOptions = {}): Promise<CID> {
+    const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
+    try {
+      for await (const _ of this.helia.pins.rm(cid, options)) {
+        // each block unpinned
+      }
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError') {
+        throw toKitError(Object.assign(new Error(`${cid} is not pinned`), { name: 'NotFoundError' }), `pin ${cid}`)
+      }
+      throw toKitError(err, `unpin ${cid}`)
+    }
+    return cid
+  }
+
+  /** List pins (all, or one CID). */
+  async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
+    const out: PinEntry[] = []
+    const only = options.cid == null ? undefined : parseCIDPath(options.cid).cid
+    for await (const pin of this.helia.pins.ls({ cid: only, signal: options.signal })) {
+      // Helia keys pins by multihash and hands back CIDv1; show dag-pb/sha2-256 as CIDv0, as Kubo does
+      const cid = pin.cid.code === dagPb.code && pin.cid.multihash.code === sha256.code ? pin.cid.toV0() : pin.cid
+      out.push({ cid, Hash: cid.toString(), Type: pin.depth === 0 ? 'direct' : 'recursive' })
+    }
+    if (only != null && out.length === 0) {
+      throw toKitError(Object.assign(new Error(`${only} is not pinned`), { name: 'NotFoundError' }), `pin ${only}`)
+    }
+    return out
+  }
+
+  /** Publish a message (string or bytes) on a topic. */
+  async ipfsPubsubPublish(topic: string, data: string | Uint8Array, options: AbortOptions = {}): Promise<void> {
+    await this.pubsub.publish(topic, data, options)
+  }
+
+  /** Call `handler` for every message on `topic`. */
+  async ipfsPubsubSubscribe(topic: string, handler: PubsubHandler): Promise<void> {
+    this.pubsub.subscribe(topic, handler)
+  }
+
+  /** Stop calling `handler` (or every handler) for `topic`. */
+  async ipfsPubsubUnsubscribe(topic: string, handler?: PubsubHandler): Promise<void> {
+    this.pubsub.unsubscribe(topic, handler)
+  }
+
+  /** Peers we exchange pubsub messages with (on `topic`, or on any topic). */
+  async ipfsPubsubPeers(topic?: string): Promise<string[]> {
+    return this.pubsub.peers(topic)
+  }
+
+  /** Topics we are subscribed to. */
+  async ipfsPubsubLs(): Promise<string[]> {
+    return this.pubsub.topics()
+  }
+
+  /** Our identity and addresses (`ipfs id`). */
+  async ipfsId(): Promise<IdResult> {
+    const peerId = peerIdFromString(this.repo.config.Identity.PeerID)
+    return {
+      ID: peerId.toString(),
+      PublicKey: base64.baseEncode(publicKeyToProtobuf(this.repo.privateKey.publicKey)),
+      Addresses: this.peer.getMultiaddrs().map((ma) => ma.toString()),
+      AgentVersion: `ipfs-kit/${VERSION}`,
+      Protocols: this.peer.offline ? [] : this.peer.host.getProtocols(),
+      Role: this.role
+    }
+  }
+
+  /** Connect to a peer by multiaddr (with `/p2p/<id>`). */
+  async ipfsSwarmConnect(addr: string, options: AbortOptions = {}): Promise<string> {
+    const peerId = await this.peer.connect(addr, options)
+    return peerId.toString()
+  }
+
+  /** Open connections. */
+  async ipfsSwarmPeers(): Promise<SwarmPeer[]> {
+    if (this.peer.offline) return []
+    return this.peer.host.getConnections().map((c) => ({
+      Peer: c.remotePeer.toString(),
+      Addr: c.remoteAddr.toString(),
+      Direction: c.direction
+    }))
+  }
+
+  /** Blocks held and bytes used. */
+  async ipfsRepoStat(): Promise<RepoStat> {
+    let NumObjects = 0
+    let BlocksSize = 0
+    let RepoSize = 0
+    const blocksDir = join(this.repo.path, 'blocks')
+    for (const entry of await readdir(this.repo.path, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile()) continue
+      const full = join(entry.parentPath, entry.name)
+      const size = (await stat(full).catch(() => ({ size: 0 }))).size
+      RepoSize += size
+      if (full.startsWith(blocksDir) && entry.name.endsWith('.data')) {
+        NumObjects++
+        BlocksSize += size
+      }
+    }
+    return { RepoSize, NumObjects, BlocksSize, RepoPath: this.repo.path, Version: `fs-repo@${VERSION}` }
+  }
+
+  /** Remove every block that no pin holds; returns the removed CIDs. */
+  async ipfsGc(options: AbortOptions = {}): Promise<CID[]> {
+    const removed: CID[] = []
+    await this.helia.gc({
+      signal: options.signal,
+      onProgress: (evt) => {
+        if (evt.type === 'helia:gc:deleted') removed.push(evt.detail as CID)
+      }
+    })
+    return removed
+  }
+
+  /** Stop the node and close the repo. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.pubsub.close()
+    this.#provides.clear()
+    await this.peer.stop()
+    await this.#provides.onIdle()
+    await this.repo.close()
+  }
+}
+
+/**
+ * Open (creating if needed) a repo and start an IPFS node on it: the twin of the
+ * seed's `ipfs_kit()`.
+ */
+export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
+  const logger = init.logger ?? kitLogger()
+  const repo = await openRepo({ repo: init.repo, role: init.role, profile: init.profile })
+  const config = repo.config
+  try {
+    await mkdir(repo.cachePath, { recursive: true })
+    const peer = new IPFSLibp2pPeer({
+      role: config.Kit.Role,
+      profile: config.Kit.Profile,
+      listenAddrs: init.listenAddrs ?? config.Addresses.Swarm,
+      announceAddrs: config.Addresses.Announce,
+      bootstrapPeers: init.bootstrapPeers ?? config.Bootstrap,
+      mdns: config.Discovery.MDNS.Enabled,
+      dhtProtocolPrefix: init.dhtProtocolPrefix ?? config.Routing.DHTProtocolPrefix,
+      privateKey: repo.privateKey,
+      blockstore: repo.blockstore,
+      datastore: repo.datastore,
+      offline: init.offline,
+      logger
+    })
+    await peer.start()
+    return new IPFSKit(repo, peer, logger)
+  } catch (err) {
+    await repo.close()
+    throw err
+  }
+}
+
+function checkRange(options: CatOptions): void {
+  for (const key of ['offset', 'length'] as const) {
+    const v = options[key]
+    if (v != null && (!Number.isSafeInteger(v) || v < 0)) {
+      throw new InvalidParametersError(`${key} must be a whole number of bytes, 0 or more, not ${v}`)
+    }
+  }
+}
+
+async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let length = 0
+  for await (const part of source) {
+    parts.push(part)
+    length += part.byteLength
+  }
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
+/** A blockstore that keeps nothing, for `onlyHash`. */
+const discardBlockstore = {
+  async put(cid: CID): Promise<CID> {
+    return cid
+  },
+  async has(): Promise<boolean> {
+    return false
+  }
+} as unknown as Parameters<typeof importer>[1]

@@ -1,0 +1,165 @@
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { FsBlockstore } from 'blockstore-fs'
+import { LevelDatastore } from 'datastore-level'
+import { base64 } from 'multiformats/bases/base64'
+import type { Profile, Role } from '../constants.ts'
+import { DEFAULT_PROFILE, DEFAULT_REPO_DIRNAME, REPO_PATH_ENV, REPO_VERSION } from '../constants.ts'
+import { RepoError, RepoNotInitializedError } from '../errors.ts'
+import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
+import { defaultConfig, type KitConfig, parseConfig } from './config.ts'
+import { lockRepo, type RepoLock } from './lock.ts'
+
+/** Where the repo lives: `init.repo`, else `$IPFS_KIT_PATH`, else `~/.ipfs-kit`. */
+export function resolveRepoPath(repo?: string): string {
+  return resolve(repo ?? process.env[REPO_PATH_ENV] ?? join(homedir(), DEFAULT_REPO_DIRNAME))
+}
+
+/** Options of {@link openRepo}. */
+export interface OpenRepoInit {
+  /** repo folder; see {@link resolveRepoPath} */
+  repo?: string
+  /** create the repo if it has no config yet @default true */
+  init?: boolean
+  /** role written into a new config; also overrides a stored role for this run */
+  role?: Role
+  /** profile of a new config @default DEFAULT_PROFILE ('public'), or `$IPFS_KIT_PROFILE` */
+  profile?: Profile
+}
+
+/** An open repo: its folders, config and identity, and the lock that keeps it ours. */
+export interface Repo {
+  readonly path: string
+  readonly config: KitConfig
+  readonly privateKey: PrivateKey
+  readonly blockstore: VerifyingBlockstore
+  readonly datastore: LevelDatastore
+  /** folder for the disk cache tier */
+  readonly cachePath: string
+  close(): Promise<void>
+}
+
+async function isDirectory(path: string): Promise<boolean | undefined> {
+  try {
+    return (await stat(path)).isDirectory()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new RepoError(`cannot read ${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Write a file so that readers see the old or the new contents, never a part. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`
+  await writeFile(tmp, data, { flush: true })
+  await rename(tmp, file)
+}
+
+function envProfile(): Profile | undefined {
+  const p = process.env.IPFS_KIT_PROFILE
+  if (p == null || p === '') return undefined
+  if (p !== 'public' && p !== 'local') throw new RepoError(`IPFS_KIT_PROFILE must be public or local, not "${p}"`)
+  return p
+}
+
+/** Create a repo's config and identity if it has none. Returns whether it created one. */
+export async function initRepo(path: string, init: OpenRepoInit = {}): Promise<boolean> {
+  const dir = await isDirectory(path)
+  if (dir === false) throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
+  const configFile = join(path, 'config')
+  if (dir === true && (await isDirectory(configFile)) !== undefined) return false
+  await mkdir(path, { recursive: true })
+  const key = await generateKeyPair('Ed25519')
+  const identity = {
+    PeerID: peerIdFromPrivateKey(key).toString(),
+    PrivKey: base64.baseEncode(privateKeyToProtobuf(key))
+  }
+  const profile = init.profile ?? envProfile() ?? DEFAULT_PROFILE
+  const config = defaultConfig(identity, { role: init.role, profile })
+  await writeFileAtomic(join(path, 'version'), `${REPO_VERSION}\n`)
+  await writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`)
+  return true
+}
+
+/** Read a repo's config without locking it (for `ipfs-kit id` and the like). */
+export async function readConfig(path: string): Promise<KitConfig> {
+  const file = join(path, 'config')
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new RepoNotInitializedError(`no repo at ${path}: run \`ipfs-kit init\` first (or set ${REPO_PATH_ENV})`)
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
+    }
+    throw new RepoError(`cannot read the config file ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseConfig(text, file)
+}
+
+/**
+ * Open (and by default create) a repo: take its lock, read its config and key, open
+ * the LevelDB datastore and the on-disk blockstore.
+ */
+export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
+  const path = resolveRepoPath(init.repo)
+  const dir = await isDirectory(path)
+  if (dir === false) throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
+  if (init.init !== false) await initRepo(path, init)
+  const config = await readConfig(path)
+  if (init.role != null) config.Kit.Role = init.role
+
+  let privateKey: PrivateKey
+  try {
+    privateKey = privateKeyFromProtobuf(base64.baseDecode(config.Identity.PrivKey))
+  } catch (err) {
+    throw new RepoError(`the config file ${join(path, 'config')} has an unreadable Identity.PrivKey`, { cause: err })
+  }
+  if (peerIdFromPrivateKey(privateKey).toString() !== config.Identity.PeerID) {
+    throw new RepoError(`the config file ${join(path, 'config')}: Identity.PeerID does not match Identity.PrivKey`)
+  }
+
+  const lock: RepoLock = await lockRepo(path)
+  const datastorePath = join(path, 'datastore')
+  const datastore = new LevelDatastore(datastorePath)
+  try {
+    await datastore.open()
+  } catch (err) {
+    await lock.release()
+    throw new RepoError(
+      `cannot open the LevelDB datastore ${datastorePath} (corrupt or unreadable): ${(err as Error).message}`,
+      { cause: err }
+    )
+  }
+  const blocksPath = join(path, 'blocks')
+  const fsBlockstore = new FsBlockstore(blocksPath)
+  try {
+    await fsBlockstore.open()
+  } catch (err) {
+    await datastore.close().catch(() => {})
+    await lock.release()
+    throw new RepoError(`cannot open the blockstore ${blocksPath}: ${(err as Error).message}`, { cause: err })
+  }
+  let closed = false
+  return {
+    path,
+    config,
+    privateKey,
+    datastore,
+    blockstore: new VerifyingBlockstore(fsBlockstore),
+    cachePath: join(path, 'cache'),
+    async close() {
+      if (closed) return
+      closed = true
+      await fsBlockstore.close().catch(() => {})
+      await datastore.close().catch(() => {})
+      await lock.release()
+    }
+  }
+}

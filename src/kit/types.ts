@@ -1,0 +1,71 @@
+import type { CID } from 'multiformats/cid'
+
+/** Result of an add, in Kubo's shape plus a typed CID. */
+export interface AddResult {
+  /** file or folder name (path relative to what was added), or the CID for bytes and strings */
+  Name: string
+  /** the CID as a string (CIDv0 `Qm…` by default) */
+  Hash: string
+  /** cumulative size of the DAG in bytes (Kubo's `Size`) */
+  Size: number
+  cid: CID
+}
+
+/** A folder entry, as `ipfs ls`. */
+export interface LsEntry {
+  Name: string
+  Hash: string
+  /** file size for files, DAG size for folders */
+  Size: number
+  Type: 'file' | 'directory' | 'raw' | 'symlink' | 'other'
+  cid: CID
+}
+
+/** A pubsub message, as Kubo's `pubsub sub` gives it. */
+export interface PubsubMessage {
+  /** sender's peer id */
+  from: string
+  data: Uint8Array
+  /** sequence number, hex */
+  seqno?: string
+  topicIDs: string[]
+}
+
+/** A pubsub message handler. */
+export type PubsubHandler = (message: PubsubMessage) => void | Promise<void>
+
+/** `ipfs id` */
+export interface IdResult {
+  ID: string
+  PublicKey: string
+  Addresses: string[]
+  AgentVersion: string
+  Protocols: string[]
+  Role: string
+}
+
+/** `ipfs swarm peers` */
+export interface SwarmPeer {
+  Peer: string
+  Addr: string
+  Direction: 'inbound' | 'outbound'
+}
+
+/** `ipfs repo stat` */
+export interface RepoStat {
+  /** bytes used by the whole repo folder */
+  RepoSize: number
+  /** blocks stored */
+  NumObjects: number
+  /** bytes of block data */
+  BlocksSize: number
+  RepoPath: string
+  Version: string
+}
+
+/** A pin, as `ipfs pin ls`. */
+export interface PinEntry {
+  cid: CID
+  Hash: string
+  Type: 'recursive' | 'direct'
+}

@@ -1,0 +1,345 @@
+import { withBitswap } from '@helia/bitswap'
+import type { Helia } from '@helia/interface'
+import { withLibp2pLight } from '@helia/libp2p'
+import type {
+  AbortOptions,
+  ComponentLogger,
+  Libp2p,
+  Logger,
+  PeerId,
+  PrivateKey,
+  Stream,
+  StreamHandler,
+  StreamHandlerOptions
+} from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { MemoryBlockstore } from 'blockstore-core'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import type { Blockstore } from 'interface-blockstore'
+import type { Datastore } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { Profile, Role } from '../../constants.ts'
+import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN_ADDRS, DEFAULT_ROLE, PUBLIC_BOOTSTRAP_PEERS, PUBLIC_DHT_PREFIX, ROLES } from '../../constants.ts'
+import { DialError, InvalidMultiaddrError, InvalidParametersError, NotStartedError, OfflineError } from '../../errors.ts'
+import { kitLogger } from '../../logger.ts'
+import { VERSION } from '../../version.ts'
+import { libp2pOptions, type ResolvedPeerOptions } from './options.ts'
+import type { PeerServices } from './types.ts'
+
+export type { PeerServices } from './types.ts'
+
+/** Options of {@link IPFSLibp2pPeer}. Every option is optional. */
+export interface IPFSLibp2pPeerInit {
+  /** @default DEFAULT_ROLE ('leecher') */
+  role?: Role
+  /**
+   * `public` listens on all interfaces, bootstraps from the public IPFS peers and runs mDNS;
+   * `local` listens on 127.0.0.1 only, has no bootstrap peers and no mDNS, and never dials
+   * anything but loopback.
+   * @default 'local' for a peer made by hand; the repo's profile for a kit's peer
+   */
+  profile?: Profile
+  /** @default DEFAULT_LISTEN_ADDRS[profile] */
+  listenAddrs?: string[]
+  /** addresses to announce instead of the listen addresses @default [] */
+  announceAddrs?: string[]
+  /** multiaddrs with `/p2p/<id>` dialled on start @default PUBLIC_BOOTSTRAP_PEERS for `public`, none for `local` */
+  bootstrapPeers?: string[]
+  /** @default true for `public`, false for `local` */
+  mdns?: boolean
+  /** kad-dht protocol prefix; `/ipfs` is the public Amino DHT @default PUBLIC_DHT_PREFIX */
+  dhtProtocolPrefix?: string
+  /** @default ROLES[role].maxConnections */
+  maxConnections?: number
+  /** peer identity @default a new Ed25519 key */
+  privateKey?: PrivateKey
+  /** where blocks live @default a MemoryBlockstore */
+  blockstore?: Blockstore
+  /** where the peer store, pins and DHT records live @default a MemoryDatastore */
+  datastore?: Datastore
+  /** no network at all: blocks come only from the local blockstore @default false */
+  offline?: boolean
+  /** peer ids never connected to, either way @default [] */
+  denyPeers?: string[]
+  logger?: ComponentLogger
+}
+
+/** A multiaddr or a peer id (string or object) to dial. */
+export type DialTarget = string | Multiaddr | PeerId
+
+/** Result of a rendezvous discovery round: the peers found under the name. */
+export interface DiscoveryResult {
+  rendezvous: string
+  peers: PeerId[]
+}
+
+/** Parse a multiaddr string, or throw an {@link InvalidMultiaddrError} that says why. */
+export function parseMultiaddr(addr: string | Multiaddr): Multiaddr {
+  if (typeof addr !== 'string') return addr
+  try {
+    return multiaddr(addr)
+  } catch (err) {
+    throw new InvalidMultiaddrError(`"${addr}" is not a valid multiaddr: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function bootstrapAddr(addr: string): string {
+  const ma = parseMultiaddr(addr)
+  if (ma.getComponents().find((c) => c.name === 'p2p') == null) {
+    throw new InvalidMultiaddrError(`bootstrap address "${addr}" must end with /p2p/<peer id>`)
+  }
+  return addr
+}
+
+/**
+ * The libp2p node of ipfs-kit: TCP and WebSockets, Noise, Yamux, identify, ping,
+ * kad-dht, gossipsub, mDNS and bootstrap, with Helia's bitswap on top, so it trades
+ * blocks with any Helia or Kubo node. Usable alone (the seed's Advanced Usage) or as
+ * the network half of an {@link IPFSKit}.
+ *
+ * @example
+ * ```ts
+ * const peer = new IPFSLibp2pPeer({ role: 'worker', profile: 'local' })
+ * await peer.start()
+ * console.log(peer.peerId.toString(), peer.getMultiaddrs())
+ * await peer.stop()
+ * ```
+ */
+export class IPFSLibp2pPeer {
+  readonly role: Role
+  readonly profile: Profile
+  readonly offline: boolean
+  readonly #opts: ResolvedPeerOptions
+  readonly #blockstore: Blockstore
+  readonly #datastore: Datastore
+  readonly #logger: ComponentLogger
+  readonly #log: Logger
+  readonly #privateKey: PrivateKey
+  #helia?: Helia
+  #starting?: Promise<void>
+  #stopController = new AbortController()
+
+  constructor(init: IPFSLibp2pPeerInit = {}) {
+    this.role = init.role ?? DEFAULT_ROLE
+    if (!(this.role in ROLES)) {
+      throw new InvalidParametersError(`role must be master, worker or leecher, not "${String(this.role)}"`)
+    }
+    this.profile = init.profile ?? 'local'
+    this.offline = init.offline === true
+    this.#logger = init.logger ?? kitLogger()
+    this.#log = this.#logger.forComponent('kit:peer')
+    this.#blockstore = init.blockstore ?? new MemoryBlockstore()
+    this.#datastore = init.datastore ?? new MemoryDatastore()
+    this.#privateKey = init.privateKey ?? generatedKeyPlaceholder
+    const listenAddrs = init.listenAddrs ?? [...DEFAULT_LISTEN_ADDRS[this.profile]]
+    listenAddrs.forEach((a) => parseMultiaddr(a))
+    const bootstrapPeers = (init.bootstrapPeers ?? (this.profile === 'public' ? [...PUBLIC_BOOTSTRAP_PEERS] : [])).map(
+      bootstrapAddr
+    )
+    this.#opts = {
+      role: this.role,
+      profile: this.profile,
+      listenAddrs,
+      announceAddrs: (init.announceAddrs ?? []).map((a) => parseMultiaddr(a).toString()),
+      bootstrapPeers,
+      mdns: init.mdns ?? this.profile === 'public',
+      dhtProtocolPrefix: init.dhtProtocolPrefix ?? PUBLIC_DHT_PREFIX,
+      maxConnections: init.maxConnections ?? ROLES[this.role].maxConnections,
+      datastore: this.#datastore,
+      loopbackOnly: this.profile === 'local',
+      denyPeers: new Set(init.denyPeers ?? []),
+      version: VERSION
+    }
+  }
+
+  /** True once `start()` has finished and until `stop()`. */
+  get isStarted(): boolean {
+    return this.#helia?.status === 'started'
+  }
+
+  /** The Helia node: blockstore, pins, routing and bitswap. */
+  get helia(): Helia {
+    if (this.#helia == null) throw new NotStartedError('the peer is not started: call `await peer.start()` first')
+    return this.#helia
+  }
+
+  /** The libp2p node (the seed's `peer.host`). */
+  get host(): Libp2p<PeerServices> {
+    if (this.offline) throw new OfflineError('the peer is offline: it has no libp2p host')
+    const helia = this.helia as Helia & { libp2p: Libp2p<PeerServices> }
+    return helia.libp2p
+  }
+
+  /** Our peer id. */
+  get peerId(): PeerId {
+    if (this.#privateKey === generatedKeyPlaceholder) {
+      if (this.#helia == null || this.offline) throw new NotStartedError('the peer id is chosen on start()')
+      return this.host.peerId
+    }
+    return peerIdFromPrivateKey(this.#privateKey)
+  }
+
+  /** A signal that aborts when the peer stops. */
+  get stopSignal(): AbortSignal {
+    return this.#stopController.signal
+  }
+
+  /** Resolved settings (role, profile, addresses, DHT prefix). */
+  get settings(): Readonly<ResolvedPeerOptions> {
+    return this.#opts
+  }
+
+  get logger(): ComponentLogger {
+    return this.#logger
+  }
+
+  /** Start the node; a second call waits for the first. */
+  async start(): Promise<void> {
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    if (this.#stopController.signal.aborted) this.#stopController = new AbortController()
+    const helia = createHeliaLight({
+      blockstore: this.#blockstore,
+      datastore: this.#datastore,
+      logger: this.#logger
+    })
+    if (!this.offline) {
+      const opts = libp2pOptions({
+        ...this.#opts,
+        privateKey: this.#privateKey === generatedKeyPlaceholder ? undefined : this.#privateKey
+      })
+      withBitswap(withLibp2pLight(helia, opts))
+    }
+    try {
+      await helia.start()
+    } catch (err) {
+      this.#starting = undefined
+      await helia.stop().catch(() => {})
+      throw wrapStartError(err)
+    }
+    this.#helia = helia
+    if (!this.offline) {
+      for (const topic of ROLES[this.role].topics) this.host.services.pubsub.subscribe(topic)
+      this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
+    }
+  }
+
+  /** Stop the node, close every connection and clear every timer. Safe to call twice. */
+  async stop(): Promise<void> {
+    const starting = this.#starting
+    if (starting == null) return
+    await starting.catch(() => {})
+    this.#stopController.abort()
+    const helia = this.#helia
+    this.#helia = undefined
+    this.#starting = undefined
+    await helia?.stop()
+  }
+
+  /** Addresses we listen on, with `/p2p/<our id>`. */
+  getMultiaddrs(): Multiaddr[] {
+    if (this.offline) return []
+    return this.host.getMultiaddrs()
+  }
+
+  /** Dial a peer (multiaddr with `/p2p/`, or a known peer id). */
+  async connect(target: DialTarget, options: AbortOptions = {}): Promise<PeerId> {
+    const signal = AbortSignal.any([
+      options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS),
+      this.#stopController.signal
+    ])
+    const t = toDialTarget(target)
+    try {
+      const connection = await this.host.dial(t, { signal })
+      return connection.remotePeer
+    } catch (err) {
+      throw new DialError(`cannot connect to ${target.toString()}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Register a handler for a private protocol (use an `/ipfs-kit/...` id). */
+  async handle(protocol: string, handler: StreamHandler, options?: StreamHandlerOptions): Promise<void> {
+    await this.host.handle(protocol, handler, options)
+  }
+
+  /** Remove a protocol handler. */
+  async unhandle(protocol: string): Promise<void> {
+    await this.host.unhandle(protocol)
+  }
+
+  /** Open a stream to a peer on a protocol. */
+  async dialProtocol(target: DialTarget, protocol: string | string[], options: AbortOptions = {}): Promise<Stream> {
+    const signal = AbortSignal.any([
+      options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS),
+      this.#stopController.signal
+    ])
+    try {
+      return await this.host.dialProtocol(toDialTarget(target), protocol, { signal })
+    } catch (err) {
+      throw new DialError(`cannot open ${String(protocol)} to ${target.toString()}: ${(err as Error).message}`, {
+        cause: err
+      })
+    }
+  }
+
+  /**
+   * Find peers that use the same rendezvous name, through the DHT: the name is hashed
+   * into a CID that every participant provides, and the providers found are dialled.
+   */
+  async startDiscovery(init: { rendezvous: string; count?: number }, options: AbortOptions = {}): Promise<DiscoveryResult> {
+    const cid = await rendezvousCid(init.rendezvous)
+    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(30_000), this.#stopController.signal])
+    await this.host.contentRouting.provide(cid, { signal }).catch((err: Error) => {
+      this.#log('rendezvous provide failed: %s', err.message)
+    })
+    const peers: PeerId[] = []
+    const self = this.host.peerId
+    try {
+      for await (const provider of this.host.contentRouting.findProviders(cid, { signal })) {
+        if (provider.id.equals(self) || peers.some((p) => p.equals(provider.id))) continue
+        peers.push(provider.id)
+        await this.host.dial(provider.id, { signal }).catch(() => {})
+        if (peers.length >= (init.count ?? 20)) break
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
+    return { rendezvous: init.rendezvous, peers }
+  }
+}
+
+/** Marker for "no key given": libp2p makes one on start. */
+const generatedKeyPlaceholder = {} as PrivateKey
+
+function toDialTarget(target: DialTarget): Multiaddr | PeerId {
+  if (typeof target !== 'string') return target
+  if (target.startsWith('/')) return parseMultiaddr(target)
+  try {
+    return peerIdFromString(target)
+  } catch (err) {
+    throw new InvalidMultiaddrError(`"${target}" is neither a multiaddr nor a peer id`, { cause: err })
+  }
+}
+
+/** The CID every participant of a rendezvous provides. */
+export async function rendezvousCid(name: string): Promise<CID> {
+  const digest = await sha256.digest(new TextEncoder().encode(`/ipfs-kit/rendezvous/${name}`))
+  return CID.createV1(raw.code, digest)
+}
+
+function wrapStartError(err: unknown): Error {
+  const e = err as NodeJS.ErrnoException
+  if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(e.message ?? '')) {
+    return new DialError(`cannot listen: an address is already in use (${e.message}); choose other listen addresses`, {
+      cause: err
+    })
+  }
+  return e instanceof Error ? e : new Error(String(err))
+}

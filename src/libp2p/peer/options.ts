@@ -1,0 +1,97 @@
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { isLoopback } from '@libp2p/utils'
+import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+import type { Libp2pOptions } from 'libp2p'
+import type { Profile, Role } from '../../constants.ts'
+import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, ROLES } from '../../constants.ts'
+import type { PeerServices } from './types.ts'
+
+/** Everything the libp2p options depend on, resolved (no defaults left to apply). */
+export interface ResolvedPeerOptions {
+  role: Role
+  profile: Profile
+  listenAddrs: string[]
+  announceAddrs: string[]
+  bootstrapPeers: string[]
+  mdns: boolean
+  dhtProtocolPrefix: string
+  maxConnections: number
+  privateKey?: PrivateKey | undefined
+  datastore?: Datastore | undefined
+  /** only loopback addresses may be dialled (the `local` profile) */
+  loopbackOnly: boolean
+  denyPeers: Set<string>
+  version: string
+}
+
+/**
+ * A connection gater: in the `local` profile nothing but 127.0.0.0/8 and ::1 is ever
+ * dialled, so no packet leaves the machine; and peers on the deny list are refused
+ * both ways.
+ */
+export function kitConnectionGater(opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>): ConnectionGater {
+  const denied = (id: { toString(): string }): boolean => opts.denyPeers.has(id.toString())
+  return {
+    denyDialPeer: (peerId) => denied(peerId),
+    denyDialMultiaddr: (ma: Multiaddr) => opts.loopbackOnly && !isLoopback(ma),
+    denyInboundEncryptedConnection: (peerId) => denied(peerId),
+    denyOutboundEncryptedConnection: (peerId) => denied(peerId)
+  }
+}
+
+/** The libp2p configuration of an ipfs-kit peer: standard protocols on standard ids only. */
+export function libp2pOptions(opts: ResolvedPeerOptions): Libp2pOptions<PeerServices> {
+  const settings = ROLES[opts.role]
+  const keepPrivateAddrs = opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
+  const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
+  if (opts.bootstrapPeers.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrapPeers }))
+  if (opts.mdns) peerDiscovery.push(mdns())
+  return {
+    privateKey: opts.privateKey,
+    datastore: opts.datastore,
+    addresses: {
+      listen: opts.listenAddrs,
+      announce: opts.announceAddrs
+    },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: kitConnectionGater(opts),
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      dialTimeout: DEFAULT_DIAL_TIMEOUT_MS
+    },
+    peerDiscovery,
+    nodeInfo: {
+      name: AGENT_NAME,
+      version: opts.version,
+      userAgent: `${AGENT_NAME}/${opts.version}`
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: `${opts.dhtProtocolPrefix}/kad/1.0.0`,
+        clientMode: settings.dhtMode === 'client',
+        peerInfoMapper: keepPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper,
+        // a small swarm on one machine must still be able to start queries
+        allowQueryWithZeroPeers: opts.profile === 'local'
+      }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false
+      })
+    }
+  }
+}
