@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { ipfsKit } from '../../src/kit/index.ts'
+import { tempDir } from '../helpers.ts'
+
+describe('repo', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  before(async () => {
+    dir = await tempDir()
+  })
+  after(async () => {
+    await dir?.cleanup()
+  })
+
+  it('peer id, pins and blocks survive a restart; unpinned blocks go on gc', async () => {
+    const repo = join(dir.path, 'restart')
+    const first = await ipfsKit({ repo, profile: 'local', role: 'worker', offline: true })
+    const id = (await first.ipfsId()).ID
+    const pinned = await first.ipfsAddString('keep me')
+    const loose = await first.ipfsAddString('drop me', { pin: false })
+    await first.stop()
+
+    const second = await ipfsKit({ repo, offline: true })
+    try {
+      assert.equal((await second.ipfsId()).ID, id)
+      assert.equal(second.role, 'worker')
+      const pins = await second.ipfsPinLs()
+      assert.deepEqual(
+        pins.map((p) => p.Hash),
+        [pinned.Hash]
+      )
+      assert.equal(new TextDecoder().decode(await second.ipfsCat(pinned.Hash)), 'keep me')
+      const removed = await second.ipfsGc()
+      assert.ok(removed.some((cid) => cid.multihash.bytes.toString() === loose.cid.multihash.bytes.toString()))
+      assert.equal(await second.helia.blockstore.has(loose.cid), false)
+      assert.equal(new TextDecoder().decode(await second.ipfsCat(pinned.Hash)), 'keep me')
+      await second.ipfsPinRm(pinned.Hash)
+      assert.deepEqual(await second.ipfsPinLs(), [])
+      await assert.rejects(second.ipfsPinRm(pinned.Hash), { name: 'NotFoundError' })
+      const stat = await second.ipfsRepoStat()
+      assert.ok(stat.NumObjects >= 1 && stat.RepoSize > stat.BlocksSize)
+    } finally {
+      await second.stop()
+    }
+  })
+
+  it('a second process opening a repo in use gets RepoLockedError', async () => {
+    const repo = join(dir.path, 'locked')
+    const kit = await ipfsKit({ repo, profile: 'local', offline: true })
+    try {
+      const script = `
+        import { ipfsKit } from ${JSON.stringify(new URL('../../src/kit/index.ts', import.meta.url).href)}
+        try { await ipfsKit({ repo: ${JSON.stringify(repo)}, offline: true }); console.log('opened') }
+        catch (err) { console.log(err.name) }`
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit']
+      })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+      })
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+      assert.equal(code, 0)
+      assert.equal(out.trim(), 'RepoLockedError')
+    } finally {
+      await kit.stop()
+    }
+    // released on stop: opens again
+    const again = await ipfsKit({ repo, offline: true })
+    await again.stop()
+  })
+
+  it('a repo path that is a file, a corrupt config, and bad CIDs are typed errors', async () => {
+    const file = join(dir.path, 'a-file')
+    await writeFile(file, 'x')
+    await assert.rejects(ipfsKit({ repo: file, profile: 'local' }), { name: 'RepoError', message: /is a file/ })
+
+    const repo = join(dir.path, 'corrupt')
+    const kit = await ipfsKit({ repo, profile: 'local', offline: true })
+    await assert.rejects(kit.ipfsCat('not-a-cid'), { name: 'InvalidCIDError' })
+    await assert.rejects(kit.ipfsCat('/etc/passwd'), { name: 'InvalidCIDError' })
+    await assert.rejects(kit.ipfsAddFile(join(dir.path, 'missing')), { name: 'PathNotFoundError' })
+    await assert.rejects(kit.ipfsCat('QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'), { name: 'NotFoundError' })
+    await kit.stop()
+    await writeFile(join(repo, 'config'), '{ "Identity": ')
+    await assert.rejects(ipfsKit({ repo }), { name: 'RepoError', message: /config/ })
+  })
+
+  it('invalid bootstrap addresses are refused before anything starts', async () => {
+    await assert.rejects(ipfsKit({ repo: join(dir.path, 'boot'), profile: 'local', bootstrapPeers: ['/ip4/127.0.0.1/tcp/4001'] }), {
+      name: 'InvalidMultiaddrError'
+    })
+    await assert.rejects(ipfsKit({ repo: join(dir.path, 'boot2'), profile: 'local', bootstrapPeers: ['garbage'] }), {
+      name: 'InvalidMultiaddrError'
+    })
+  })
+})
