@@ -114,3 +114,120 @@ export const PUBSUB_ANNOUNCE_INTERVAL_MS = 1_000
 
 /** Agent version advertised by identify. */
 export const AGENT_NAME = 'ipfs-kit'
+
+// ---------------------------------------------------------------------------
+// Discovery (src/libp2p/discovery): k-bucket view, refresh, reputation,
+// backoff, provider tracking, content affinity, ranking, discovery cache.
+// ---------------------------------------------------------------------------
+
+/** Kademlia `k`: live entries per k-bucket (kad-dht's `K`). @default 20 */
+export const DISCOVERY_KBUCKET_SIZE = 20
+/** Replacement-cache entries per k-bucket, promoted when a live entry is removed. @default 5 */
+export const DISCOVERY_KBUCKET_REPLACEMENTS = 5
+
+/** Refresh interval of the farthest bucket (index 0, half the keyspace). @default 60 minutes */
+export const DISCOVERY_REFRESH_FARTHEST_INTERVAL_MS = 60 * 60_000
+/** How much shorter each nearer bucket's refresh interval is than the previous one. @default 5 minutes */
+export const DISCOVERY_REFRESH_INTERVAL_STEP_MS = 5 * 60_000
+/** Shortest refresh interval, reached by the nearest buckets. @default 10 minutes */
+export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 10 * 60_000
+/** Relative jitter on every refresh interval (0.1 = ±10 %). @default 0.1 */
+export const DISCOVERY_REFRESH_JITTER = 0.1
+/**
+ * Highest bucket index (common-prefix length) the scheduler refreshes. Finding a lookup key for
+ * bucket `i` costs about 2^(i+1) SHA-256 hashes, so it is capped like kad-dht's own refresh (15).
+ * @default 15
+ */
+export const DISCOVERY_REFRESH_MAX_INDEX = 15
+/** How long one bucket-refresh lookup may run (kad-dht's `TABLE_REFRESH_QUERY_TIMEOUT`). @default 30 s */
+export const DISCOVERY_REFRESH_QUERY_TIMEOUT_MS = 30_000
+
+/** Beta-prior `alpha` of the success rate: an unknown peer scores alpha/(alpha+beta) = 0.5. @default 2 */
+export const REPUTATION_PRIOR_ALPHA = 2
+/** Beta-prior `beta` of the success rate. @default 2 */
+export const REPUTATION_PRIOR_BETA = 2
+/** Half-life with which a peer's evidence decays toward the prior (score 0.5). @default 6 hours */
+export const REPUTATION_HALF_LIFE_MS = 6 * 60 * 60_000
+/** Smoothing factor of the latency EWMA (weight of the newest sample). @default 0.3 */
+export const REPUTATION_LATENCY_EWMA_ALPHA = 0.3
+/** Smoothing factor of the throughput EWMA (weight of the newest sample). @default 0.3 */
+export const REPUTATION_THROUGHPUT_EWMA_ALPHA = 0.3
+/** Ring buffer of recent latencies per peer, from which p95 is computed. @default 32 */
+export const REPUTATION_LATENCY_SAMPLES = 32
+/** Latency that scores 0.5 on the latency axis (lower is better). @default 250 ms */
+export const REPUTATION_REFERENCE_LATENCY_MS = 250
+/** Throughput that scores 0.5 on the throughput axis (higher is better). @default 1 MiB/s */
+export const REPUTATION_REFERENCE_THROUGHPUT_BPS = 1 * MiB
+/** Weight of the success rate in a peer's score. @default 0.5 */
+export const REPUTATION_SUCCESS_WEIGHT = 0.5
+/** Weight of latency in a peer's score. @default 0.2 */
+export const REPUTATION_LATENCY_WEIGHT = 0.2
+/** Weight of throughput in a peer's score. @default 0.3 */
+export const REPUTATION_THROUGHPUT_WEIGHT = 0.3
+/** A block that failed verification counts as this many failures. @default 10 */
+export const REPUTATION_VERIFICATION_FAILURE_WEIGHT = 10
+/** How long a peer stays flagged after serving a block that failed verification. @default 24 hours */
+export const REPUTATION_FLAG_DURATION_MS = 24 * 60 * 60_000
+/** Highest score a flagged peer can have. @default 0.05 */
+export const REPUTATION_FLAGGED_SCORE_CAP = 0.05
+/** Peers whose reputation is kept; the least recently seen are evicted beyond it. @default 10 000 */
+export const REPUTATION_MAX_PEERS = 10_000
+/** Datastore key prefix of saved reputations: `/ipfs-kit/reputation/<peerId>`. */
+export const REPUTATION_DATASTORE_PREFIX = '/ipfs-kit/reputation'
+
+/** First backoff delay after one failure. @default 1 s */
+export const BACKOFF_BASE_MS = 1_000
+/** Growth factor of the backoff delay per consecutive failure. @default 2 */
+export const BACKOFF_MULTIPLIER = 2
+/** Cap of the backoff delay. @default 10 minutes */
+export const BACKOFF_MAX_MS = 10 * 60_000
+/** Relative jitter: a delay `d` becomes a value in (d × (1 − jitter), d]. @default 0.2 */
+export const BACKOFF_JITTER = 0.2
+/** A peer that has not failed for this long starts again at level 1. @default 30 minutes */
+export const BACKOFF_RESET_AFTER_MS = 30 * 60_000
+/** Peers whose backoff state is kept (least recently failed evicted beyond it). @default 10 000 */
+export const BACKOFF_MAX_PEERS = 10_000
+
+/** Validity of a provider record: kad-dht's `PROVIDERS_VALIDITY` (libp2p spec). @default 48 hours */
+export const PROVIDER_RECORD_VALIDITY_MS = 48 * 60 * 60_000
+/** Content ids whose providers are tracked (least recently updated evicted beyond it). @default 10 000 */
+export const PROVIDER_STORE_MAX_CIDS = 10_000
+/** Providers tracked per content id (least recently seen evicted beyond it). @default 64 */
+export const PROVIDER_STORE_MAX_PROVIDERS_PER_CID = 64
+/** Multiaddrs kept per provider record. @default 16 */
+export const PROVIDER_MAX_MULTIADDRS = 16
+
+/** DAGs and announcement groups tracked for content affinity. @default 5 000 */
+export const AFFINITY_MAX_GROUPS = 5_000
+/** Peers kept per DAG or announcement group (lowest count evicted). @default 64 */
+export const AFFINITY_MAX_PEERS_PER_GROUP = 64
+/** Block → group links kept (least recently used evicted). @default 100 000 */
+export const AFFINITY_MAX_LINKS = 100_000
+/** CIDs of one announcement that are linked together; the rest are ignored. @default 1 024 */
+export const AFFINITY_MAX_ANNOUNCEMENT_SIZE = 1_024
+/** Weight of having served blocks of the same DAG. @default 1 */
+export const AFFINITY_DAG_WEIGHT = 1
+/** Weight of having announced (or served) content announced together with the CID. @default 0.7 */
+export const AFFINITY_ANNOUNCEMENT_WEIGHT = 0.7
+
+/** Ranking: score bonus of a provider we are already connected to. @default 0.15 */
+export const RANKING_CONNECTED_BONUS = 0.15
+/** Ranking: score bonus per unit of content affinity (affinity is in [0, 1]). @default 0.3 */
+export const RANKING_AFFINITY_BONUS = 0.3
+/** Ranking: providers returned. @default Infinity (all, ordered) */
+export const RANKING_DEFAULT_COUNT = Number.POSITIVE_INFINITY
+/** Ranking: a peer with fewer observations than this is "unexplored". @default 3 */
+export const RANKING_EXPLORATION_MIN_OBSERVATIONS = 3
+/** Ranking: the head of the ranking in which one slot is reserved for an unexplored peer. @default 4 */
+export const RANKING_EXPLORATION_WINDOW = 4
+/** Ranking: probability of exploring when the head has a single slot. @default 0.1 */
+export const RANKING_EXPLORATION_EPSILON = 0.1
+
+/** How long a findProviders result is reused without network traffic. @default 5 minutes */
+export const DISCOVERY_CACHE_TTL_MS = 5 * 60_000
+/** How long an empty findProviders result is reused. @default 30 s */
+export const DISCOVERY_CACHE_NEGATIVE_TTL_MS = 30_000
+/** findProviders results kept (least recently used evicted). @default 1 000 */
+export const DISCOVERY_CACHE_MAX_ENTRIES = 1_000
+/** Providers kept per cached findProviders result. @default 64 */
+export const DISCOVERY_CACHE_MAX_PROVIDERS = 64

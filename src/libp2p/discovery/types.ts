@@ -1,0 +1,119 @@
+/**
+ * Public types of the discovery building blocks. The parts (k-bucket view, refresh scheduler,
+ * reputation, backoff, provider store, affinity, ranking, discovery cache) import them from here.
+ *
+ * @packageDocumentation
+ */
+
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * Which source told us that a peer provides some content. Reputation and metrics are keyed on it.
+ *
+ * - `dht`: a kad-dht provider record (`findProviders`)
+ * - `pubsub`: an announcement on the content-announce topic
+ * - `bitswap`: a bitswap HAVE (or a block) from that peer
+ * - `mdns`: a peer found on the local network and asked directly
+ * - `connected`: a peer we were already connected to and asked directly
+ */
+export type Provenance = 'dht' | 'pubsub' | 'bitswap' | 'mdns' | 'connected'
+
+/** Every {@link Provenance}, in a stable order (for metric label sets). */
+export const PROVENANCES: readonly Provenance[] = ['dht', 'pubsub', 'bitswap', 'mdns', 'connected']
+
+/** A peer that can serve some content, with the addresses to dial and where we learnt it. */
+export interface Provider {
+  id: PeerId
+  multiaddrs: Multiaddr[]
+  provenance: Provenance
+}
+
+/** A snapshot of what we know about one peer (from {@link ReputationTracker.stats}). */
+export interface PeerStats {
+  /** the peer, as a string */
+  peerId: string
+  /** successful requests, decayed toward zero with the reputation half-life */
+  successes: number
+  /** failed requests (a verification failure counts many times), decayed like `successes` */
+  failures: number
+  /** outcomes ever recorded (not decayed): how well we know the peer */
+  observations: number
+  /** blocks from this peer that failed verification (not decayed) */
+  verificationFailures: number
+  /** true while the peer is penalised for a verification failure */
+  flagged: boolean
+  /** latency EWMA, ms, or undefined if never measured */
+  latencyEwmaMs: number | undefined
+  /** 95th percentile of the recent latencies, ms */
+  latencyP95Ms: number | undefined
+  /** throughput EWMA, bytes per second */
+  throughputEwmaBps: number | undefined
+  /** total bytes this peer served us */
+  bytesServed: number
+  /** ms since the epoch */
+  lastSuccessAt: number | undefined
+  /** ms since the epoch */
+  lastFailureAt: number | undefined
+  /** ms since the epoch */
+  lastSeenAt: number
+  /** current score in [0, 1]; 0.5 for an unknown peer */
+  score: number
+}
+
+/** What ranking needs from reputation ({@link ReputationTracker} satisfies it). */
+export interface ReputationSource {
+  /** score in [0, 1], 0.5 for an unknown peer */
+  score(peer: PeerId, now?: number): number
+  /** outcomes recorded for the peer (0 for an unknown peer) */
+  observations(peer: PeerId): number
+}
+
+/** What ranking needs from backoff ({@link AdaptiveBackoff} satisfies it). */
+export interface BackoffSource {
+  isBackedOff(peer: PeerId, now?: number): boolean
+  /** when the peer may be tried again, or undefined if it is not tracked */
+  nextAttemptAt(peer: PeerId): number | undefined
+}
+
+/** Counters of the bucket refresh scheduler. */
+export interface RefreshMetrics {
+  /** refresh lookups started */
+  started: number
+  /** refresh lookups that finished without error */
+  completed: number
+  /** refresh lookups that threw or timed out */
+  failed: number
+  /** due refreshes skipped because the bucket had recent traffic */
+  skippedRecentTraffic: number
+}
+
+/** Counters of provider lookups, kept by the class that runs them. */
+export interface LookupMetrics {
+  /** findProviders lookups that went to the network */
+  started: number
+  /** lookups that found at least one provider */
+  succeeded: number
+  /** lookups that found none or failed */
+  failed: number
+  /** providers yielded, by provenance */
+  providersByProvenance: Record<Provenance, number>
+}
+
+/** Everything `EnhancedDHTDiscovery.getMetrics()` reports. Bounded: no per-peer or per-CID labels. */
+export interface DiscoveryMetrics {
+  /** live entries per bucket index (length 256, index = common-prefix length) */
+  bucketFill: number[]
+  /** live entries in the k-bucket view */
+  peersInTable: number
+  /** entries waiting in replacement caches */
+  replacementCacheSize: number
+  refreshes: RefreshMetrics
+  lookups: LookupMetrics
+  /** findProviders calls answered by the discovery cache (no network traffic) */
+  discoveryCacheHits: number
+  /** findProviders calls the discovery cache could not answer */
+  discoveryCacheMisses: number
+  /** peers currently in backoff */
+  peersInBackoff: number
+}
