@@ -9,5 +9,5 @@ export { IPFSKit, ipfsKit, type IPFSKitInit, type CatOptions } from './kit/index
 export type * from './kit/types.ts'
 export type { AddOptions } from './kit/importer.ts'
 export { IPFSLibp2pPeer, type IPFSLibp2pPeerInit, type PeerServices, parseMultiaddr } from './libp2p/peer/index.ts'
-export { parseCID, parseCIDPath } from './kit/cids.ts'
+export { parseCID, parseCIDPath } from './cids.ts'
 export { VERSION } from './version.ts'

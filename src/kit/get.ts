@@ -14,23 +14,30 @@ function safeName(name: string): string {
   return name
 }
 
+/** Options of {@link exportTo}. */
+export interface ExportOptions extends AbortOptions {
+  /** read local blocks only: a missing block fails at once instead of being fetched @default false */
+  offline?: boolean
+}
+
 async function writeEntry(
   entry: UnixFSEntry,
   out: string,
   blockstore: ReadableStorage,
-  options: AbortOptions
+  options: ExportOptions
 ): Promise<void> {
   options.signal?.throwIfAborted()
+  const read = { signal: options.signal, offline: options.offline }
   if (entry.type === 'directory') {
     await mkdir(out, { recursive: true })
-    for await (const child of entry.entries({ signal: options.signal })) {
+    for await (const child of entry.entries(read)) {
       const target = join(out, safeName(child.name))
-      await writeEntry(await exporter(child.cid, blockstore, { signal: options.signal }), target, blockstore, options)
+      await writeEntry(await exporter(child.cid, blockstore, read), target, blockstore, options)
     }
     return
   }
   if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    await pipeline(entry.content({ signal: options.signal }), createWriteStream(out), { signal: options.signal })
+    await pipeline(entry.content(read), createWriteStream(out), { signal: options.signal })
     return
   }
   throw new InvalidParametersError(`${entry.cid} is a ${entry.type} node, not a UnixFS file or folder`)
@@ -44,8 +51,8 @@ export async function exportTo(
   path: CID | string,
   blockstore: ReadableStorage,
   outPath: string,
-  options: AbortOptions = {}
+  options: ExportOptions = {}
 ): Promise<void> {
-  const entry = await exporter(path, blockstore, { signal: options.signal })
+  const entry = await exporter(path, blockstore, { signal: options.signal, offline: options.offline })
   await writeEntry(entry, outPath, blockstore, options)
 }

@@ -2,6 +2,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { type UnixFS, unixfs } from '@helia/unixfs'
+import type { AddOptions as PinAddOptions } from '@helia/interface'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -18,7 +19,7 @@ import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { pathCandidates, type PathSourceOptions } from './add.ts'
-import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from './cids.ts'
+import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import { exportTo } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
 import { PubsubHub } from './pubsub.ts'
@@ -215,7 +216,10 @@ export class IPFSKit {
     const { cid, path: sub } = parseCIDPath(path)
     const signal = this.#signal(options)
     try {
-      await exportTo(sub == null ? cid : `${cid}/${sub}`, this.helia.blockstore, outPath, { signal })
+      await exportTo(sub == null ? cid : `${cid}/${sub}`, this.helia.blockstore, outPath, {
+        signal,
+        offline: this.peer.offline
+      })
     } catch (err) {
       throw toKitError(err, String(path), signal)
     }
@@ -249,7 +253,13 @@ export class IPFSKit {
     const signal = this.#signal(options)
     try {
       if (await this.helia.pins.isPinned(cid, { signal })) return cid
-      for await (const _ of this.helia.pins.add(cid, { signal, depth: options.recursive === false ? 0 : Infinity })) {
+      // `offline` reaches the blockstore: a missing block fails at once instead of asking block brokers
+      const pinOptions: PinAddOptions & { offline: boolean } = {
+        signal,
+        depth: options.recursive === false ? 0 : Infinity,
+        offline: this.peer.offline
+      }
+      for await (const _ of this.helia.pins.add(cid, pinOptions)) {
         // each block of the DAG, now held
       }
     } catch (err) {

@@ -1,0 +1,83 @@
+import { resolve } from 'node:path'
+import type { Command } from 'commander'
+import { parseCIDPath } from '../../cids.ts'
+import { withContent } from '../client.ts'
+import { printJson, printLine, writeOut } from '../output.ts'
+import { connectOption, globalsOf, parseNonNegativeInt } from '../options.ts'
+
+interface CatOptions {
+  offset?: number
+  length?: number
+  connect: string[]
+}
+
+interface GetOptions {
+  output?: string
+  connect: string[]
+}
+
+/** Default output of `get`: the last path element, or the CID. */
+export function defaultOutputName(path: string): string {
+  const { cid, path: sub } = parseCIDPath(path)
+  return sub?.split('/').at(-1) ?? cid.toString()
+}
+
+/** `ipfs-kit cat`, `get` and `ls`: read content, local first. */
+export function registerContent(program: Command): void {
+  program
+    .command('cat')
+    .description('Write the bytes of a file to standard output')
+    .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
+    .option('-o, --offset <bytes>', 'start at this byte', parseNonNegativeInt)
+    .option('-l, --length <bytes>', 'write at most this many bytes', parseNonNegativeInt)
+    .addOption(connectOption())
+    .action(async (path: string, opts: CatOptions, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      parseCIDPath(path)
+      const offset = opts.offset ?? 0
+      let written = 0
+      await withContent(globals, opts.connect, async (client) => {
+        // a second (online) run resumes after the bytes already written
+        const length = opts.length == null ? undefined : opts.length - written
+        if (length === 0) return
+        for await (const chunk of client.ipfsCatStream(path, { offset: offset + written, length })) {
+          await writeOut(chunk)
+          written += chunk.byteLength
+        }
+      })
+    })
+
+  program
+    .command('get')
+    .description('Write a file or folder to a local path')
+    .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
+    .option('-o, --output <path>', 'where to write it (default: the CID or last path element, in this folder)')
+    .addOption(connectOption())
+    .action(async (path: string, opts: GetOptions, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      const out = resolve(opts.output ?? defaultOutputName(path))
+      if (!globals.quiet && !globals.json) await printLine(`Saving file(s) to ${out}`)
+      await withContent(globals, opts.connect, (client) => client.ipfsGet(path, out))
+      if (globals.json) await printJson({ Path: path, Output: out })
+    })
+
+  program
+    .command('ls')
+    .description('List a folder: <cid> <size> <name>, folders with a trailing /')
+    .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
+    .addOption(connectOption())
+    .action(async (path: string, opts: { connect: string[] }, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      parseCIDPath(path)
+      const entries = await withContent(globals, opts.connect, (client) => client.ipfsLs(path))
+      if (globals.json) {
+        const Links = entries.map((e) => ({ Name: e.Name, Hash: e.Hash, Size: e.Size, Type: e.Type }))
+        await printJson({ Objects: [{ Hash: path, Links }] })
+        return
+      }
+      for (const e of entries) {
+        const name = e.Type === 'directory' ? `${e.Name}/` : e.Name
+        await printLine(globals.quiet ? e.Hash : `${e.Hash} ${e.Size} ${name}`)
+      }
+    })
+}

@@ -1,0 +1,187 @@
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Logger, PeerId } from '@libp2p/interface'
+import { RateLimiter } from '@libp2p/utils'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import {
+  ANNOUNCE_MAX_ADDRS,
+  ANNOUNCE_MAX_CIDS,
+  ANNOUNCE_MAX_MESSAGE_BYTES,
+  ANNOUNCE_RATE_LIMIT_PER_MINUTE,
+  CONTENT_ANNOUNCE_TOPIC
+} from '../../constants.ts'
+import type { EnhancedDHTDiscovery } from '../discovery/enhanced-dht-discovery.ts'
+import type { IPFSLibp2pPeer } from '../peer/index.ts'
+
+/** What goes on the content-announce topic: JSON, version 1. */
+export interface ContentAnnouncement {
+  v: 1
+  /** the content announced (a root first, then any announced with it) */
+  cids: string[]
+  /** bytes of the first CID's content, if known */
+  size?: number
+  /** free-form, small */
+  metadata?: Record<string, string | number | boolean>
+  /** where the announcer listens */
+  addrs: string[]
+  /** ms since the epoch */
+  ts: number
+}
+
+/** A parsed, checked announcement. */
+export interface ValidAnnouncement {
+  from: PeerId
+  cids: CID[]
+  size?: number
+  metadata?: ContentAnnouncement['metadata']
+  addrs: Multiaddr[]
+}
+
+/** Counters of the announcement listener. */
+export interface AnnouncementMetrics {
+  published: number
+  received: number
+  rejectedMalformed: number
+  rejectedRateLimited: number
+}
+
+/** Parse an announcement from its bytes, or return a reason it is refused. */
+export function parseAnnouncement(from: PeerId, data: Uint8Array): ValidAnnouncement | string {
+  if (data.byteLength > ANNOUNCE_MAX_MESSAGE_BYTES) return 'too large'
+  let raw: unknown
+  try {
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data))
+  } catch {
+    return 'not JSON'
+  }
+  if (typeof raw !== 'object' || raw == null) return 'not an object'
+  const a = raw as Partial<ContentAnnouncement>
+  if (a.v !== 1) return 'unknown version'
+  if (!Array.isArray(a.cids) || a.cids.length === 0 || a.cids.length > ANNOUNCE_MAX_CIDS) return 'bad cids'
+  if (!Array.isArray(a.addrs) || a.addrs.length > ANNOUNCE_MAX_ADDRS) return 'bad addrs'
+  if (a.size != null && (!Number.isSafeInteger(a.size) || a.size < 0)) return 'bad size'
+  const cids: CID[] = []
+  for (const c of a.cids) {
+    if (typeof c !== 'string') return 'bad cid'
+    try {
+      cids.push(CID.parse(c))
+    } catch {
+      return 'bad cid'
+    }
+  }
+  const addrs: Multiaddr[] = []
+  for (const s of a.addrs) {
+    if (typeof s !== 'string') return 'bad addr'
+    try {
+      const ma = multiaddr(s)
+      const p2p = ma.getComponents().find((c) => c.name === 'p2p')?.value
+      // an address may name only the announcer itself
+      if (p2p != null && p2p !== from.toString()) return 'addr of another peer'
+      addrs.push(ma)
+    } catch {
+      return 'bad addr'
+    }
+  }
+  let metadata: ContentAnnouncement['metadata']
+  if (a.metadata != null) {
+    if (typeof a.metadata !== 'object' || Array.isArray(a.metadata)) return 'bad metadata'
+    metadata = {}
+    for (const [k, v] of Object.entries(a.metadata)) {
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return 'bad metadata'
+      metadata[k] = v
+    }
+  }
+  return { from, cids, size: a.size, metadata, addrs }
+}
+
+/**
+ * Publishes and receives content announcements on `ipfs-kit/content-announce`. Each
+ * valid announcement becomes provider records (provenance `pubsub`) and an affinity
+ * group. Malformed or flooding messages are rejected in gossipsub's validator, which
+ * also lowers the sender's gossipsub score; they never reach provider tracking.
+ */
+export class AnnouncementChannel {
+  readonly #peer: IPFSLibp2pPeer
+  readonly #discovery: EnhancedDHTDiscovery
+  readonly #log: Logger
+  readonly #limiter = new RateLimiter({ points: ANNOUNCE_RATE_LIMIT_PER_MINUTE, duration: 60 })
+  readonly #metrics: AnnouncementMetrics = { published: 0, received: 0, rejectedMalformed: 0, rejectedRateLimited: 0 }
+  #started = false
+
+  constructor(peer: IPFSLibp2pPeer, discovery: EnhancedDHTDiscovery, log: Logger) {
+    this.#peer = peer
+    this.#discovery = discovery
+    this.#log = log
+  }
+
+  get metrics(): AnnouncementMetrics {
+    return { ...this.#metrics }
+  }
+
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    const pubsub = this.#peer.host.services.pubsub
+    pubsub.topicValidators.set(CONTENT_ANNOUNCE_TOPIC, this.#validate)
+    pubsub.addEventListener('message', this.#onMessage)
+    pubsub.subscribe(CONTENT_ANNOUNCE_TOPIC)
+  }
+
+  stop(): void {
+    if (!this.#started) return
+    this.#started = false
+    if (!this.#peer.isStarted) return
+    const pubsub = this.#peer.host.services.pubsub
+    pubsub.topicValidators.delete(CONTENT_ANNOUNCE_TOPIC)
+    pubsub.removeEventListener('message', this.#onMessage)
+  }
+
+  readonly #validate = (peer: PeerId, message: Message): TopicValidatorResult => {
+    if (message.type !== 'signed') {
+      this.#metrics.rejectedMalformed++
+      return TopicValidatorResult.Reject
+    }
+    try {
+      // limit per origin of the message and per forwarding peer
+      this.#limiter.consume(message.from.toString())
+      if (!peer.equals(message.from)) this.#limiter.consume(`via:${peer.toString()}`)
+    } catch {
+      this.#metrics.rejectedRateLimited++
+      return TopicValidatorResult.Ignore
+    }
+    const parsed = parseAnnouncement(message.from, message.data)
+    if (typeof parsed === 'string') {
+      this.#metrics.rejectedMalformed++
+      this.#log('rejected announcement from %p: %s', message.from, parsed)
+      return TopicValidatorResult.Reject
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  readonly #onMessage = (evt: CustomEvent<Message>): void => {
+    const message = evt.detail
+    if (message.topic !== CONTENT_ANNOUNCE_TOPIC || message.type !== 'signed') return
+    const parsed = parseAnnouncement(message.from, message.data)
+    if (typeof parsed === 'string') return
+    this.#metrics.received++
+    for (const cid of parsed.cids) {
+      this.#discovery.addProvider(cid, { id: parsed.from, multiaddrs: parsed.addrs, provenance: 'pubsub' })
+    }
+    if (parsed.cids.length > 1) this.#discovery.affinity.recordAnnouncement(parsed.from, parsed.cids)
+  }
+
+  /** Announce that we hold `cids` (the first is the main one). */
+  async publish(cids: CID[], options: { size?: number; metadata?: ContentAnnouncement['metadata'] } = {}): Promise<void> {
+    const announcement: ContentAnnouncement = {
+      v: 1,
+      cids: cids.map((c) => c.toString()),
+      size: options.size,
+      metadata: options.metadata,
+      addrs: this.#peer.getMultiaddrs().map((ma) => ma.toString()),
+      ts: Date.now()
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(announcement))
+    await this.#peer.host.services.pubsub.publish(CONTENT_ANNOUNCE_TOPIC, bytes)
+    this.#metrics.published++
+  }
+}

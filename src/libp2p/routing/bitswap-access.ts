@@ -1,0 +1,54 @@
+import type { Helia } from '@helia/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+import { InvalidParametersError } from '../../errors.ts'
+
+/**
+ * What we use of Helia's bitswap beyond its public `BlockBroker` face: the want list
+ * that can send a want-block to ONE peer (`wantSessionBlock`, the call Helia's own
+ * bitswap sessions use) and that emits every block received with its sender.
+ *
+ * `@helia/bitswap` exports only `withBitswap`; its broker instance sits in
+ * `helia.blockBrokers` under the name `bitswap` with a public `bitswap` field.
+ * These shapes mirror `@helia/bitswap` 4 (`dist/src/want-list.d.ts`); the check in
+ * {@link bitswapOf} fails loudly if a release changes them.
+ */
+export interface WantPresence {
+  sender: PeerId
+  cid: CID
+  has: boolean
+  block?: Uint8Array
+}
+
+export interface ReceivedBlock {
+  sender: PeerId
+  cid: CID
+  block: Uint8Array
+}
+
+export interface BitswapWantList {
+  wantSessionBlock(cid: CID, peerId: PeerId, options?: AbortOptions): Promise<WantPresence>
+  wantSessionPresence(cid: CID, peerId: PeerId, options?: AbortOptions): Promise<WantPresence>
+  addEventListener(type: 'block', listener: (evt: CustomEvent<ReceivedBlock>) => void): void
+  removeEventListener(type: 'block', listener: (evt: CustomEvent<ReceivedBlock>) => void): void
+}
+
+export interface BitswapBroker {
+  name: 'bitswap'
+  retrieve(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  announce?(cid: CID, options?: AbortOptions): Promise<void>
+  bitswap: { wantList: BitswapWantList }
+}
+
+/** The bitswap broker of a started Helia node, with its want list. */
+export function bitswapOf(helia: Helia): BitswapBroker {
+  const brokers = (helia as Helia & { blockBrokers: Array<{ name: string }> }).blockBrokers
+  const broker = brokers?.find((b) => b.name === 'bitswap') as BitswapBroker | undefined
+  const wantList = broker?.bitswap?.wantList
+  if (broker == null || typeof wantList?.wantSessionBlock !== 'function') {
+    throw new InvalidParametersError(
+      'this Helia node has no bitswap want list (is it started, with @helia/bitswap 4?)'
+    )
+  }
+  return broker
+}

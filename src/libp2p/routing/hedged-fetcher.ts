@@ -1,0 +1,339 @@
+import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import { AdaptiveTimeout, type AdaptiveTimeoutSignal } from '@libp2p/utils'
+import type { CID } from 'multiformats/cid'
+import { base64 } from 'multiformats/bases/base64'
+import { blockMatches } from '../../blocks/verify.ts'
+import {
+  ROUTING_HEDGE_MAX_DELAY_MS,
+  ROUTING_HEDGE_MIN_DELAY_MS,
+  ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
+  ROUTING_PEER_TIMEOUTS_KEPT,
+  ROUTING_RECENT_WANT_TTL_MS
+} from '../../constants.ts'
+import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
+import type { BitswapWantList, ReceivedBlock } from './bitswap-access.ts'
+
+/** How one request to one peer ended. */
+export type RequestOutcome =
+  | { kind: 'success'; latencyMs: number; bytes: number }
+  /** the peer said DONT_HAVE */
+  | { kind: 'dont-have'; latencyMs: number }
+  /** the peer did not answer before we gave up on it (or it was beaten after a hedge) */
+  | { kind: 'timeout'; latencyMs: number }
+  /** the peer could not be reached, or the stream failed */
+  | { kind: 'error'; latencyMs: number; error: Error }
+  /** the peer sent a block that does not match what we asked for */
+  | { kind: 'corrupt'; latencyMs: number }
+
+/** Where outcomes go: reputation and backoff. */
+export interface OutcomeSink {
+  recordOutcome(peer: PeerId, outcome: RequestOutcome, cid: CID): void
+}
+
+/** Options of {@link HedgedBlockFetcher}. */
+export interface HedgedFetcherInit {
+  /** @default ROUTING_MAX_IN_FLIGHT_PER_BLOCK */
+  maxInFlight?: number
+  /** @default ROUTING_HEDGE_MIN_DELAY_MS */
+  minHedgeDelayMs?: number
+  /** @default ROUTING_HEDGE_MAX_DELAY_MS */
+  maxHedgeDelayMs?: number
+}
+
+export interface HedgedFetcherComponents {
+  wantList: BitswapWantList
+  outcomes: OutcomeSink
+  logger: ComponentLogger
+}
+
+/** A block fetched, with who served it. */
+export interface FetchedBlock {
+  cid: CID
+  block: Uint8Array
+  peer: PeerId
+  latencyMs: number
+}
+
+interface Attempt {
+  peer: PeerId
+  controller: AbortController
+  hedge: AdaptiveTimeoutSignal
+  started: number
+  settled: boolean
+}
+
+const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
+
+/**
+ * Fetches one block from the best of a stream of candidate providers over the standard
+ * bitswap protocol, with hedged requests:
+ *
+ * 1. ask the first candidate (a want-block sent to that peer alone);
+ * 2. if it has not answered within its own adaptive timeout (libp2p's
+ *    `AdaptiveTimeout`, one per peer, fed by that peer's past answer times), ask the next
+ *    candidate too, up to `maxInFlight` at once; a DONT_HAVE, an error or a wrong block
+ *    moves on to the next candidate at once;
+ * 3. the first block that hashes to the CID wins; the other requests are cancelled.
+ *
+ * Every outcome goes to the {@link OutcomeSink}. A block that a peer sends without our
+ * having asked it for one (which is also how a corrupted block shows up, since bitswap
+ * derives a block's CID from its bytes) is reported as `corrupt` for that peer.
+ */
+export class HedgedBlockFetcher {
+  readonly #wantList: BitswapWantList
+  readonly #outcomes: OutcomeSink
+  readonly #log: Logger
+  readonly #maxInFlight: number
+  readonly #minHedge: number
+  readonly #maxHedge: number
+  /** per-peer adaptive hedge timeouts, least recently used first */
+  readonly #timeouts = new Map<string, AdaptiveTimeout>()
+  /** per peer: multihashes asked for recently (key → expiry), to tell unrequested blocks */
+  readonly #asked = new Map<string, Map<string, number>>()
+  /** per peer: aborts its in-flight requests (when it sends garbage) */
+  readonly #inFlight = new Map<string, Set<Attempt>>()
+  #started = false
+
+  constructor(components: HedgedFetcherComponents, init: HedgedFetcherInit = {}) {
+    this.#wantList = components.wantList
+    this.#outcomes = components.outcomes
+    this.#log = components.logger.forComponent('kit:routing:fetcher')
+    this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
+    this.#minHedge = init.minHedgeDelayMs ?? ROUTING_HEDGE_MIN_DELAY_MS
+    this.#maxHedge = init.maxHedgeDelayMs ?? ROUTING_HEDGE_MAX_DELAY_MS
+  }
+
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    this.#wantList.addEventListener('block', this.#onBlock)
+  }
+
+  stop(): void {
+    if (!this.#started) return
+    this.#started = false
+    this.#wantList.removeEventListener('block', this.#onBlock)
+    for (const attempts of this.#inFlight.values()) for (const a of attempts) a.controller.abort()
+    this.#inFlight.clear()
+    this.#asked.clear()
+  }
+
+  /** A block arrived from a peer: if we never asked that peer for it, the peer misbehaves. */
+  readonly #onBlock = (evt: CustomEvent<ReceivedBlock>): void => {
+    const { sender, cid } = evt.detail
+    const peerKey = sender.toString()
+    const asked = this.#asked.get(peerKey)
+    const now = Date.now()
+    const expiry = asked?.get(mhKey(cid))
+    if (expiry != null && expiry >= now) return
+    // nothing outstanding that matches: an unrequested or corrupted block
+    if (asked == null || asked.size === 0) return // not a peer we fetch from: Helia's own wants
+    this.#log('unrequested block %c from %p: treating as corrupt', cid, sender)
+    this.#outcomes.recordOutcome(sender, { kind: 'corrupt', latencyMs: 0 }, cid)
+    for (const attempt of this.#inFlight.get(peerKey) ?? []) {
+      attempt.controller.abort(new BlockVerificationError(`${peerKey} sent a block we did not ask for`))
+    }
+  }
+
+  #timeoutFor(peer: PeerId): AdaptiveTimeout {
+    const key = peer.toString()
+    let t = this.#timeouts.get(key)
+    if (t != null) {
+      this.#timeouts.delete(key)
+    } else {
+      t = new AdaptiveTimeout({ minTimeout: this.#minHedge, maxTimeout: this.#maxHedge })
+    }
+    this.#timeouts.set(key, t)
+    while (this.#timeouts.size > ROUTING_PEER_TIMEOUTS_KEPT) {
+      const oldest = this.#timeouts.keys().next().value
+      if (oldest == null) break
+      this.#timeouts.delete(oldest)
+    }
+    return t
+  }
+
+  #markAsked(peer: PeerId, cid: CID): void {
+    const key = peer.toString()
+    let asked = this.#asked.get(key)
+    if (asked == null) {
+      asked = new Map()
+      this.#asked.set(key, asked)
+    }
+    const now = Date.now()
+    asked.set(mhKey(cid), now + ROUTING_RECENT_WANT_TTL_MS)
+    if (asked.size > 256) {
+      for (const [k, exp] of asked) if (exp < now) asked.delete(k)
+    }
+  }
+
+  /**
+   * Fetch `cid` from the candidates, best first. Candidates may arrive over time (an
+   * async iterable is read only as far as needed).
+   */
+  async fetch(
+    cid: CID,
+    candidates: Iterable<PeerId> | AsyncIterable<PeerId>,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<FetchedBlock> {
+    const signal = options.signal
+    signal?.throwIfAborted()
+    const iterator = toAsyncIterator(candidates)
+    const tried = new Set<string>()
+    const errors: Error[] = []
+    const attempts = new Set<Attempt>()
+    let exhausted = false
+    let pulling: Promise<PeerId | undefined> | undefined
+
+    const nextCandidate = async (): Promise<PeerId | undefined> => {
+      while (!exhausted) {
+        const r = await iterator.next()
+        if (r.done === true) {
+          exhausted = true
+          return undefined
+        }
+        const key = r.value.toString()
+        if (tried.has(key)) continue
+        tried.add(key)
+        return r.value
+      }
+      return undefined
+    }
+
+    return new Promise<FetchedBlock>((resolve, reject) => {
+      let done = false
+      const finish = (err: Error | undefined, result?: FetchedBlock): void => {
+        if (done) return
+        done = true
+        signal?.removeEventListener('abort', onAbort)
+        for (const a of attempts) {
+          if (!a.settled) {
+            a.settled = true
+            a.hedge.clear()
+            a.controller.abort()
+            this.#inFlight.get(a.peer.toString())?.delete(a)
+            // beaten or cancelled: not the peer's fault unless it was already past its timeout
+            if (a.hedge.aborted) {
+              this.#outcomes.recordOutcome(a.peer, { kind: 'timeout', latencyMs: Date.now() - a.started }, cid)
+            }
+          }
+        }
+        void iterator.return?.()
+        if (err != null) reject(err)
+        else resolve(result!)
+      }
+      const onAbort = (): void => {
+        const reason = signal?.reason
+        finish(reason instanceof Error ? reason : new TimeoutError(`fetching ${cid} was cancelled`))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+
+      const maybeFinishFailed = (): void => {
+        if (done || !exhausted || pulling != null) return
+        for (const a of attempts) if (!a.settled) return
+        if (errors.length === 0) finish(new NotFoundError(`no provider of ${cid} was found`))
+        else finish(new AllProvidersFailedError(errors, `every provider asked for ${cid} failed (${errors.length})`))
+      }
+
+      const launchNext = (): void => {
+        if (done || pulling != null || exhausted) {
+          maybeFinishFailed()
+          return
+        }
+        let running = 0
+        for (const a of attempts) if (!a.settled) running++
+        if (running >= this.#maxInFlight) return
+        pulling = nextCandidate()
+        pulling
+          .then((peer) => {
+            pulling = undefined
+            if (done) return
+            if (peer == null) {
+              maybeFinishFailed()
+              return
+            }
+            launch(peer)
+          })
+          .catch((err: Error) => {
+            pulling = undefined
+            exhausted = true
+            errors.push(err)
+            maybeFinishFailed()
+          })
+      }
+
+      const launch = (peer: PeerId): void => {
+        const timeout = this.#timeoutFor(peer)
+        const controller = new AbortController()
+        const hedge = timeout.getTimeoutSignal()
+        const attempt: Attempt = { peer, controller, hedge, started: Date.now(), settled: false }
+        attempts.add(attempt)
+        const peerKey = peer.toString()
+        let set = this.#inFlight.get(peerKey)
+        if (set == null) {
+          set = new Set()
+          this.#inFlight.set(peerKey, set)
+        }
+        set.add(attempt)
+        this.#markAsked(peer, cid)
+        // hedge: past this peer's own timeout, ask the next candidate as well
+        hedge.addEventListener('abort', () => {
+          if (!attempt.settled && !done) launchNext()
+        })
+        const requestSignal = AbortSignal.any([controller.signal, ...(signal == null ? [] : [signal])])
+        this.#wantList
+          .wantSessionBlock(cid, peer, { signal: requestSignal })
+          .then(async (presence) => {
+            if (attempt.settled || done) return
+            const latencyMs = Date.now() - attempt.started
+            settle(attempt)
+            timeout.cleanUp(hedge)
+            if (!presence.has || presence.block == null) {
+              this.#outcomes.recordOutcome(peer, { kind: 'dont-have', latencyMs }, cid)
+              errors.push(new NotFoundError(`${peerKey} does not have ${cid}`))
+              launchNext()
+              return
+            }
+            if (!(await blockMatches(cid, presence.block))) {
+              this.#outcomes.recordOutcome(peer, { kind: 'corrupt', latencyMs }, cid)
+              errors.push(new BlockVerificationError(`${peerKey} sent a block that does not match ${cid}`))
+              launchNext()
+              return
+            }
+            this.#outcomes.recordOutcome(peer, { kind: 'success', latencyMs, bytes: presence.block.byteLength }, cid)
+            finish(undefined, { cid, block: presence.block, peer, latencyMs })
+          })
+          .catch((err: Error) => {
+            if (attempt.settled || done) return
+            const latencyMs = Date.now() - attempt.started
+            settle(attempt)
+            hedge.clear()
+            const corrupt = controller.signal.reason instanceof BlockVerificationError
+            if (!corrupt) {
+              this.#outcomes.recordOutcome(peer, { kind: 'error', latencyMs, error: err }, cid)
+            }
+            errors.push(corrupt ? (controller.signal.reason as Error) : err)
+            launchNext()
+          })
+        // keep the pipeline full: more candidates while we are under the limit and the
+        // first request has not been answered is what hedging does after its delay, so
+        // only one request goes out at first
+      }
+
+      const settle = (attempt: Attempt): void => {
+        attempt.settled = true
+        this.#inFlight.get(attempt.peer.toString())?.delete(attempt)
+      }
+
+      launchNext()
+    })
+  }
+}
+
+function toAsyncIterator<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> {
+  if (Symbol.asyncIterator in source) return source[Symbol.asyncIterator]()
+  const it = source[Symbol.iterator]()
+  return {
+    next: async () => it.next(),
+    return: async (value?: unknown) => it.return?.(value) ?? { done: true, value: undefined }
+  }
+}

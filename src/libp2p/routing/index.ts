@@ -1,0 +1,438 @@
+import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
+import { exporter } from 'ipfs-unixfs-exporter'
+import type { CID } from 'multiformats/cid'
+import {
+  ANNOUNCE_REPROVIDE_INTERVAL_MS,
+  ROLES,
+  ROUTING_BLOCK_CONCURRENCY,
+  ROUTING_RETRIEVE_TIMEOUT_MS,
+  ROUTING_TYPICAL_BLOCK_BYTES,
+  ROUTING_UNKNOWN_LATENCY_MS
+} from '../../constants.ts'
+import {
+  MaxSizeExceededError,
+  NotAFileError,
+  NotFoundError,
+  NotStartedError,
+  TimeoutError
+} from '../../errors.ts'
+import { blockMatches } from '../../blocks/verify.ts'
+import { parseCID } from '../../cids.ts'
+import type { EnhancedDHTDiscovery } from '../discovery/enhanced-dht-discovery.ts'
+import { rankProvidersDetailed } from '../discovery/ranking.ts'
+import type { Provenance, Provider } from '../discovery/types.ts'
+import type { IPFSLibp2pPeer } from '../peer/index.ts'
+import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
+import { bitswapOf } from './bitswap-access.ts'
+import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
+
+export type { RequestOutcome, OutcomeSink, FetchedBlock } from './hedged-fetcher.ts'
+export { parseAnnouncement, type ContentAnnouncement } from './announcements.ts'
+
+/** Options of {@link ContentRoutingManager}. Every option is optional. */
+export interface ContentRoutingInit extends HedgedFetcherInit {
+  /** trustless HTTP gateways (`https://host`) asked when every peer failed @default [] */
+  gateways?: string[]
+  /** blocks of one DAG fetched at once @default ROUTING_BLOCK_CONCURRENCY */
+  blockConcurrency?: number
+  /** re-announce interval for masters and workers @default ANNOUNCE_REPROVIDE_INTERVAL_MS */
+  reprovideIntervalMs?: number
+}
+
+/** Options of a retrieval. */
+export interface RetrieveOptions extends AbortOptions {
+  /** ms @default ROUTING_RETRIEVE_TIMEOUT_MS */
+  timeout?: number
+  /** refuse content larger than this many bytes */
+  maxSize?: number
+  /** peers to ask first */
+  preferredPeers?: Array<PeerId | string>
+}
+
+/** The routing layer's counters (`getMetrics()`). */
+export interface RoutingMetrics {
+  successfulRetrievals: number
+  failedRetrievals: number
+  totalBytesRetrieved: number
+  /** ms, over successful retrievals */
+  averageRetrievalTime: number
+  /** content that was already local */
+  retrievalsFromCache: number
+  retrievalsFromDht: number
+  retrievalsFromPubsub: number
+  retrievalsFromBitswap: number
+  retrievalsFromConnected: number
+  retrievalsFromGateway: number
+  blocksFetched: number
+  announcements: AnnouncementMetrics
+}
+
+/**
+ * Routes every request to the providers most likely to answer fast: providers come
+ * from {@link EnhancedDHTDiscovery} (records, affinity, connected peers, the DHT),
+ * ordered by expected time to a block (reputation, latency, throughput and the load
+ * already given to each), and blocks are fetched over standard bitswap with hedged
+ * requests. Every block is verified; every outcome feeds reputation and backoff.
+ *
+ * @example
+ * ```ts
+ * const router = new ContentRoutingManager(discovery, peer)
+ * await router.start()
+ * const bytes = await router.retrieveContent('Qm…', { timeout: 30_000 })
+ * ```
+ */
+export class ContentRoutingManager {
+  readonly discovery: EnhancedDHTDiscovery
+  readonly peer: IPFSLibp2pPeer
+  readonly #init: ContentRoutingInit
+  #fetcher?: HedgedBlockFetcher
+  #announcements?: AnnouncementChannel
+  #log?: Logger
+  #starting?: Promise<void>
+  #reprovideTimer?: ReturnType<typeof setInterval>
+  readonly #announced = new Map<string, { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }>()
+  readonly #load = new Map<string, number>()
+  #retrieveTimeTotal = 0
+  readonly #metrics = {
+    successfulRetrievals: 0,
+    failedRetrievals: 0,
+    totalBytesRetrieved: 0,
+    retrievalsFromCache: 0,
+    retrievalsFromDht: 0,
+    retrievalsFromPubsub: 0,
+    retrievalsFromBitswap: 0,
+    retrievalsFromConnected: 0,
+    retrievalsFromGateway: 0,
+    blocksFetched: 0
+  }
+
+  constructor(discovery: EnhancedDHTDiscovery, peer: IPFSLibp2pPeer, init: ContentRoutingInit = {}) {
+    this.discovery = discovery
+    this.peer = peer
+    this.#init = init
+  }
+
+  /** Start (and start discovery and the peer if needed). Safe to call twice. */
+  async start(options: AbortOptions = {}): Promise<void> {
+    this.#starting ??= this.#start(options)
+    return this.#starting
+  }
+
+  async #start(options: AbortOptions): Promise<void> {
+    await this.discovery.start(options)
+    this.#log = this.peer.logger.forComponent('kit:routing')
+    this.#fetcher = new HedgedBlockFetcher(
+      { wantList: bitswapOf(this.peer.helia).bitswap.wantList, outcomes: this.discovery, logger: this.peer.logger },
+      this.#init
+    )
+    this.#fetcher.start()
+    this.#announcements = new AnnouncementChannel(this.peer, this.discovery, this.#log)
+    this.#announcements.start()
+    if (ROLES[this.peer.role].reprovide) {
+      this.#reprovideTimer = setInterval(() => {
+        void this.#reprovide()
+      }, this.#init.reprovideIntervalMs ?? ANNOUNCE_REPROVIDE_INTERVAL_MS)
+      this.#reprovideTimer.unref?.()
+    }
+  }
+
+  /** Stop: cancels fetches, clears timers. Does not stop discovery or the peer. */
+  async stop(): Promise<void> {
+    const starting = this.#starting
+    if (starting == null) return
+    await starting.catch(() => {})
+    this.#starting = undefined
+    clearInterval(this.#reprovideTimer)
+    this.#fetcher?.stop()
+    this.#announcements?.stop()
+  }
+
+  #ensureStarted(): HedgedBlockFetcher {
+    if (this.#fetcher == null || this.#starting == null) {
+      throw new NotStartedError('the content routing manager is not started: call start() first')
+    }
+    return this.#fetcher
+  }
+
+  /**
+   * Order candidates by expected time to deliver one more block:
+   * `(load + 1) × (latency + blockBytes / throughput) / score`, so a fast peer gets
+   * more of a large DAG than a slow one, in proportion to its throughput, and a peer
+   * already busy with our requests yields to an idle one. Preferred peers stay first
+   * and backed-off peers last; the exploration slot that ranking gives an unproven peer
+   * is kept in place (the rule lives in `rankProviders`).
+   */
+  #order(cid: CID, providers: Provider[], options: { root?: CID; preferredPeers?: Array<PeerId | string> }): Provider[] {
+    const ranked = rankProvidersDetailed(providers, {
+      reputation: this.discovery.reputation,
+      backoff: this.discovery.backoff,
+      affinity: this.discovery.affinity.scoresFor(cid, { root: options.root }),
+      connected: (p) => this.peer.host.getConnections(p).length > 0,
+      preferredPeers: options.preferredPeers
+    })
+    const cost = (p: Provider, score: number): number => {
+      const stats = this.discovery.reputation.stats(p.id)
+      const latency = stats?.latencyEwmaMs ?? ROUTING_UNKNOWN_LATENCY_MS
+      const transfer = stats?.throughputEwmaBps == null ? 0 : (ROUTING_TYPICAL_BLOCK_BYTES / stats.throughputEwmaBps) * 1000
+      const load = this.#load.get(p.id.toString()) ?? 0
+      return ((load + 1) * (latency + transfer)) / Math.max(score, 0.05)
+    }
+    const head = ranked.filter((r) => r.tier === 'preferred' || r.tier === 'exploration')
+    const middle = ranked
+      .filter((r) => r.tier === 'ranked')
+      .map((r) => ({ r, c: cost(r.provider, r.score) }))
+      .sort((a, b) => a.c - b.c)
+      .map((x) => x.r)
+    const tail = ranked.filter((r) => r.tier === 'backed-off')
+    return [...head, ...middle, ...tail].map((r) => r.provider)
+  }
+
+  /** Candidates for one block: known and affinity first (ordered), then what discovery finds. */
+  async *#candidates(
+    cid: CID,
+    provenance: Map<string, Provenance>,
+    options: { root?: CID; preferredPeers?: Array<PeerId | string>; signal?: AbortSignal }
+  ): AsyncGenerator<PeerId> {
+    const yielded = new Set<string>()
+    const give = (p: Provider): PeerId | undefined => {
+      const key = p.id.toString()
+      if (yielded.has(key) || p.id.equals(this.peer.host.peerId)) return undefined
+      yielded.add(key)
+      provenance.set(key, p.provenance)
+      this.#load.set(key, (this.#load.get(key) ?? 0) + 1)
+      return p.id
+    }
+    const known = this.discovery.getOptimalProviders(cid, { root: options.root })
+    if (options.root != null && !options.root.equals(cid)) {
+      known.push(...this.discovery.getOptimalProviders(options.root))
+    }
+    for (const p of this.#order(cid, known, options)) {
+      const id = give(p)
+      if (id != null) yield id
+    }
+    for await (const p of this.discovery.findProviders(cid, { root: options.root, signal: options.signal })) {
+      const id = give(p)
+      if (id != null) yield id
+    }
+  }
+
+  /**
+   * Fetch one block from the best providers (hedged), verify it, and store it in the
+   * peer's blockstore. Falls back to the configured HTTP gateways if every peer fails.
+   */
+  async fetchBlock(
+    cid: CID,
+    options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> } = {}
+  ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
+    const fetcher = this.#ensureStarted()
+    const provenance = new Map<string, Provenance>()
+    try {
+      const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), { signal: options.signal })
+      this.discovery.recordServed(fetched.peer, cid, options.root)
+      await this.peer.helia.blockstore.put(cid, fetched.block, { signal: options.signal })
+      this.#metrics.blocksFetched++
+      return { ...fetched, provenance: provenance.get(fetched.peer.toString()) ?? 'connected' }
+    } catch (err) {
+      if (options.signal?.aborted === true || (this.#init.gateways ?? []).length === 0) throw err
+      const block = await this.#fromGateways(cid, options)
+      if (block == null) throw err
+      await this.peer.helia.blockstore.put(cid, block, { signal: options.signal })
+      return { cid, block, peer: this.peer.host.peerId, latencyMs: 0, provenance: 'gateway' }
+    } finally {
+      for (const key of provenance.keys()) {
+        const n = (this.#load.get(key) ?? 1) - 1
+        if (n <= 0) this.#load.delete(key)
+        else this.#load.set(key, n)
+      }
+    }
+  }
+
+  async #fromGateways(cid: CID, options: AbortOptions): Promise<Uint8Array | undefined> {
+    for (const gateway of this.#init.gateways ?? []) {
+      try {
+        const res = await fetch(new URL(`/ipfs/${cid}?format=raw`, gateway), {
+          headers: { accept: 'application/vnd.ipld.raw' },
+          signal: options.signal
+        })
+        if (!res.ok) continue
+        const block = new Uint8Array(await res.arrayBuffer())
+        if (await blockMatches(cid, block)) return block
+        this.#log?.('gateway %s sent a block that does not match %c', gateway, cid)
+      } catch (err) {
+        this.#log?.('gateway %s failed for %c: %s', gateway, cid, (err as Error).message)
+      }
+    }
+    return undefined
+  }
+
+  /** Providers of `cid`, best first (the seed's `find_content`). */
+  async findContent(
+    cid: CID | string,
+    options: AbortOptions & { maxProviders?: number; timeout?: number; preferredPeers?: Array<PeerId | string> } = {}
+  ): Promise<Provider[]> {
+    this.#ensureStarted()
+    const c = await toCID(cid)
+    const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
+    const out: Provider[] = []
+    try {
+      for await (const p of this.discovery.findProviders(c, {
+        count: options.maxProviders ?? 20,
+        preferredPeers: options.preferredPeers,
+        signal
+      })) {
+        out.push(p)
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err
+    }
+    return this.#order(c, out, { preferredPeers: options.preferredPeers })
+  }
+
+  /**
+   * Stream a file's bytes, fetching each missing block from the best providers. Blocks
+   * already held locally are read from the blockstore (`retrievalsFromCache`).
+   */
+  async *retrieveContentStream(cid: CID | string, options: RetrieveOptions = {}): AsyncGenerator<Uint8Array> {
+    this.#ensureStarted()
+    const root = await toCID(cid)
+    const started = Date.now()
+    const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
+    const blockstore = this.peer.helia.blockstore
+    let rootSource: Provenance | 'gateway' | 'local' | undefined
+    const source = {
+      get: async function* (this: ContentRoutingManager, c: CID, opts: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+        if (await blockstore.has(c)) {
+          if (c.equals(root)) rootSource ??= 'local'
+          yield* blockstore.get(c, { ...opts, offline: true })
+          return
+        }
+        const fetched = await this.fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers })
+        if (c.equals(root)) rootSource ??= fetched.provenance
+        yield fetched.block
+      }.bind(this)
+    }
+    let bytes = 0
+    try {
+      const entry = await exporter(root, source, { signal })
+      if (entry.type === 'directory' || entry.type === 'object') {
+        throw new NotAFileError(`${root} is a ${entry.type}, not a file`)
+      }
+      if (options.maxSize != null && entry.size > BigInt(options.maxSize)) {
+        throw new MaxSizeExceededError(`${root} is ${entry.size} bytes, over the limit of ${options.maxSize}`)
+      }
+      for await (const chunk of entry.content({ signal, blockReadConcurrency: this.#init.blockConcurrency ?? ROUTING_BLOCK_CONCURRENCY })) {
+        bytes += chunk.byteLength
+        if (options.maxSize != null && bytes > options.maxSize) {
+          throw new MaxSizeExceededError(`${root} is over the limit of ${options.maxSize} bytes`)
+        }
+        yield chunk
+      }
+    } catch (err) {
+      this.#metrics.failedRetrievals++
+      throw translate(err, root, signal)
+    }
+    this.#metrics.successfulRetrievals++
+    this.#metrics.totalBytesRetrieved += bytes
+    this.#retrieveTimeTotal += Date.now() - started
+    this.#countSource(rootSource)
+  }
+
+  #countSource(source: Provenance | 'gateway' | 'local' | undefined): void {
+    switch (source) {
+      case 'local':
+        this.#metrics.retrievalsFromCache++
+        break
+      case 'dht':
+        this.#metrics.retrievalsFromDht++
+        break
+      case 'pubsub':
+        this.#metrics.retrievalsFromPubsub++
+        break
+      case 'gateway':
+        this.#metrics.retrievalsFromGateway++
+        break
+      case 'bitswap':
+        this.#metrics.retrievalsFromBitswap++
+        break
+      default:
+        this.#metrics.retrievalsFromConnected++
+    }
+  }
+
+  /** A file's bytes (the seed's `retrieve_content(cid)` and `future.result(timeout=30)`). */
+  async retrieveContent(cid: CID | string, options: RetrieveOptions = {}): Promise<Uint8Array> {
+    const parts: Uint8Array[] = []
+    let length = 0
+    for await (const chunk of this.retrieveContentStream(cid, options)) {
+      parts.push(chunk)
+      length += chunk.byteLength
+    }
+    const out = new Uint8Array(length)
+    let offset = 0
+    for (const p of parts) {
+      out.set(p, offset)
+      offset += p.byteLength
+    }
+    return out
+  }
+
+  /**
+   * Tell the network we hold `cid`: a DHT provider record and an announcement on
+   * `ipfs-kit/content-announce`. Only content held locally can be announced; masters
+   * and workers re-announce it periodically.
+   */
+  async announceContent(
+    cid: CID | string,
+    options: AbortOptions & { size?: number; metadata?: ContentAnnouncement['metadata']; also?: CID[] } = {}
+  ): Promise<void> {
+    this.#ensureStarted()
+    const c = await toCID(cid)
+    if (!(await this.peer.helia.blockstore.has(c))) {
+      throw new NotFoundError(`cannot announce ${c}: it is not held locally`)
+    }
+    this.#announced.set(c.toString(), { cid: c, size: options.size, metadata: options.metadata })
+    await this.#announcements?.publish([c, ...(options.also ?? [])], { size: options.size, metadata: options.metadata })
+    const signal = timeoutSignal(options.signal, ROUTING_RETRIEVE_TIMEOUT_MS)
+    await this.peer.helia.routing.provide(c, { signal }).catch((err: Error) => {
+      // a swarm with no DHT servers yet: the pubsub announcement still went out
+      this.#log?.('DHT provide of %c failed: %s', c, err.message)
+    })
+  }
+
+  async #reprovide(): Promise<void> {
+    for (const { cid, size, metadata } of this.#announced.values()) {
+      if (!(await this.peer.helia.blockstore.has(cid))) {
+        this.#announced.delete(cid.toString())
+        continue
+      }
+      await this.#announcements?.publish([cid], { size, metadata }).catch(() => {})
+    }
+  }
+
+  getMetrics(): RoutingMetrics {
+    const m = this.#metrics
+    return {
+      ...m,
+      averageRetrievalTime: m.successfulRetrievals === 0 ? 0 : this.#retrieveTimeTotal / m.successfulRetrievals,
+      announcements: this.#announcements?.metrics ?? { published: 0, received: 0, rejectedMalformed: 0, rejectedRateLimited: 0 }
+    }
+  }
+}
+
+function timeoutSignal(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const own = new AbortController()
+  const timer = AbortSignal.timeout(ms)
+  timer.addEventListener('abort', () => own.abort(new TimeoutError(`gave up after ${ms} ms`)), { once: true })
+  return AbortSignal.any([own.signal, ...(signal == null ? [] : [signal])])
+}
+
+async function toCID(cid: CID | string): Promise<CID> {
+  return parseCID(cid)
+}
+
+function translate(err: unknown, cid: CID, signal: AbortSignal): Error {
+  if (signal.aborted && signal.reason instanceof TimeoutError) {
+    return new TimeoutError(`retrieving ${cid}: ${signal.reason.message}`, { cause: err })
+  }
+  return err instanceof Error ? err : new Error(String(err))
+}
