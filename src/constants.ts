@@ -76,6 +76,20 @@ export const REPO_VERSION = 1
 /** @default 'public' for `ipfs-kit init`, as Kubo */
 export const DEFAULT_PROFILE: Profile = 'public'
 
+/* CLI (src/cli) */
+
+/** Line the daemon prints once it is up; scripts and tests wait for it (as Kubo's). */
+export const DAEMON_READY_LINE = 'Daemon is ready'
+
+/**
+ * How long `pubsub pub --connect` waits for a subscriber of its topic, and
+ * `pubsub peers --connect` for a pubsub peer, before going on. @default 10 s
+ */
+export const CLI_PUBSUB_WAIT_MS = 10_000
+
+/** How often the CLI looks again while it waits for pubsub peers. @default 100 ms */
+export const CLI_POLL_INTERVAL_MS = 100
+
 /** Swarm listen addresses per profile. */
 export const DEFAULT_LISTEN_ADDRS: Readonly<Record<Profile, readonly string[]>> = {
   public: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
@@ -114,6 +128,70 @@ export const PUBSUB_ANNOUNCE_INTERVAL_MS = 1_000
 
 /** Agent version advertised by identify. */
 export const AGENT_NAME = 'ipfs-kit'
+
+/* ------------------------------------------------------------------------------------------------
+ * Cache (src/cache): a byte-bounded memory tier (ARC) in front of a byte-bounded disk tier.
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Eviction policy of the memory cache tier: `arc` (scan resistant) or `lru` (baseline). */
+export type CachePolicy = 'arc' | 'lru'
+
+/** Memory cache tier policy. @default 'arc' */
+export const DEFAULT_CACHE_POLICY: CachePolicy = 'arc'
+
+/** Memory cache tier bound in bytes: the default role's `memoryCacheBytes` (64 MiB). */
+export const DEFAULT_CACHE_MEMORY_BYTES: number = ROLES[DEFAULT_ROLE].memoryCacheBytes
+
+/** Disk cache tier bound in bytes: the default role's `diskCacheBytes` (1 GiB). */
+export const DEFAULT_CACHE_DISK_BYTES: number = ROLES[DEFAULT_ROLE].diskCacheBytes
+
+/**
+ * Largest block the memory tier holds (1 MiB, Kubo's soft block size limit). Larger blocks go to
+ * the disk tier only.
+ */
+export const DEFAULT_CACHE_MEMORY_MAX_ITEM_BYTES = 1 * MiB
+
+/** Largest block the disk tier holds (4 MiB, the largest block bitswap carries). */
+export const DEFAULT_CACHE_DISK_MAX_ITEM_BYTES = 4 * MiB
+
+/** Folder of the disk cache tier inside the repo: `<repo>/cache`. */
+export const CACHE_DIRNAME = 'cache'
+
+/**
+ * Half-life of a disk item's heat: every access adds 1 to a score that halves every this many
+ * milliseconds (10 minutes).
+ */
+export const DEFAULT_CACHE_HEAT_HALF_LIFE_MS = 10 * 60_000
+
+/**
+ * Heat at which a disk hit promotes the item to the memory tier. With 1.5, the second disk hit
+ * within one half-life promotes (1 · 2^(-Δt/halfLife) + 1 ≥ 1.5 ⇔ Δt ≤ halfLife).
+ */
+export const DEFAULT_CACHE_PROMOTION_HEAT = 1.5
+
+/**
+ * How often the disk tier writes access metadata (heat, last access) to its LevelDB index. Puts and
+ * deletes are written at once; reads only mark the entry dirty. Also flushed on `stop()`.
+ */
+export const DEFAULT_CACHE_INDEX_FLUSH_INTERVAL_MS = 5_000
+
+/**
+ * Disk eviction looks at this many least-recently-used items and evicts the coldest (lowest heat)
+ * of them: recency and frequency at O(sample) per eviction.
+ */
+export const DEFAULT_CACHE_DISK_EVICTION_SAMPLE = 8
+
+/** Disk tier writes (temp file, fsync, rename, index) that may run at the same time. */
+export const DEFAULT_CACHE_DISK_WRITE_CONCURRENCY = 8
+
+/**
+ * Memory evictions waiting to be written to disk (demotion). When this many are queued, further
+ * demotions are dropped (and counted) rather than holding evicted bytes in memory.
+ */
+export const DEFAULT_CACHE_DEMOTION_QUEUE_LIMIT = 64
+
+/** How long a cache fetcher may run when the caller gives no signal. */
+export const DEFAULT_CACHE_FETCH_TIMEOUT_MS: number = DEFAULT_NETWORK_TIMEOUT_MS
 
 // ---------------------------------------------------------------------------
 // Discovery (src/libp2p/discovery): k-bucket view, refresh, reputation,
@@ -231,3 +309,54 @@ export const DISCOVERY_CACHE_NEGATIVE_TTL_MS = 30_000
 export const DISCOVERY_CACHE_MAX_ENTRIES = 1_000
 /** Providers kept per cached findProviders result. @default 64 */
 export const DISCOVERY_CACHE_MAX_PROVIDERS = 64
+
+// ---------------------------------------------------------------------------
+// Routing (src/libp2p/routing): hedged, reputation-ranked block retrieval.
+// ---------------------------------------------------------------------------
+
+/** Requests for one block that may be in flight at once (the first plus hedges). @default 3 */
+export const ROUTING_MAX_IN_FLIGHT_PER_BLOCK = 3
+
+/** Shortest hedge delay: a peer never gets less than this before the next is asked too. @default 150 */
+export const ROUTING_HEDGE_MIN_DELAY_MS = 150
+
+/** Longest hedge delay, however slow a peer's history. @default 4000 */
+export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
+
+/** Per-peer adaptive timeouts kept (least recently used dropped first). @default 1024 */
+export const ROUTING_PEER_TIMEOUTS_KEPT = 1024
+
+/** A block that arrives this long after we asked a peer for it still counts as asked for. @default 60000 */
+export const ROUTING_RECENT_WANT_TTL_MS = 60_000
+
+/** How long a provider lookup may run when the caller gives no signal. @default 30000 */
+export const DISCOVERY_FIND_TIMEOUT_MS = 30_000
+
+/** Connected peers asked (bitswap want-have) per lookup, best ranked first. @default 8 */
+export const DISCOVERY_CONNECTED_PROBE_LIMIT = 8
+
+/** How long connected peers get to answer a want-have. @default 2000 */
+export const DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS = 2_000
+
+/** How often reputation is written to the repo's datastore (also on stop). @default 60000 */
+export const DISCOVERY_PERSIST_INTERVAL_MS = 60_000
+
+/** Largest content announcement accepted, bytes. @default 16384 */
+export const ANNOUNCE_MAX_MESSAGE_BYTES = 16 * 1024
+/** CIDs in one announcement, at most. @default 64 */
+export const ANNOUNCE_MAX_CIDS = 64
+/** Addresses in one announcement, at most. @default 16 */
+export const ANNOUNCE_MAX_ADDRS = 16
+/** Announcements accepted per origin peer per minute; the rest are ignored. @default 120 */
+export const ANNOUNCE_RATE_LIMIT_PER_MINUTE = 120
+/** How often masters and workers re-announce what they announced (pubsub and DHT). @default 600000 */
+export const ANNOUNCE_REPROVIDE_INTERVAL_MS = 10 * 60_000
+
+/** Blocks of one DAG fetched at once by the routing layer. @default 16 */
+export const ROUTING_BLOCK_CONCURRENCY = 16
+/** How long `retrieveContent` may take when no timeout is given (the seed's `result(timeout=30)`). @default 30000 */
+export const ROUTING_RETRIEVE_TIMEOUT_MS = 30_000
+/** Block size assumed when estimating a provider's time per block. @default 262144 */
+export const ROUTING_TYPICAL_BLOCK_BYTES = 256 * 1024
+/** Latency assumed for a peer never measured, ms. @default 100 */
+export const ROUTING_UNKNOWN_LATENCY_MS = 100

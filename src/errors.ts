@@ -107,3 +107,8 @@ export class AllProvidersFailedError extends AggregateError {
 export function isErrorNamed(err: unknown, name: string): err is Error {
   return err instanceof Error && err.name === name
 }
+
+/** A CID uses a multihash function ipfs-kit cannot compute, so its bytes cannot be verified. */
+export class UnsupportedHasherError extends IpfsKitError {
+  static override readonly code = 'ERR_UNSUPPORTED_HASHER'
+}
