@@ -1,5 +1,12 @@
 import { CID } from 'multiformats/cid'
-import { InvalidCIDError, InvalidParametersError, IpfsKitError, NotAFileError, NotFoundError, TimeoutError } from './errors.ts'
+import {
+  InvalidCIDError,
+  InvalidParametersError,
+  IpfsKitError,
+  NotAFileError,
+  NotFoundError,
+  TimeoutError
+} from './errors.ts'
 
 /** A CID, or a path `/ipfs/<cid>/sub/path` or `<cid>/sub/path`. */
 export type CIDOrPath = CID | string
@@ -43,11 +50,17 @@ export function toKitError(err: unknown, what: string, signal?: AbortSignal): Er
   const e = err as Error
   switch (e?.name) {
     case 'NotAFileError':
-      return new NotAFileError(`${what} is not a file (it is a folder or another kind of node): ${e.message}`, { cause: err })
+      return new NotAFileError(
+        `${what} is not a file (it is a folder or another kind of node): ${e.message}`,
+        { cause: err }
+      )
     case 'BlockNotFoundWhileOfflineError':
-      return new NotFoundError(`${what} not found: a block is missing from the local repo and the node is offline`, {
-        cause: err
-      })
+      return new NotFoundError(
+        `${what} not found: a block is missing from the local repo and the node is offline`,
+        {
+          cause: err
+        }
+      )
     case 'DoesNotExistError':
     case 'NoContentError':
     case 'NotFoundError':

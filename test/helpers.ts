@@ -5,18 +5,29 @@ import type { Role } from '../src/constants.ts'
 import { type IPFSKit, type IPFSKitInit, ipfsKit } from '../src/kit/index.ts'
 
 /** A fresh temp folder, removed by the returned cleanup. */
-export async function tempDir(prefix = 'ipfs-kit-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
+export async function tempDir(
+  prefix = 'ipfs-kit-test-'
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) }
 }
 
 /** A kit on a temp repo, local profile (loopback only, no mDNS, no bootstrap). */
 export async function localKit(role: Role, dir: string, init: IPFSKitInit = {}): Promise<IPFSKit> {
-  return ipfsKit({ repo: join(dir, `${role}-${Math.random().toString(36).slice(2)}`), profile: 'local', role, ...init })
+  return ipfsKit({
+    repo: join(dir, `${role}-${Math.random().toString(36).slice(2)}`),
+    profile: 'local',
+    role,
+    ...init
+  })
 }
 
 /** Poll `check` until it is true, at most `ms`; throws with `what` on time-out. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 10_000
+): Promise<void> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (await check()) return

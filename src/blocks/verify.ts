@@ -1,8 +1,8 @@
-import type { CID } from 'multiformats/cid'
 import { equals } from 'multiformats/bytes'
+import type { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
-import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
+import { sha256, sha512 } from 'multiformats/hashes/sha2'
 import { BlockVerificationError } from '../errors.ts'
 
 const HASHERS = new Map<number, MultihashHasher>([
@@ -31,6 +31,8 @@ export async function blockMatches(cid: CID, bytes: Uint8Array): Promise<boolean
 /** Throw a {@link BlockVerificationError} unless `bytes` hash to `cid`. */
 export async function verifyBlock(cid: CID, bytes: Uint8Array, source = 'block'): Promise<void> {
   if (!(await blockMatches(cid, bytes))) {
-    throw new BlockVerificationError(`${source} for ${cid} does not match its CID (${bytes.byteLength} bytes)`)
+    throw new BlockVerificationError(
+      `${source} for ${cid} does not match its CID (${bytes.byteLength} bytes)`
+    )
   }
 }

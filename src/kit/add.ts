@@ -15,7 +15,10 @@ export interface PathSourceOptions {
 /** Read chunk size for files: one UnixFS chunk. */
 const READ_CHUNK = 256 * 1024
 
-async function* countBytes(source: AsyncIterable<Uint8Array>, onBytes?: (n: number) => void): AsyncGenerator<Uint8Array> {
+async function* countBytes(
+  source: AsyncIterable<Uint8Array>,
+  onBytes?: (n: number) => void
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
     onBytes?.(chunk.byteLength)
     yield chunk
@@ -32,7 +35,10 @@ export function fileContent(path: string, onBytes?: (n: number) => void): AsyncI
  * relative to the folder's parent, so the root entry is the folder's own name (as
  * `ipfs add -r`). Symbolic links are skipped.
  */
-export async function pathCandidates(path: string, options: PathSourceOptions = {}): Promise<AsyncIterable<ImportCandidate>> {
+export async function pathCandidates(
+  path: string,
+  options: PathSourceOptions = {}
+): Promise<AsyncIterable<ImportCandidate>> {
   let info: Awaited<ReturnType<typeof lstat>>
   try {
     info = await lstat(path)

@@ -8,8 +8,17 @@ import type { CID } from 'multiformats/cid'
 import { InvalidParametersError } from '../errors.ts'
 
 function safeName(name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
-    throw new InvalidParametersError(`refusing to write a folder entry named ${JSON.stringify(name)}: not a plain name`)
+  if (
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('\0')
+  ) {
+    throw new InvalidParametersError(
+      `refusing to write a folder entry named ${JSON.stringify(name)}: not a plain name`
+    )
   }
   return name
 }

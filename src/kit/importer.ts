@@ -1,6 +1,6 @@
-import { balanced } from 'ipfs-unixfs-importer/layout'
-import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import type { ImporterOptions } from 'ipfs-unixfs-importer'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CID_VERSION, DEFAULT_MAX_CHILDREN_PER_NODE } from '../constants.ts'
 import { InvalidParametersError } from '../errors.ts'
 
@@ -37,7 +37,9 @@ export function kuboImporterOptions(opts: AddOptions = {}): Partial<ImporterOpti
   }
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 1024 * 1024) {
-    throw new InvalidParametersError(`chunkSize must be a whole number of bytes from 1 to 1048576, not ${chunkSize}`)
+    throw new InvalidParametersError(
+      `chunkSize must be a whole number of bytes from 1 to 1048576, not ${chunkSize}`
+    )
   }
   return {
     profile: 'unixfs-v0-2015',

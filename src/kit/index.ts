@@ -1,25 +1,25 @@
 import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import * as dagPb from '@ipld/dag-pb'
-import { type UnixFS, unixfs } from '@helia/unixfs'
 import type { AddOptions as PinAddOptions } from '@helia/interface'
-import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
+import { type UnixFS, unixfs } from '@helia/unixfs'
+import * as dagPb from '@ipld/dag-pb'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { importer } from 'ipfs-unixfs-importer'
 import { base64 } from 'multiformats/bases/base64'
-import { sha256 } from 'multiformats/hashes/sha2'
 import type { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
+import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
 import { InvalidParametersError, NotStartedError, TimeoutError } from '../errors.ts'
 import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
-import { pathCandidates, type PathSourceOptions } from './add.ts'
-import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
+import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { exportTo } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
 import { PubsubHub } from './pubsub.ts'
@@ -54,10 +54,16 @@ export interface CatOptions extends AbortOptions {
   length?: number
 }
 
-function withTimeout(signal: AbortSignal | undefined, stop: AbortSignal, ms = DEFAULT_NETWORK_TIMEOUT_MS): AbortSignal {
+function withTimeout(
+  signal: AbortSignal | undefined,
+  stop: AbortSignal,
+  ms = DEFAULT_NETWORK_TIMEOUT_MS
+): AbortSignal {
   const timeout = AbortSignal.timeout(ms)
   const own = new AbortController()
-  timeout.addEventListener('abort', () => own.abort(new TimeoutError(`gave up after ${ms / 1000}s`)), { once: true })
+  timeout.addEventListener('abort', () => own.abort(new TimeoutError(`gave up after ${ms / 1000}s`)), {
+    once: true
+  })
   return AbortSignal.any([own.signal, stop, ...(signal == null ? [] : [signal])])
 }
 
@@ -117,7 +123,12 @@ export class IPFSKit {
       for await (const entry of importer(source, blockstore, importerOptions)) {
         signal.throwIfAborted()
         const Size = options.onlyHash === true ? Number(entry.size) : await this.#dagSize(entry.cid)
-        results.push({ Name: entry.path ?? name ?? entry.cid.toString(), Hash: entry.cid.toString(), Size, cid: entry.cid })
+        results.push({
+          Name: entry.path ?? name ?? entry.cid.toString(),
+          Hash: entry.cid.toString(),
+          Size,
+          cid: entry.cid
+        })
       }
     } catch (err) {
       throw toKitError(err, 'add')
@@ -152,8 +163,14 @@ export class IPFSKit {
   }
 
   /** Add bytes (or a stream of bytes) as a UnixFS file. */
-  async ipfsAddBytes(bytes: Uint8Array | AsyncIterable<Uint8Array>, options: AddOptions = {}): Promise<AddResult> {
-    if (!(bytes instanceof Uint8Array) && typeof (bytes as AsyncIterable<Uint8Array>)?.[Symbol.asyncIterator] !== 'function') {
+  async ipfsAddBytes(
+    bytes: Uint8Array | AsyncIterable<Uint8Array>,
+    options: AddOptions = {}
+  ): Promise<AddResult> {
+    if (
+      !(bytes instanceof Uint8Array) &&
+      typeof (bytes as AsyncIterable<Uint8Array>)?.[Symbol.asyncIterator] !== 'function'
+    ) {
       throw new InvalidParametersError('ipfsAddBytes takes a Uint8Array or an AsyncIterable<Uint8Array>')
     }
     const results = await this.#importRoot([{ content: bytes }], undefined, options)
@@ -162,7 +179,8 @@ export class IPFSKit {
 
   /** Add a string (UTF-8) as a UnixFS file. */
   async ipfsAddString(text: string, options: AddOptions = {}): Promise<AddResult> {
-    if (typeof text !== 'string') throw new InvalidParametersError(`ipfsAddString takes a string, not ${typeof text}`)
+    if (typeof text !== 'string')
+      throw new InvalidParametersError(`ipfsAddString takes a string, not ${typeof text}`)
     return this.ipfsAddBytes(new TextEncoder().encode(text), options)
   }
 
@@ -172,7 +190,9 @@ export class IPFSKit {
     try {
       text = JSON.stringify(value)
     } catch (err) {
-      throw new InvalidParametersError(`the value cannot be serialised to JSON: ${(err as Error).message}`, { cause: err })
+      throw new InvalidParametersError(`the value cannot be serialised to JSON: ${(err as Error).message}`, {
+        cause: err
+      })
     }
     if (text === undefined) {
       throw new InvalidParametersError(`a ${typeof value} cannot be serialised to JSON`)
@@ -200,7 +220,13 @@ export class IPFSKit {
     checkRange(options)
     const signal = this.#signal(options)
     try {
-      yield* this.#fs.cat(cid, { path: sub, offset: options.offset, length: options.length, signal, offline: this.peer.offline })
+      yield* this.#fs.cat(cid, {
+        path: sub,
+        offset: options.offset,
+        length: options.length,
+        signal,
+        offline: this.peer.offline
+      })
     } catch (err) {
       throw toKitError(err, String(path), signal)
     }
@@ -237,7 +263,8 @@ export class IPFSKit {
           Name: entry.name,
           Hash: entry.cid.toString(),
           Size: Number(node.size),
-          Type: node.type === 'directory' || node.type === 'file' || node.type === 'raw' ? node.type : 'other',
+          Type:
+            node.type === 'directory' || node.type === 'file' || node.type === 'raw' ? node.type : 'other',
           cid: entry.cid
         })
       }
@@ -278,7 +305,10 @@ export class IPFSKit {
       }
     } catch (err) {
       if ((err as Error).name === 'NotFoundError') {
-        throw toKitError(Object.assign(new Error(`${cid} is not pinned`), { name: 'NotFoundError' }), `pin ${cid}`)
+        throw toKitError(
+          Object.assign(new Error(`${cid} is not pinned`), { name: 'NotFoundError' }),
+          `pin ${cid}`
+        )
       }
       throw toKitError(err, `unpin ${cid}`)
     }
@@ -291,17 +321,25 @@ export class IPFSKit {
     const only = options.cid == null ? undefined : parseCIDPath(options.cid).cid
     for await (const pin of this.helia.pins.ls({ cid: only, signal: options.signal })) {
       // Helia keys pins by multihash and hands back CIDv1; show dag-pb/sha2-256 as CIDv0, as Kubo does
-      const cid = pin.cid.code === dagPb.code && pin.cid.multihash.code === sha256.code ? pin.cid.toV0() : pin.cid
+      const cid =
+        pin.cid.code === dagPb.code && pin.cid.multihash.code === sha256.code ? pin.cid.toV0() : pin.cid
       out.push({ cid, Hash: cid.toString(), Type: pin.depth === 0 ? 'direct' : 'recursive' })
     }
     if (only != null && out.length === 0) {
-      throw toKitError(Object.assign(new Error(`${only} is not pinned`), { name: 'NotFoundError' }), `pin ${only}`)
+      throw toKitError(
+        Object.assign(new Error(`${only} is not pinned`), { name: 'NotFoundError' }),
+        `pin ${only}`
+      )
     }
     return out
   }
 
   /** Publish a message (string or bytes) on a topic. */
-  async ipfsPubsubPublish(topic: string, data: string | Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async ipfsPubsubPublish(
+    topic: string,
+    data: string | Uint8Array,
+    options: AbortOptions = {}
+  ): Promise<void> {
     await this.pubsub.publish(topic, data, options)
   }
 

@@ -82,9 +82,12 @@ export class PubsubHub {
   async publish(topic: string, data: string | Uint8Array, options: AbortOptions = {}): Promise<void> {
     checkTopic(topic)
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
-    if (!(bytes instanceof Uint8Array)) throw new InvalidParametersError('pubsub data must be a string or a Uint8Array')
+    if (!(bytes instanceof Uint8Array))
+      throw new InvalidParametersError('pubsub data must be a string or a Uint8Array')
     if (bytes.byteLength > MAX_PUBSUB_MESSAGE_BYTES) {
-      throw new InvalidParametersError(`pubsub message of ${bytes.byteLength} bytes is over the ${MAX_PUBSUB_MESSAGE_BYTES} byte limit`)
+      throw new InvalidParametersError(
+        `pubsub message of ${bytes.byteLength} bytes is over the ${MAX_PUBSUB_MESSAGE_BYTES} byte limit`
+      )
     }
     options.signal?.throwIfAborted()
     await this.#service().publish(topic, bytes)

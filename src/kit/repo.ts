@@ -7,10 +7,10 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
 import { base64 } from 'multiformats/bases/base64'
+import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_PROFILE, DEFAULT_REPO_DIRNAME, REPO_PATH_ENV, REPO_VERSION } from '../constants.ts'
 import { RepoError, RepoNotInitializedError } from '../errors.ts'
-import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import { defaultConfig, type KitConfig, parseConfig } from './config.ts'
 import { lockRepo, type RepoLock } from './lock.ts'
 
@@ -62,7 +62,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 function envProfile(): Profile | undefined {
   const p = process.env.IPFS_KIT_PROFILE
   if (p == null || p === '') return undefined
-  if (p !== 'public' && p !== 'local') throw new RepoError(`IPFS_KIT_PROFILE must be public or local, not "${p}"`)
+  if (p !== 'public' && p !== 'local')
+    throw new RepoError(`IPFS_KIT_PROFILE must be public or local, not "${p}"`)
   return p
 }
 
@@ -93,7 +94,9 @@ export async function readConfig(path: string): Promise<KitConfig> {
     text = await readFile(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new RepoNotInitializedError(`no repo at ${path}: run \`ipfs-kit init\` first (or set ${REPO_PATH_ENV})`)
+      throw new RepoNotInitializedError(
+        `no repo at ${path}: run \`ipfs-kit init\` first (or set ${REPO_PATH_ENV})`
+      )
     }
     if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
       throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
@@ -119,10 +122,14 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
   try {
     privateKey = privateKeyFromProtobuf(base64.baseDecode(config.Identity.PrivKey))
   } catch (err) {
-    throw new RepoError(`the config file ${join(path, 'config')} has an unreadable Identity.PrivKey`, { cause: err })
+    throw new RepoError(`the config file ${join(path, 'config')} has an unreadable Identity.PrivKey`, {
+      cause: err
+    })
   }
   if (peerIdFromPrivateKey(privateKey).toString() !== config.Identity.PeerID) {
-    throw new RepoError(`the config file ${join(path, 'config')}: Identity.PeerID does not match Identity.PrivKey`)
+    throw new RepoError(
+      `the config file ${join(path, 'config')}: Identity.PeerID does not match Identity.PrivKey`
+    )
   }
 
   const lock: RepoLock = await lockRepo(path)

@@ -40,7 +40,9 @@ describe('Kubo-identical CIDs', () => {
   it('CIDv1 implies raw leaves, as in Kubo', async () => {
     const r = await kit.ipfsAddString('hello world\n', { cidVersion: 1 })
     assert.equal(r.Hash, 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4')
-    await assert.rejects(kit.ipfsAddString('x', { cidVersion: 0, rawLeaves: true }), { name: 'InvalidParametersError' })
+    await assert.rejects(kit.ipfsAddString('x', { cidVersion: 0, rawLeaves: true }), {
+      name: 'InvalidParametersError'
+    })
   })
 
   it('multi-level files match an independent implementation of the Kubo layout', async (t) => {
@@ -49,7 +51,9 @@ describe('Kubo-identical CIDs', () => {
     for (const size of [1000, 256 * 1024 + 1, 174 * 256 * 1024 + 5000]) {
       const file = join(dir.path, `f-${size}.bin`)
       await writeFile(file, pseudoRandomBytes(size, size))
-      const expected = JSON.parse(execFileSync(IPFS_CID, [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
+      const expected = JSON.parse(
+        execFileSync(IPFS_CID, [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      ) as {
         CIDv0: string
       }
       const r = await kit.ipfsAddFile(file)
@@ -97,7 +101,10 @@ describe('Kubo-identical CIDs', () => {
 
   it('JSON round trip, and values JSON cannot hold are refused', async () => {
     const r = await kit.ipfsAddJson({ task: 1, items: ['a', 'b'] })
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(await kit.ipfsCat(r.Hash))), { task: 1, items: ['a', 'b'] })
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(await kit.ipfsCat(r.Hash))), {
+      task: 1,
+      items: ['a', 'b']
+    })
     const circular: Record<string, unknown> = {}
     circular.self = circular
     await assert.rejects(kit.ipfsAddJson(circular), { name: 'InvalidParametersError' })

@@ -49,7 +49,10 @@ describe('two kits on loopback', () => {
       received.push(m)
     })
     await a.ipfsPubsubSubscribe(topic, () => {})
-    await waitFor(async () => (await a.ipfsPubsubPeers(topic)).includes(b.peer.peerId.toString()), 'B to join the topic on A')
+    await waitFor(
+      async () => (await a.ipfsPubsubPeers(topic)).includes(b.peer.peerId.toString()),
+      'B to join the topic on A'
+    )
     await a.ipfsPubsubPublish(topic, JSON.stringify({ task_cid: 'Qm123', n: 1 }))
     await waitFor(() => received.length > 0, 'the message on B')
     const msg = received[0]!
@@ -64,7 +67,9 @@ describe('two kits on loopback', () => {
   it('an unreachable peer is a DialError, and the kit keeps working', async () => {
     const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const dead = `/ip4/127.0.0.1/tcp/1/p2p/${stranger.toString()}`
-    await assert.rejects(a.ipfsSwarmConnect(dead, { signal: AbortSignal.timeout(5_000) }), { name: 'DialError' })
+    await assert.rejects(a.ipfsSwarmConnect(dead, { signal: AbortSignal.timeout(5_000) }), {
+      name: 'DialError'
+    })
     await assert.rejects(a.ipfsSwarmConnect('not-a-multiaddr'), { name: 'InvalidMultiaddrError' })
     assert.ok((await a.ipfsAddString('still alive')).Hash.startsWith('Qm'))
   })

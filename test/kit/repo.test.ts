@@ -34,7 +34,9 @@ describe('repo', () => {
       )
       assert.equal(new TextDecoder().decode(await second.ipfsCat(pinned.Hash)), 'keep me')
       const removed = await second.ipfsGc()
-      assert.ok(removed.some((cid) => cid.multihash.bytes.toString() === loose.cid.multihash.bytes.toString()))
+      assert.ok(
+        removed.some((cid) => cid.multihash.bytes.toString() === loose.cid.multihash.bytes.toString())
+      )
       assert.equal(await second.helia.blockstore.has(loose.cid), false)
       assert.equal(new TextDecoder().decode(await second.ipfsCat(pinned.Hash)), 'keep me')
       await second.ipfsPinRm(pinned.Hash)
@@ -76,25 +78,40 @@ describe('repo', () => {
   it('a repo path that is a file, a corrupt config, and bad CIDs are typed errors', async () => {
     const file = join(dir.path, 'a-file')
     await writeFile(file, 'x')
-    await assert.rejects(ipfsKit({ repo: file, profile: 'local' }), { name: 'RepoError', message: /is a file/ })
+    await assert.rejects(ipfsKit({ repo: file, profile: 'local' }), {
+      name: 'RepoError',
+      message: /is a file/
+    })
 
     const repo = join(dir.path, 'corrupt')
     const kit = await ipfsKit({ repo, profile: 'local', offline: true })
     await assert.rejects(kit.ipfsCat('not-a-cid'), { name: 'InvalidCIDError' })
     await assert.rejects(kit.ipfsCat('/etc/passwd'), { name: 'InvalidCIDError' })
     await assert.rejects(kit.ipfsAddFile(join(dir.path, 'missing')), { name: 'PathNotFoundError' })
-    await assert.rejects(kit.ipfsCat('QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'), { name: 'NotFoundError' })
+    await assert.rejects(kit.ipfsCat('QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'), {
+      name: 'NotFoundError'
+    })
     await kit.stop()
     await writeFile(join(repo, 'config'), '{ "Identity": ')
     await assert.rejects(ipfsKit({ repo }), { name: 'RepoError', message: /config/ })
   })
 
   it('invalid bootstrap addresses are refused before anything starts', async () => {
-    await assert.rejects(ipfsKit({ repo: join(dir.path, 'boot'), profile: 'local', bootstrapPeers: ['/ip4/127.0.0.1/tcp/4001'] }), {
-      name: 'InvalidMultiaddrError'
-    })
-    await assert.rejects(ipfsKit({ repo: join(dir.path, 'boot2'), profile: 'local', bootstrapPeers: ['garbage'] }), {
-      name: 'InvalidMultiaddrError'
-    })
+    await assert.rejects(
+      ipfsKit({
+        repo: join(dir.path, 'boot'),
+        profile: 'local',
+        bootstrapPeers: ['/ip4/127.0.0.1/tcp/4001']
+      }),
+      {
+        name: 'InvalidMultiaddrError'
+      }
+    )
+    await assert.rejects(
+      ipfsKit({ repo: join(dir.path, 'boot2'), profile: 'local', bootstrapPeers: ['garbage'] }),
+      {
+        name: 'InvalidMultiaddrError'
+      }
+    )
   })
 })

@@ -23,8 +23,21 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Profile, Role } from '../../constants.ts'
-import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_LISTEN_ADDRS, DEFAULT_ROLE, PUBLIC_BOOTSTRAP_PEERS, PUBLIC_DHT_PREFIX, ROLES } from '../../constants.ts'
-import { DialError, InvalidMultiaddrError, InvalidParametersError, NotStartedError, OfflineError } from '../../errors.ts'
+import {
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_LISTEN_ADDRS,
+  DEFAULT_ROLE,
+  PUBLIC_BOOTSTRAP_PEERS,
+  PUBLIC_DHT_PREFIX,
+  ROLES
+} from '../../constants.ts'
+import {
+  DialError,
+  InvalidMultiaddrError,
+  InvalidParametersError,
+  NotStartedError,
+  OfflineError
+} from '../../errors.ts'
 import { kitLogger } from '../../logger.ts'
 import { VERSION } from '../../version.ts'
 import { libp2pOptions, type ResolvedPeerOptions } from './options.ts'
@@ -83,7 +96,9 @@ export function parseMultiaddr(addr: string | Multiaddr): Multiaddr {
   try {
     return multiaddr(addr)
   } catch (err) {
-    throw new InvalidMultiaddrError(`"${addr}" is not a valid multiaddr: ${(err as Error).message}`, { cause: err })
+    throw new InvalidMultiaddrError(`"${addr}" is not a valid multiaddr: ${(err as Error).message}`, {
+      cause: err
+    })
   }
 }
 
@@ -136,10 +151,10 @@ export class IPFSLibp2pPeer {
     this.#datastore = init.datastore ?? new MemoryDatastore()
     this.#privateKey = init.privateKey ?? generatedKeyPlaceholder
     const listenAddrs = init.listenAddrs ?? [...DEFAULT_LISTEN_ADDRS[this.profile]]
-    listenAddrs.forEach((a) => parseMultiaddr(a))
-    const bootstrapPeers = (init.bootstrapPeers ?? (this.profile === 'public' ? [...PUBLIC_BOOTSTRAP_PEERS] : [])).map(
-      bootstrapAddr
-    )
+    for (const a of listenAddrs) parseMultiaddr(a)
+    const bootstrapPeers = (
+      init.bootstrapPeers ?? (this.profile === 'public' ? [...PUBLIC_BOOTSTRAP_PEERS] : [])
+    ).map(bootstrapAddr)
     this.#opts = {
       role: this.role,
       profile: this.profile,
@@ -163,7 +178,8 @@ export class IPFSLibp2pPeer {
 
   /** The Helia node: blockstore, pins, routing and bitswap. */
   get helia(): Helia {
-    if (this.#helia == null) throw new NotStartedError('the peer is not started: call `await peer.start()` first')
+    if (this.#helia == null)
+      throw new NotStartedError('the peer is not started: call `await peer.start()` first')
     return this.#helia
   }
 
@@ -275,7 +291,11 @@ export class IPFSLibp2pPeer {
   }
 
   /** Open a stream to a peer on a protocol. */
-  async dialProtocol(target: DialTarget, protocol: string | string[], options: AbortOptions = {}): Promise<Stream> {
+  async dialProtocol(
+    target: DialTarget,
+    protocol: string | string[],
+    options: AbortOptions = {}
+  ): Promise<Stream> {
     const signal = AbortSignal.any([
       options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS),
       this.#stopController.signal
@@ -283,9 +303,12 @@ export class IPFSLibp2pPeer {
     try {
       return await this.host.dialProtocol(toDialTarget(target), protocol, { signal })
     } catch (err) {
-      throw new DialError(`cannot open ${String(protocol)} to ${target.toString()}: ${(err as Error).message}`, {
-        cause: err
-      })
+      throw new DialError(
+        `cannot open ${String(protocol)} to ${target.toString()}: ${(err as Error).message}`,
+        {
+          cause: err
+        }
+      )
     }
   }
 
@@ -293,9 +316,15 @@ export class IPFSLibp2pPeer {
    * Find peers that use the same rendezvous name, through the DHT: the name is hashed
    * into a CID that every participant provides, and the providers found are dialled.
    */
-  async startDiscovery(init: { rendezvous: string; count?: number }, options: AbortOptions = {}): Promise<DiscoveryResult> {
+  async startDiscovery(
+    init: { rendezvous: string; count?: number },
+    options: AbortOptions = {}
+  ): Promise<DiscoveryResult> {
     const cid = await rendezvousCid(init.rendezvous)
-    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(30_000), this.#stopController.signal])
+    const signal = AbortSignal.any([
+      options.signal ?? AbortSignal.timeout(30_000),
+      this.#stopController.signal
+    ])
     await this.host.contentRouting.provide(cid, { signal }).catch((err: Error) => {
       this.#log('rendezvous provide failed: %s', err.message)
     })
@@ -337,9 +366,12 @@ export async function rendezvousCid(name: string): Promise<CID> {
 function wrapStartError(err: unknown): Error {
   const e = err as NodeJS.ErrnoException
   if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(e.message ?? '')) {
-    return new DialError(`cannot listen: an address is already in use (${e.message}); choose other listen addresses`, {
-      cause: err
-    })
+    return new DialError(
+      `cannot listen: an address is already in use (${e.message}); choose other listen addresses`,
+      {
+        cause: err
+      }
+    )
   }
   return e instanceof Error ? e : new Error(String(err))
 }

@@ -40,7 +40,9 @@ export interface ResolvedPeerOptions {
  * dialled, so no packet leaves the machine; and peers on the deny list are refused
  * both ways.
  */
-export function kitConnectionGater(opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>): ConnectionGater {
+export function kitConnectionGater(
+  opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>
+): ConnectionGater {
   const denied = (id: { toString(): string }): boolean => opts.denyPeers.has(id.toString())
   return {
     denyDialPeer: (peerId) => denied(peerId),

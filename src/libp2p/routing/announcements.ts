@@ -105,7 +105,12 @@ export class AnnouncementChannel {
   readonly #discovery: EnhancedDHTDiscovery
   readonly #log: Logger
   readonly #limiter = new RateLimiter({ points: ANNOUNCE_RATE_LIMIT_PER_MINUTE, duration: 60 })
-  readonly #metrics: AnnouncementMetrics = { published: 0, received: 0, rejectedMalformed: 0, rejectedRateLimited: 0 }
+  readonly #metrics: AnnouncementMetrics = {
+    published: 0,
+    received: 0,
+    rejectedMalformed: 0,
+    rejectedRateLimited: 0
+  }
   #started = false
 
   constructor(peer: IPFSLibp2pPeer, discovery: EnhancedDHTDiscovery, log: Logger) {
@@ -171,7 +176,10 @@ export class AnnouncementChannel {
   }
 
   /** Announce that we hold `cids` (the first is the main one). */
-  async publish(cids: CID[], options: { size?: number; metadata?: ContentAnnouncement['metadata'] } = {}): Promise<void> {
+  async publish(
+    cids: CID[],
+    options: { size?: number; metadata?: ContentAnnouncement['metadata'] } = {}
+  ): Promise<void> {
     const announcement: ContentAnnouncement = {
       v: 1,
       cids: cids.map((c) => c.toString()),

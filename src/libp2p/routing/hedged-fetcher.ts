@@ -1,7 +1,7 @@
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 import { AdaptiveTimeout, type AdaptiveTimeoutSignal } from '@libp2p/utils'
-import type { CID } from 'multiformats/cid'
 import { base64 } from 'multiformats/bases/base64'
+import type { CID } from 'multiformats/cid'
 import { blockMatches } from '../../blocks/verify.ts'
 import {
   ROUTING_HEDGE_MAX_DELAY_MS,
@@ -213,7 +213,11 @@ export class HedgedBlockFetcher {
             this.#inFlight.get(a.peer.toString())?.delete(a)
             // beaten or cancelled: not the peer's fault unless it was already past its timeout
             if (a.hedge.aborted) {
-              this.#outcomes.recordOutcome(a.peer, { kind: 'timeout', latencyMs: Date.now() - a.started }, cid)
+              this.#outcomes.recordOutcome(
+                a.peer,
+                { kind: 'timeout', latencyMs: Date.now() - a.started },
+                cid
+              )
             }
           }
         }
@@ -231,7 +235,10 @@ export class HedgedBlockFetcher {
         if (done || !exhausted || pulling != null) return
         for (const a of attempts) if (!a.settled) return
         if (errors.length === 0) finish(new NotFoundError(`no provider of ${cid} was found`))
-        else finish(new AllProvidersFailedError(errors, `every provider asked for ${cid} failed (${errors.length})`))
+        else
+          finish(
+            new AllProvidersFailedError(errors, `every provider asked for ${cid} failed (${errors.length})`)
+          )
       }
 
       const launchNext = (): void => {
@@ -299,7 +306,11 @@ export class HedgedBlockFetcher {
               launchNext()
               return
             }
-            this.#outcomes.recordOutcome(peer, { kind: 'success', latencyMs, bytes: presence.block.byteLength }, cid)
+            this.#outcomes.recordOutcome(
+              peer,
+              { kind: 'success', latencyMs, bytes: presence.block.byteLength },
+              cid
+            )
             finish(undefined, { cid, block: presence.block, peer, latencyMs })
           })
           .catch((err: Error) => {

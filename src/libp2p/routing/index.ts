@@ -1,6 +1,9 @@
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
+import { blockMatches } from '../../blocks/verify.ts'
+import { parseCID } from '../../cids.ts'
 import {
   ANNOUNCE_REPROVIDE_INTERVAL_MS,
   ROLES,
@@ -16,8 +19,6 @@ import {
   NotStartedError,
   TimeoutError
 } from '../../errors.ts'
-import { blockMatches } from '../../blocks/verify.ts'
-import { parseCID } from '../../cids.ts'
 import type { EnhancedDHTDiscovery } from '../discovery/enhanced-dht-discovery.ts'
 import { rankProvidersDetailed } from '../discovery/ranking.ts'
 import type { Provenance, Provider } from '../discovery/types.ts'
@@ -26,8 +27,8 @@ import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement
 import { bitswapOf } from './bitswap-access.ts'
 import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
 
-export type { RequestOutcome, OutcomeSink, FetchedBlock } from './hedged-fetcher.ts'
-export { parseAnnouncement, type ContentAnnouncement } from './announcements.ts'
+export { type ContentAnnouncement, parseAnnouncement } from './announcements.ts'
+export type { FetchedBlock, OutcomeSink, RequestOutcome } from './hedged-fetcher.ts'
 
 /** Options of {@link ContentRoutingManager}. Every option is optional. */
 export interface ContentRoutingInit extends HedgedFetcherInit {
@@ -90,7 +91,10 @@ export class ContentRoutingManager {
   #log?: Logger
   #starting?: Promise<void>
   #reprovideTimer?: ReturnType<typeof setInterval>
-  readonly #announced = new Map<string, { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }>()
+  readonly #announced = new Map<
+    string,
+    { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }
+  >()
   readonly #load = new Map<string, number>()
   #retrieveTimeTotal = 0
   readonly #metrics = {
@@ -122,7 +126,11 @@ export class ContentRoutingManager {
     await this.discovery.start(options)
     this.#log = this.peer.logger.forComponent('kit:routing')
     this.#fetcher = new HedgedBlockFetcher(
-      { wantList: bitswapOf(this.peer.helia).bitswap.wantList, outcomes: this.discovery, logger: this.peer.logger },
+      {
+        wantList: bitswapOf(this.peer.helia).bitswap.wantList,
+        outcomes: this.discovery,
+        logger: this.peer.logger
+      },
       this.#init
     )
     this.#fetcher.start()
@@ -162,7 +170,11 @@ export class ContentRoutingManager {
    * and backed-off peers last; the exploration slot that ranking gives an unproven peer
    * is kept in place (the rule lives in `rankProviders`).
    */
-  #order(cid: CID, providers: Provider[], options: { root?: CID; preferredPeers?: Array<PeerId | string> }): Provider[] {
+  #order(
+    cid: CID,
+    providers: Provider[],
+    options: { root?: CID; preferredPeers?: Array<PeerId | string> }
+  ): Provider[] {
     const ranked = rankProvidersDetailed(providers, {
       reputation: this.discovery.reputation,
       backoff: this.discovery.backoff,
@@ -173,7 +185,8 @@ export class ContentRoutingManager {
     const cost = (p: Provider, score: number): number => {
       const stats = this.discovery.reputation.stats(p.id)
       const latency = stats?.latencyEwmaMs ?? ROUTING_UNKNOWN_LATENCY_MS
-      const transfer = stats?.throughputEwmaBps == null ? 0 : (ROUTING_TYPICAL_BLOCK_BYTES / stats.throughputEwmaBps) * 1000
+      const transfer =
+        stats?.throughputEwmaBps == null ? 0 : (ROUTING_TYPICAL_BLOCK_BYTES / stats.throughputEwmaBps) * 1000
       const load = this.#load.get(p.id.toString()) ?? 0
       return ((load + 1) * (latency + transfer)) / Math.max(score, 0.05)
     }
@@ -203,6 +216,11 @@ export class ContentRoutingManager {
       return p.id
     }
     const known = this.discovery.getOptimalProviders(cid, { root: options.root })
+    // preferred peers are candidates even without a record of theirs
+    for (const peer of options.preferredPeers ?? []) {
+      const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
+      if (!known.some((p) => p.id.equals(id))) known.push({ id, multiaddrs: [], provenance: 'connected' })
+    }
     if (options.root != null && !options.root.equals(cid)) {
       known.push(...this.discovery.getOptimalProviders(options.root))
     }
@@ -227,7 +245,9 @@ export class ContentRoutingManager {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
     try {
-      const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), { signal: options.signal })
+      const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), {
+        signal: options.signal
+      })
       this.discovery.recordServed(fetched.peer, cid, options.root)
       await this.peer.helia.blockstore.put(cid, fetched.block, { signal: options.signal })
       this.#metrics.blocksFetched++
@@ -268,7 +288,11 @@ export class ContentRoutingManager {
   /** Providers of `cid`, best first (the seed's `find_content`). */
   async findContent(
     cid: CID | string,
-    options: AbortOptions & { maxProviders?: number; timeout?: number; preferredPeers?: Array<PeerId | string> } = {}
+    options: AbortOptions & {
+      maxProviders?: number
+      timeout?: number
+      preferredPeers?: Array<PeerId | string>
+    } = {}
   ): Promise<Provider[]> {
     this.#ensureStarted()
     const c = await toCID(cid)
@@ -300,7 +324,11 @@ export class ContentRoutingManager {
     const blockstore = this.peer.helia.blockstore
     let rootSource: Provenance | 'gateway' | 'local' | undefined
     const source = {
-      get: async function* (this: ContentRoutingManager, c: CID, opts: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+      get: async function* (
+        this: ContentRoutingManager,
+        c: CID,
+        opts: AbortOptions = {}
+      ): AsyncGenerator<Uint8Array> {
         if (await blockstore.has(c)) {
           if (c.equals(root)) rootSource ??= 'local'
           yield* blockstore.get(c, { ...opts, offline: true })
@@ -320,7 +348,10 @@ export class ContentRoutingManager {
       if (options.maxSize != null && entry.size > BigInt(options.maxSize)) {
         throw new MaxSizeExceededError(`${root} is ${entry.size} bytes, over the limit of ${options.maxSize}`)
       }
-      for await (const chunk of entry.content({ signal, blockReadConcurrency: this.#init.blockConcurrency ?? ROUTING_BLOCK_CONCURRENCY })) {
+      for await (const chunk of entry.content({
+        signal,
+        blockReadConcurrency: this.#init.blockConcurrency ?? ROUTING_BLOCK_CONCURRENCY
+      })) {
         bytes += chunk.byteLength
         if (options.maxSize != null && bytes > options.maxSize) {
           throw new MaxSizeExceededError(`${root} is over the limit of ${options.maxSize} bytes`)
@@ -391,7 +422,10 @@ export class ContentRoutingManager {
       throw new NotFoundError(`cannot announce ${c}: it is not held locally`)
     }
     this.#announced.set(c.toString(), { cid: c, size: options.size, metadata: options.metadata })
-    await this.#announcements?.publish([c, ...(options.also ?? [])], { size: options.size, metadata: options.metadata })
+    await this.#announcements?.publish([c, ...(options.also ?? [])], {
+      size: options.size,
+      metadata: options.metadata
+    })
     const signal = timeoutSignal(options.signal, ROUTING_RETRIEVE_TIMEOUT_MS)
     await this.peer.helia.routing.provide(c, { signal }).catch((err: Error) => {
       // a swarm with no DHT servers yet: the pubsub announcement still went out
@@ -413,8 +447,14 @@ export class ContentRoutingManager {
     const m = this.#metrics
     return {
       ...m,
-      averageRetrievalTime: m.successfulRetrievals === 0 ? 0 : this.#retrieveTimeTotal / m.successfulRetrievals,
-      announcements: this.#announcements?.metrics ?? { published: 0, received: 0, rejectedMalformed: 0, rejectedRateLimited: 0 }
+      averageRetrievalTime:
+        m.successfulRetrievals === 0 ? 0 : this.#retrieveTimeTotal / m.successfulRetrievals,
+      announcements: this.#announcements?.metrics ?? {
+        published: 0,
+        received: 0,
+        rejectedMalformed: 0,
+        rejectedRateLimited: 0
+      }
     }
   }
 }
