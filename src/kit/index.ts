@@ -12,16 +12,20 @@ import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
+import { TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
 import { InvalidParametersError, NotStartedError, TimeoutError } from '../errors.ts'
+import { type FilesystemInit, IPFSFileSystem } from '../fs/index.ts'
+import { LibP2PIntegration } from '../libp2p/integration/index.ts'
 import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { exportTo } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { appliedIntegration } from './integration.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
 import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
@@ -88,6 +92,10 @@ export class IPFSKit {
   readonly #log: Logger
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
+  readonly #logger: ComponentLogger
+  #cache?: TieredCache
+  #cacheStarting?: Promise<TieredCache>
+  #integration?: LibP2PIntegration
   #stopped = false
 
   /** Use {@link ipfsKit}: it opens the repo and starts the node. */
@@ -96,6 +104,7 @@ export class IPFSKit {
     this.peer = peer
     this.role = peer.role
     this.#log = logger.forComponent('kit')
+    this.#logger = logger
     this.#fs = unixfs(peer.helia)
     this.pubsub = new PubsubHub(peer)
   }
@@ -319,7 +328,8 @@ export class IPFSKit {
   async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
     const out: PinEntry[] = []
     const only = options.cid == null ? undefined : parseCIDPath(options.cid).cid
-    for await (const pin of this.helia.pins.ls({ cid: only, signal: options.signal })) {
+    // Helia keys pins by CIDv1 and cannot look a CIDv0 up as given
+    for await (const pin of this.helia.pins.ls({ cid: only?.toV1(), signal: options.signal })) {
       // Helia keys pins by multihash and hands back CIDv1; show dag-pb/sha2-256 as CIDv0, as Kubo does
       const cid =
         pin.cid.code === dagPb.code && pin.cid.multihash.code === sha256.code ? pin.cid.toV0() : pin.cid
@@ -423,10 +433,76 @@ export class IPFSKit {
     return removed
   }
 
+  /**
+   * The kit's tiered cache (memory ARC in front of `<repo>/cache` on disk), bounded by the
+   * role's cache sizes; started on first use.
+   */
+  async getCache(): Promise<TieredCache> {
+    this.#cacheStarting ??= (async () => {
+      const settings = ROLES[this.role]
+      const cache = new TieredCache(
+        {
+          dir: this.repo.cachePath,
+          memoryMaxBytes: settings.memoryCacheBytes,
+          diskMaxBytes: settings.diskCacheBytes
+        },
+        { logger: this.#logger }
+      )
+      await cache.start()
+      this.#cache = cache
+      return cache
+    })()
+    return this.#cacheStarting
+  }
+
+  /** The libp2p integration serving this kit's cache misses, if one is registered. */
+  get libp2pIntegration(): LibP2PIntegration | undefined {
+    return this.#integration
+  }
+
+  /**
+   * Register the integration that serves this kit's cache misses (see
+   * `registerLibp2pWithIpfsKit`). A previous one is stopped.
+   */
+  async setLibp2pIntegration(integration: LibP2PIntegration): Promise<void> {
+    if (this.#integration != null && this.#integration !== integration) await this.#integration.stop()
+    this.#integration = integration
+    await integration.start()
+  }
+
+  /** The integration, made with this kit's own peer on first use. */
+  async #ensureIntegration(): Promise<LibP2PIntegration> {
+    if (this.#integration == null) {
+      const integration = new LibP2PIntegration(this.peer, this, await this.getCache())
+      if (this.#integration == null) await this.setLibp2pIntegration(integration)
+    }
+    return this.#integration!
+  }
+
+  /**
+   * A filesystem over this kit's content (the seed's `get_filesystem`). With
+   * `useLibp2p: true`, blocks missing from the cache and the blockstore are fetched from
+   * the best peers by the libp2p integration (made with this kit's peer if none is
+   * registered); without it, the node's normal bitswap path is used.
+   */
+  getFilesystem(init: FilesystemInit = {}): IPFSFileSystem {
+    return new IPFSFileSystem(
+      this,
+      {
+        cache: () => this.getCache(),
+        integration: async () => (init.useLibp2p === true ? this.#ensureIntegration() : this.#integration)
+      },
+      init
+    )
+  }
+
   /** Stop the node and close the repo. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    await this.#integration?.stop()
+    await this.#cacheStarting?.catch(() => undefined)
+    await this.#cache?.stop()
     this.pubsub.close()
     this.#provides.clear()
     await this.peer.stop()
@@ -460,7 +536,19 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       logger
     })
     await peer.start()
-    return new IPFSKit(repo, peer, logger)
+    const kit = new IPFSKit(repo, peer, logger)
+    const integrationInit = appliedIntegration()
+    if (integrationInit != null && !peer.offline) {
+      try {
+        await kit.setLibp2pIntegration(
+          new LibP2PIntegration(peer, kit, await kit.getCache(), integrationInit)
+        )
+      } catch (err) {
+        await kit.stop()
+        throw err
+      }
+    }
+    return kit
   } catch (err) {
     await repo.close()
     throw err

@@ -66,8 +66,8 @@ export interface DiscoveryMetrics {
   peersInBackoff: number
   peersKnown: number
   trackedProviders: number
-  successfulRetrievals: number
-  failedRetrievals: number
+  successfulRequests: number
+  failedRequests: number
   corruptBlocks: number
 }
 
@@ -118,8 +118,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   #counters = {
     lookups: 0,
     discoveryCacheHits: 0,
-    successfulRetrievals: 0,
-    failedRetrievals: 0,
+    successfulRequests: 0,
+    failedRequests: 0,
     corruptBlocks: 0,
     providersFound: { dht: 0, pubsub: 0, bitswap: 0, mdns: 0, connected: 0 } as Record<Provenance, number>
   }
@@ -248,14 +248,14 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       case 'success':
         this.reputation.recordSuccess(peer, { latencyMs: outcome.latencyMs, bytes: outcome.bytes })
         this.backoff.recordSuccess(peer)
-        this.#counters.successfulRetrievals++
+        this.#counters.successfulRequests++
         this.#buckets?.touch(peer)
         break
       case 'corrupt':
         this.reputation.recordVerificationFailure(peer)
         this.backoff.recordFailure(peer)
         this.#counters.corruptBlocks++
-        this.#counters.failedRetrievals++
+        this.#counters.failedRequests++
         this.providers.removePeer(peer)
         this.affinity.forgetPeer(peer)
         break
@@ -268,7 +268,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       case 'error':
         this.reputation.recordFailure(peer)
         this.backoff.recordFailure(peer)
-        this.#counters.failedRetrievals++
+        this.#counters.failedRequests++
         break
     }
   }
@@ -459,8 +459,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       peersInBackoff: this.backoff.peersInBackoff(),
       peersKnown: this.reputation.size,
       trackedProviders: this.providers.size,
-      successfulRetrievals: this.#counters.successfulRetrievals,
-      failedRetrievals: this.#counters.failedRetrievals,
+      successfulRequests: this.#counters.successfulRequests,
+      failedRequests: this.#counters.failedRequests,
       corruptBlocks: this.#counters.corruptBlocks
     }
   }

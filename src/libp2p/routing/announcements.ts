@@ -127,7 +127,9 @@ export class AnnouncementChannel {
     if (this.#started) return
     this.#started = true
     const pubsub = this.#peer.host.services.pubsub
-    pubsub.topicValidators.set(CONTENT_ANNOUNCE_TOPIC, this.#validate)
+    // one validator per node: a second channel on the same peer shares the first one's
+    if (!pubsub.topicValidators.has(CONTENT_ANNOUNCE_TOPIC))
+      pubsub.topicValidators.set(CONTENT_ANNOUNCE_TOPIC, this.#validate)
     pubsub.addEventListener('message', this.#onMessage)
     pubsub.subscribe(CONTENT_ANNOUNCE_TOPIC)
   }
@@ -137,7 +139,8 @@ export class AnnouncementChannel {
     this.#started = false
     if (!this.#peer.isStarted) return
     const pubsub = this.#peer.host.services.pubsub
-    pubsub.topicValidators.delete(CONTENT_ANNOUNCE_TOPIC)
+    if (pubsub.topicValidators.get(CONTENT_ANNOUNCE_TOPIC) === this.#validate)
+      pubsub.topicValidators.delete(CONTENT_ANNOUNCE_TOPIC)
     pubsub.removeEventListener('message', this.#onMessage)
   }
 

@@ -27,6 +27,8 @@ export interface ReceivedBlock {
 }
 
 export interface BitswapWantList {
+  /** Helia's own wants, keyed by the multihash in base64 */
+  wants?: Map<string, unknown>
   wantSessionBlock(cid: CID, peerId: PeerId, options?: AbortOptions): Promise<WantPresence>
   wantSessionPresence(cid: CID, peerId: PeerId, options?: AbortOptions): Promise<WantPresence>
   addEventListener(type: 'block', listener: (evt: CustomEvent<ReceivedBlock>) => void): void

@@ -62,7 +62,10 @@ interface Attempt {
   settled: boolean
 }
 
+/** Same key as Helia's want list: the multihash in base64 (no multibase prefix). */
 const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
+
+const askedByNode = new WeakMap<BitswapWantList, Map<string, Map<string, number>>>()
 
 /**
  * Fetches one block from the best of a stream of candidate providers over the standard
@@ -88,14 +91,24 @@ export class HedgedBlockFetcher {
   readonly #maxHedge: number
   /** per-peer adaptive hedge timeouts, least recently used first */
   readonly #timeouts = new Map<string, AdaptiveTimeout>()
-  /** per peer: multihashes asked for recently (key → expiry), to tell unrequested blocks */
-  readonly #asked = new Map<string, Map<string, number>>()
+  /**
+   * per peer: multihashes asked for recently (key → expiry), to tell unrequested blocks;
+   * shared by every fetcher on the same node, so one fetcher's requests are not another's
+   * "unrequested" blocks
+   */
+  readonly #asked: Map<string, Map<string, number>>
   /** per peer: aborts its in-flight requests (when it sends garbage) */
   readonly #inFlight = new Map<string, Set<Attempt>>()
   #started = false
 
   constructor(components: HedgedFetcherComponents, init: HedgedFetcherInit = {}) {
     this.#wantList = components.wantList
+    let asked = askedByNode.get(components.wantList)
+    if (asked == null) {
+      asked = new Map()
+      askedByNode.set(components.wantList, asked)
+    }
+    this.#asked = asked
     this.#outcomes = components.outcomes
     this.#log = components.logger.forComponent('kit:routing:fetcher')
     this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
@@ -115,7 +128,6 @@ export class HedgedBlockFetcher {
     this.#wantList.removeEventListener('block', this.#onBlock)
     for (const attempts of this.#inFlight.values()) for (const a of attempts) a.controller.abort()
     this.#inFlight.clear()
-    this.#asked.clear()
   }
 
   /** A block arrived from a peer: if we never asked that peer for it, the peer misbehaves. */
@@ -126,6 +138,8 @@ export class HedgedBlockFetcher {
     const now = Date.now()
     const expiry = asked?.get(mhKey(cid))
     if (expiry != null && expiry >= now) return
+    // Helia's own bitswap wants (a broadcast to every connected peer) are not ours to judge
+    if (this.#wantList.wants?.has(mhKey(cid)) === true) return
     // nothing outstanding that matches: an unrequested or corrupted block
     if (asked == null || asked.size === 0) return // not a peer we fetch from: Helia's own wants
     this.#log('unrequested block %c from %p: treating as corrupt', cid, sender)

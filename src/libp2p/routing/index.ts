@@ -242,6 +242,25 @@ export class ContentRoutingManager {
     cid: CID,
     options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> } = {}
   ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
+    await this.start()
+    const started = Date.now()
+    try {
+      const fetched = await this.#fetchBlock(cid, options)
+      this.#metrics.successfulRetrievals++
+      this.#metrics.totalBytesRetrieved += fetched.block.byteLength
+      this.#retrieveTimeTotal += Date.now() - started
+      this.#countSource(fetched.provenance)
+      return fetched
+    } catch (err) {
+      this.#metrics.failedRetrievals++
+      throw err
+    }
+  }
+
+  async #fetchBlock(
+    cid: CID,
+    options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> }
+  ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
     try {
@@ -317,7 +336,7 @@ export class ContentRoutingManager {
    * already held locally are read from the blockstore (`retrievalsFromCache`).
    */
   async *retrieveContentStream(cid: CID | string, options: RetrieveOptions = {}): AsyncGenerator<Uint8Array> {
-    this.#ensureStarted()
+    await this.start()
     const root = await toCID(cid)
     const started = Date.now()
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
@@ -334,7 +353,7 @@ export class ContentRoutingManager {
           yield* blockstore.get(c, { ...opts, offline: true })
           return
         }
-        const fetched = await this.fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers })
+        const fetched = await this.#fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers })
         if (c.equals(root)) rootSource ??= fetched.provenance
         yield fetched.block
       }.bind(this)
@@ -416,7 +435,7 @@ export class ContentRoutingManager {
     cid: CID | string,
     options: AbortOptions & { size?: number; metadata?: ContentAnnouncement['metadata']; also?: CID[] } = {}
   ): Promise<void> {
-    this.#ensureStarted()
+    await this.start()
     const c = await toCID(cid)
     if (!(await this.peer.helia.blockstore.has(c))) {
       throw new NotFoundError(`cannot announce ${c}: it is not held locally`)
