@@ -364,6 +364,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       options.signal ?? AbortSignal.timeout(DISCOVERY_FIND_TIMEOUT_MS)
     ])
     try {
+      await this.peer.waitForBootstrap({ signal })
       for await (const p of merge(this.#probeConnected(cid, signal), this.#queryDht(cid, signal))) {
         if (!emit(p)) continue
         this.#counters.providersFound[p.provenance]++

@@ -136,6 +136,9 @@ export class IPFSLibp2pPeer {
   readonly #privateKey: PrivateKey
   #helia?: Helia
   #starting?: Promise<void>
+  #bootstrapping?: Promise<void>
+  /** why each bootstrap peer that could not be reached was not reached (after start) */
+  readonly bootstrapErrors: DialError[] = []
   #stopController = new AbortController()
 
   constructor(init: IPFSLibp2pPeerInit = {}) {
@@ -244,7 +247,44 @@ export class IPFSLibp2pPeer {
     if (!this.offline) {
       for (const topic of ROLES[this.role].topics) this.host.services.pubsub.subscribe(topic)
       this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
+      this.#bootstrapping = this.#dialBootstrapPeers()
     }
+  }
+
+  /**
+   * Dial every bootstrap peer at once; settles when the first is connected or all have
+   * failed (each failure is kept in {@link bootstrapErrors}). libp2p's bootstrap module
+   * keeps trying later.
+   */
+  async #dialBootstrapPeers(): Promise<void> {
+    const addrs = this.#opts.bootstrapPeers
+    this.bootstrapErrors.length = 0
+    if (addrs.length === 0) return
+    await Promise.any(
+      addrs.map(async (addr) => {
+        try {
+          await this.connect(addr)
+        } catch (err) {
+          this.bootstrapErrors.push(err as DialError)
+          this.#log('bootstrap peer %s unreachable: %s', addr, (err as Error).message)
+          throw err
+        }
+      })
+    ).catch(() => {})
+  }
+
+  /**
+   * Wait until the node has reached one of its bootstrap peers (or tried them all): a
+   * lookup made before that would find nobody to ask.
+   */
+  async waitForBootstrap(options: AbortOptions = {}): Promise<void> {
+    const pending = this.#bootstrapping
+    if (pending == null) return
+    if (options.signal == null) return pending
+    await Promise.race([
+      pending,
+      new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }))
+    ])
   }
 
   /** Stop the node, close every connection and clear every timer. Safe to call twice. */
