@@ -2,8 +2,8 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { parseCIDPath } from '../../cids.ts'
 import { withContent } from '../client.ts'
-import { printJson, printLine, writeOut } from '../output.ts'
 import { connectOption, globalsOf, parseNonNegativeInt } from '../options.ts'
+import { printJson, printLine, writeOut } from '../output.ts'
 
 interface CatOptions {
   offset?: number
@@ -51,7 +51,10 @@ export function registerContent(program: Command): void {
     .command('get')
     .description('Write a file or folder to a local path')
     .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
-    .option('-o, --output <path>', 'where to write it (default: the CID or last path element, in this folder)')
+    .option(
+      '-o, --output <path>',
+      'where to write it (default: the CID or last path element, in this folder)'
+    )
     .addOption(connectOption())
     .action(async (path: string, opts: GetOptions, cmd: Command) => {
       const globals = globalsOf(cmd)

@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+/**
+ * The `ipfs-kit` executable.
+ *
+ * @packageDocumentation
+ */
+import module from 'node:module'
+
+// cache compiled code on disk (Node ≥ 22.1): every one-shot command loads the whole
+// IPFS stack, and this saves a good part of that on every run after the first
+module.enableCompileCache?.()
+
+const { main } = await import('./index.ts')
+process.exitCode = await main(process.argv)

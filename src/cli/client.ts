@@ -1,0 +1,117 @@
+import type { Role } from '../constants.ts'
+import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
+import type { IPFSKit } from '../kit/index.ts'
+import { readConfig, resolveRepoPath } from '../kit/repo.ts'
+import { daemonHoldsRepo } from './errors.ts'
+import type { GlobalOptions } from './options.ts'
+
+/**
+ * What commands ask of a node. Today it is a kit opened on the repo for one command;
+ * later a client of a running daemon's HTTP API can implement the same methods.
+ */
+export type KitClient = Pick<
+  IPFSKit,
+  | 'ipfsAddPath'
+  | 'ipfsAddBytes'
+  | 'ipfsCatStream'
+  | 'ipfsGet'
+  | 'ipfsLs'
+  | 'ipfsPinAdd'
+  | 'ipfsPinRm'
+  | 'ipfsPinLs'
+  | 'ipfsPubsubPublish'
+  | 'ipfsPubsubSubscribe'
+  | 'ipfsPubsubUnsubscribe'
+  | 'ipfsPubsubPeers'
+  | 'ipfsPubsubLs'
+  | 'ipfsId'
+  | 'ipfsSwarmConnect'
+  | 'ipfsSwarmPeers'
+  | 'ipfsRepoStat'
+  | 'ipfsGc'
+  | 'stop'
+>
+
+/** How a command wants its node. */
+export interface OpenClientOptions {
+  /** the command needs the network (swarm, pubsub); else the node starts offline */
+  network: boolean
+  /** peers to dial once started (`--connect`) @default [] */
+  connect?: string[]
+  /** role for this run (daemon `--role`) */
+  role?: Role
+}
+
+/**
+ * Open the kit on the repo: an initialised repo is required (`ipfs-kit init`), a repo
+ * held by a daemon is one clear error, and `--connect` peers are dialled before the
+ * command runs.
+ */
+export async function openKit(globals: GlobalOptions, options: OpenClientOptions): Promise<IPFSKit> {
+  if (options.network && globals.offline === true) {
+    throw new OfflineError('this command needs the network: run it without --offline')
+  }
+  const repo = resolveRepoPath(globals.repo)
+  await readConfig(repo)
+  // loaded on first use: `version`, `--help` and usage errors stay fast
+  const { ipfsKit } = await import('../kit/index.ts')
+  let kit: IPFSKit
+  try {
+    kit = await ipfsKit({ repo, offline: !options.network, role: options.role })
+  } catch (err) {
+    if (isErrorNamed(err, 'RepoLockedError')) throw await daemonHoldsRepo(repo, err)
+    throw err
+  }
+  try {
+    for (const addr of options.connect ?? []) await kit.ipfsSwarmConnect(addr)
+  } catch (err) {
+    await kit.stop()
+    throw err
+  }
+  return kit
+}
+
+/** Run `fn` with a client for one command, and always stop it afterwards. */
+export async function withClient<T>(
+  globals: GlobalOptions,
+  options: OpenClientOptions,
+  fn: (client: KitClient) => Promise<T>
+): Promise<T> {
+  const client: KitClient = await openKit(globals, options)
+  try {
+    return await fn(client)
+  } finally {
+    await client.stop()
+  }
+}
+
+/** True for a read that failed only because a block is not in the local repo. */
+function isMissingLocally(err: unknown): boolean {
+  return isErrorNamed(err, 'NotFoundError') && isErrorNamed(err.cause, 'BlockNotFoundWhileOfflineError')
+}
+
+/**
+ * Run a content read (cat, get, ls, pin add) local first: offline on the repo; if a
+ * block is missing, again online when the node can find peers (bootstrap list, mDNS
+ * or `--connect`). `fn` may run twice, and must pick up where it left off.
+ */
+export async function withContent<T>(
+  globals: GlobalOptions,
+  connect: string[],
+  fn: (client: KitClient) => Promise<T>
+): Promise<T> {
+  if (connect.length > 0) return withClient(globals, { network: true, connect }, fn)
+  try {
+    return await withClient(globals, { network: false }, fn)
+  } catch (err) {
+    if (globals.offline === true || !isMissingLocally(err)) throw err
+    const config = await readConfig(resolveRepoPath(globals.repo))
+    if (config.Bootstrap.length === 0 && !config.Discovery.MDNS.Enabled) {
+      throw new NotFoundError(
+        `${(err as Error).message.replace(/ and the node is offline$/, '')}, and this repo knows no peers: pass --connect <multiaddr>`,
+        { cause: err }
+      )
+    }
+    return withClient(globals, { network: true }, fn)
+  }
+}

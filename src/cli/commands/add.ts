@@ -1,0 +1,111 @@
+import { lstat } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { PathNotFoundError } from '../../errors.ts'
+import type { AddOptions, AddResult } from '../../kit/index.ts'
+import { withClient } from '../client.ts'
+import { UsageError } from '../errors.ts'
+import { globalsOf, parseChunker, parseCidVersion } from '../options.ts'
+import { printJson, printLine } from '../output.ts'
+import { bytesToAdd, type Progress, progressBar } from '../progress.ts'
+
+interface AddCliOptions {
+  recursive?: boolean
+  hidden?: boolean
+  cidVersion?: 0 | 1
+  rawLeaves?: boolean
+  chunker?: number
+  pin: boolean
+  onlyHash?: boolean
+  quieter?: boolean
+}
+
+const STDIN = '-'
+
+/** Check every path before the node starts: it exists, and a folder comes with `-r`. */
+async function checkPaths(paths: string[], recursive: boolean): Promise<void> {
+  for (const path of paths) {
+    if (path === STDIN) continue
+    const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT')
+        throw new PathNotFoundError(`no such file or folder: ${path}`, { cause: err })
+      throw new PathNotFoundError(`cannot read ${path}: ${err.message}`, { cause: err })
+    })
+    if (info.isDirectory() && !recursive) {
+      throw new UsageError(`${path} is a directory, use the '-r' flag to specify directories`)
+    }
+    if (!info.isDirectory() && !info.isFile())
+      throw new PathNotFoundError(`${path} is neither a file nor a folder`)
+  }
+}
+
+async function* counted(source: AsyncIterable<Uint8Array>, progress: Progress): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    progress.add(chunk.byteLength)
+    yield chunk
+  }
+}
+
+/** `ipfs-kit add`: add files, folders (`-r`) or stdin; print `added <cid> <name>` per entry. */
+export function registerAdd(program: Command): void {
+  program
+    .command('add')
+    .description('Add files or folders (or stdin) to the repo and print their CIDs')
+    .argument('[paths...]', 'files or folders to add; - or nothing reads standard input')
+    .option('-r, --recursive', 'add folders and everything in them')
+    .option('--hidden', 'include files and folders whose name starts with a dot')
+    .option('--cid-version <version>', 'CID version: 0 (default) or 1', parseCidVersion)
+    .option('--raw-leaves', 'raw leaf blocks (the default with CIDv1)')
+    .option('--no-raw-leaves', 'dag-pb leaf blocks (the default with CIDv0); also --raw-leaves=false')
+    .option('--chunker <spec>', 'chunking: size-<bytes> (default size-262144)', parseChunker)
+    .option('--pin', 'pin the added root (the default)', true)
+    .option('--no-pin', 'do not pin the added root; also --pin=false')
+    .option('-n, --only-hash', 'only compute the CIDs: store nothing')
+    .option('-Q, --quieter', 'print only the final root CID')
+    .action(async (args: string[], opts: AddCliOptions, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      const paths = args.length === 0 ? [STDIN] : args
+      if (paths.filter((p) => p === STDIN).length > 1)
+        throw new UsageError('standard input (-) can be added once only')
+      if (args.length === 0 && process.stdin.isTTY === true) {
+        throw new UsageError('add needs a file or folder, or data on standard input')
+      }
+      await checkPaths(paths, opts.recursive === true)
+      const hidden = opts.hidden === true
+      const quiet = globals.quiet === true || opts.quieter === true
+      let total: number | undefined = 0
+      for (const p of paths)
+        total = p === STDIN || total == null ? undefined : total + (await bytesToAdd(p, hidden))
+      const options: AddOptions = {
+        cidVersion: opts.cidVersion,
+        rawLeaves: opts.rawLeaves,
+        chunkSize: opts.chunker,
+        pin: opts.pin,
+        onlyHash: opts.onlyHash === true
+      }
+      const print = async (entry: AddResult): Promise<void> => {
+        if (opts.quieter === true) return
+        if (globals.json) await printJson({ Name: entry.Name, Hash: entry.Hash, Size: String(entry.Size) })
+        else if (globals.quiet) await printLine(entry.Hash)
+        else await printLine(`added ${entry.Hash} ${entry.Name}`)
+      }
+      const results = await withClient(globals, { network: false }, async (client) => {
+        const progress = progressBar(!quiet && globals.json !== true, total)
+        const all: AddResult[] = []
+        try {
+          for (const path of paths) {
+            const entries =
+              path === STDIN
+                ? [await client.ipfsAddBytes(counted(process.stdin, progress), options)]
+                : await client.ipfsAddPath(path, { ...options, hidden, onProgress: (n) => progress.add(n) })
+            all.push(...entries)
+          }
+        } finally {
+          progress.stop()
+        }
+        return all
+      })
+      for (const entry of results) await print(entry)
+      const root = results.at(-1)
+      if (opts.quieter === true && root != null) await printLine(root.Hash)
+    })
+}

@@ -1,0 +1,85 @@
+import type { Command } from 'commander'
+import type { Profile, Role } from '../../constants.ts'
+import { DAEMON_READY_LINE } from '../../constants.ts'
+import { isErrorNamed, RepoNotInitializedError } from '../../errors.ts'
+import type { IPFSKit } from '../../kit/index.ts'
+import { initRepo, readConfig, resolveRepoPath } from '../../kit/repo.ts'
+import { VERSION } from '../../version.ts'
+import { openKit } from '../client.ts'
+import { globalsOf } from '../options.ts'
+import { printLine } from '../output.ts'
+import { aborted, onShutdown } from '../signals.ts'
+import { profileOption, roleOption } from './init.ts'
+
+/** Options of {@link runDaemon}. */
+export interface RunDaemonOptions {
+  /** the daemon shuts down when this aborts (SIGINT/SIGTERM in the CLI) */
+  signal: AbortSignal
+  /** prints one line of the daemon's log @default standard output */
+  print?: (line: string) => Promise<void>
+}
+
+/**
+ * Serve a started kit until `signal` aborts, then stop it. Prints the peer id, every
+ * listen address and `Daemon is ready`. The place where the HTTP API will be started.
+ */
+export async function runDaemon(kit: IPFSKit, options: RunDaemonOptions): Promise<void> {
+  const print = options.print ?? printLine
+  try {
+    const id = await kit.ipfsId()
+    await print(`ipfs-kit version: ${VERSION}`)
+    await print(`Repo: ${kit.repo.path}`)
+    await print(`PeerID: ${id.ID}`)
+    await print(
+      `Role: ${kit.role}, profile: ${kit.repo.config.Kit.Profile}${kit.peer.offline ? ', offline' : ''}`
+    )
+    for (const addr of id.Addresses) await print(`Swarm listening on ${addr}`)
+    await print(DAEMON_READY_LINE)
+    await aborted(options.signal)
+    const reason = options.signal.reason
+    await print(`Received ${typeof reason === 'string' ? reason : 'a stop request'}, shutting down...`)
+  } finally {
+    await kit.stop()
+  }
+  await print('Daemon stopped')
+}
+
+interface DaemonOptions {
+  init?: boolean
+  profile?: Profile
+  role?: Role
+}
+
+/** `ipfs-kit daemon`: run the node until SIGINT or SIGTERM. */
+export function registerDaemon(program: Command): void {
+  program
+    .command('daemon')
+    .description('Run the node until SIGINT or SIGTERM')
+    .option('--init', 'create the repo first if it does not exist')
+    .addOption(profileOption().default(undefined, 'public, for a repo made by --init'))
+    .addOption(roleOption())
+    .action(async (opts: DaemonOptions, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      const path = resolveRepoPath(globals.repo)
+      // listen first: a signal during start-up stops the daemon as soon as it is up
+      const shutdown = onShutdown()
+      try {
+        if (opts.init === true) {
+          if (await initRepo(path, { profile: opts.profile, role: opts.role })) {
+            await printLine(`initialized ipfs-kit node at ${path}`)
+          }
+        } else {
+          await readConfig(path).catch((err: unknown) => {
+            if (!isErrorNamed(err, 'RepoNotInitializedError')) throw err
+            throw new RepoNotInitializedError(
+              `no repo at ${path}: run \`ipfs-kit init\` first, or start with \`ipfs-kit daemon --init\``
+            )
+          })
+        }
+        const kit = await openKit(globals, { network: globals.offline !== true, role: opts.role })
+        await runDaemon(kit, { signal: shutdown.signal })
+      } finally {
+        shutdown.dispose()
+      }
+    })
+}

@@ -1,0 +1,94 @@
+/**
+ * The `ipfs-kit` command line: Kubo-like commands on a local repo.
+ *
+ * @packageDocumentation
+ */
+import { Command } from 'commander'
+import { VERSION } from '../version.ts'
+import { registerAdd } from './commands/add.ts'
+import { registerContent } from './commands/content.ts'
+import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
+import { registerInit } from './commands/init.ts'
+import { registerNetwork } from './commands/network.ts'
+import { registerPin } from './commands/pin.ts'
+import { registerPubsub } from './commands/pubsub.ts'
+import { registerRepo } from './commands/repo.ts'
+import { reportFor } from './errors.ts'
+import { normalizeBooleanFlags } from './options.ts'
+import { watchStdout, writeOut } from './output.ts'
+
+export type { KitClient } from './client.ts'
+export type { GlobalOptions } from './options.ts'
+export { type RunDaemonOptions, runDaemon }
+
+/**
+ * Build the `ipfs-kit` program. Commander never exits the process nor prints errors
+ * itself: {@link main} turns every failure into one line.
+ */
+export function createProgram(): Command {
+  const program = new Command('ipfs-kit')
+    .description('A real IPFS node in TypeScript: Kubo-like commands on a local repo')
+    .option('--repo <path>', 'repo folder (default: $IPFS_KIT_PATH, else ~/.ipfs-kit)')
+    .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'minimal output')
+    .option('--offline', 'never use the network')
+    .version(VERSION, '--version', 'print the version')
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: () => {} })
+    .showSuggestionAfterError(true)
+  registerInit(program)
+  registerDaemon(program)
+  registerAdd(program)
+  registerContent(program)
+  registerPin(program)
+  registerPubsub(program)
+  registerNetwork(program)
+  registerRepo(program)
+  return program
+}
+
+/**
+ * Run the CLI on `argv` (as `process.argv`: node, script, then arguments). Returns the
+ * exit code; on failure exactly one line `Error: <message>` is written to standard
+ * error (with the stack as well when `DEBUG` is set).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(['node', 'ipfs-kit', 'add', '-q', 'file.txt'])
+ * ```
+ */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  watchStdout()
+  // Some library code (Helia's graph walker, on a failed pin) rejects a promise nobody
+  // awaits as well as the one we await. Keep it from crashing with a stack trace; a
+  // command that still succeeds is failed with it below.
+  const stray: unknown[] = []
+  const onStray = (reason: unknown): void => {
+    stray.push(reason)
+  }
+  process.on('unhandledRejection', onStray)
+  let failure: unknown
+  let failed = false
+  try {
+    const program = createProgram()
+    // no command at all: the help, as Kubo
+    if (argv.length <= 2) await writeOut(program.helpInformation())
+    else await program.parseAsync(normalizeBooleanFlags(argv))
+  } catch (err) {
+    failure = err
+    failed = true
+  }
+  // let rejections from the last microtasks arrive
+  await new Promise((resolve) => setImmediate(resolve))
+  process.off('unhandledRejection', onStray)
+  if (!failed && stray.length === 0) return 0
+  const err = failed ? failure : stray[0]
+  const { message, exitCode } = reportFor(err)
+  if (message != null) process.stderr.write(`${message}\n`)
+  if (process.env.DEBUG != null) {
+    for (const e of [err, ...stray.filter((s) => s !== err)]) {
+      if (e instanceof Error && e.stack != null) process.stderr.write(`${e.stack}\n`)
+    }
+  }
+  return exitCode
+}

@@ -1,0 +1,95 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { type Command, InvalidArgumentError, Option } from 'commander'
+import { InvalidMultiaddrError } from '../errors.ts'
+
+/** Options every command accepts (set before or after the command name). */
+export interface GlobalOptions {
+  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  repo?: string
+  /** machine-readable output (JSON) */
+  json?: boolean
+  /** minimal output */
+  quiet?: boolean
+  /** never touch the network */
+  offline?: boolean
+}
+
+/** The global options as seen from a (sub)command. */
+export function globalsOf(cmd: Command): GlobalOptions {
+  const all = cmd.optsWithGlobals<GlobalOptions>()
+  return { repo: all.repo, json: all.json === true, quiet: all.quiet === true, offline: all.offline === true }
+}
+
+/** Parse a whole number of 0 or more (offsets, lengths). */
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError('expected a whole number, 0 or more.')
+  }
+  return n
+}
+
+/** Boolean flags that Kubo users spell `--flag=false` (see {@link normalizeBooleanFlags}). */
+export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive'])
+
+/**
+ * Rewrite Kubo's `--flag=false` / `--flag=true` into commander's `--no-flag` / `--flag`
+ * for the flags in `flags` (up to a `--` separator); everything else is left alone.
+ */
+export function normalizeBooleanFlags(
+  args: readonly string[],
+  flags: ReadonlySet<string> = KUBO_BOOLEAN_FLAGS
+): string[] {
+  const out: string[] = []
+  let done = false
+  for (const arg of args) {
+    const m = done ? null : /^--([a-z-]+)=(true|false)$/i.exec(arg)
+    if (arg === '--') done = true
+    const name = m?.[1]
+    if (m == null || name == null || !flags.has(name)) out.push(arg)
+    else out.push(m[2]?.toLowerCase() === 'false' ? `--no-${name}` : `--${name}`)
+  }
+  return out
+}
+
+/** Parse a CID version: 0 or 1. */
+export function parseCidVersion(value: string): 0 | 1 {
+  if (value === '0') return 0
+  if (value === '1') return 1
+  throw new InvalidArgumentError('expected 0 or 1.')
+}
+
+/** Parse Kubo's `--chunker size-<bytes>` into a chunk size. */
+export function parseChunker(value: string): number {
+  const m = /^size-(\d+)$/.exec(value)
+  if (m == null)
+    throw new InvalidArgumentError('only fixed-size chunking is supported: size-<bytes>, e.g. size-262144.')
+  return Number(m[1])
+}
+
+/** Check that `value` parses as a multiaddr (before any node starts); returns it unchanged. */
+export function checkMultiaddr(value: string): string {
+  try {
+    multiaddr(value)
+  } catch (err) {
+    throw new InvalidMultiaddrError(`"${value}" is not a valid multiaddr: ${(err as Error).message}`, {
+      cause: err
+    })
+  }
+  return value
+}
+
+function collectMultiaddr(value: string, previous: string[]): string[] {
+  try {
+    return [...previous, checkMultiaddr(value)]
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
+}
+
+/** `--connect <multiaddr>`, repeatable: peers a one-shot command dials before it works. */
+export function connectOption(): Option {
+  return new Option('--connect <multiaddr>', 'dial this peer (/…/p2p/<id>) first; repeatable')
+    .argParser(collectMultiaddr)
+    .default([])
+}
