@@ -360,3 +360,11 @@ export const ROUTING_RETRIEVE_TIMEOUT_MS = 30_000
 export const ROUTING_TYPICAL_BLOCK_BYTES = 256 * 1024
 /** Latency assumed for a peer never measured, ms. @default 100 */
 export const ROUTING_UNKNOWN_LATENCY_MS = 100
+/** A peer with fewer outcomes than this is on probation. @default 3 */
+export const ROUTING_PROBATION_OBSERVATIONS = 3
+/** Requests a peer on probation may have in flight before others are preferred. @default 2 */
+export const ROUTING_PROBATION_IN_FLIGHT = 2
+/** Requests in a row a peer leaves unanswered (abandoned for a faster peer) that count as one failure. @default 3 */
+export const DISCOVERY_UNANSWERED_STREAK_FAILURE = 3
+/** Peers whose unanswered streak is tracked, at most. @default 4096 */
+export const DISCOVERY_UNANSWERED_PEERS_KEPT = 4096

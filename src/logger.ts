@@ -1,5 +1,5 @@
-import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
 
 export type { ComponentLogger, Logger }
 

@@ -14,7 +14,9 @@ describe("the seed's usage snippets, in TypeScript, as separate processes", () =
   })
 
   it('Basic Usage: add, read through the filesystem, a cache miss served by a peer', async () => {
-    const { code, stdout, stderr } = await runExample('basic-usage.ts', { IPFS_KIT_PATH: join(dir.path, 'basic') })
+    const { code, stdout, stderr } = await runExample('basic-usage.ts', {
+      IPFS_KIT_PATH: join(dir.path, 'basic')
+    })
     assert.equal(code, 0, stderr)
     assert.match(stdout, /^cat Qm\w+: Hello from IPFS!$/m)
     assert.match(stdout, /^cat Qm\w+: Hello from a peer!$/m)
@@ -28,7 +30,9 @@ describe("the seed's usage snippets, in TypeScript, as separate processes", () =
   })
 
   it('Advanced Usage: a registered peer, discovery and a router retrieve content', async () => {
-    const { code, stdout, stderr } = await runExample('advanced-usage.ts', { IPFS_KIT_PATH: join(dir.path, 'advanced') })
+    const { code, stdout, stderr } = await runExample('advanced-usage.ts', {
+      IPFS_KIT_PATH: join(dir.path, 'advanced')
+    })
     assert.equal(code, 0, stderr)
     assert.match(stdout, /^retrieved Qm\w+: 3145728 bytes, identical$/m)
     assert.match(stdout, /^cat Qm\w+: a file only the provider has$/m)

@@ -8,7 +8,9 @@ import {
   DISCOVERY_CONNECTED_PROBE_LIMIT,
   DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS,
   DISCOVERY_FIND_TIMEOUT_MS,
-  DISCOVERY_PERSIST_INTERVAL_MS
+  DISCOVERY_PERSIST_INTERVAL_MS,
+  DISCOVERY_UNANSWERED_PEERS_KEPT,
+  DISCOVERY_UNANSWERED_STREAK_FAILURE
 } from '../../constants.ts'
 import { NotStartedError } from '../../errors.ts'
 import type { IPFSLibp2pPeer, PeerServices } from '../peer/index.ts'
@@ -115,6 +117,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   #started = false
   #starting?: Promise<void>
   #stopController = new AbortController()
+  /** per peer: requests in a row abandoned unanswered */
+  readonly #unanswered = new Map<string, number>()
   #counters = {
     lookups: 0,
     discoveryCacheHits: 0,
@@ -246,6 +250,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   recordOutcome(peer: PeerId, outcome: RequestOutcome, cid: CID): void {
     switch (outcome.kind) {
       case 'success':
+        this.#unanswered.delete(peer.toString())
         this.reputation.recordSuccess(peer, { latencyMs: outcome.latencyMs, bytes: outcome.bytes })
         this.backoff.recordSuccess(peer)
         this.#counters.successfulRequests++
@@ -264,9 +269,33 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         this.providers.remove(cid, peer)
         this.reputation.seen(peer)
         break
+      case 'slow':
+        // it was cancelled while still waiting, so its real latency is longer than that:
+        // count twice the wait (libp2p's AdaptiveTimeout uses the same failure multiplier)
+        this.reputation.recordSlow(peer, 2 * outcome.latencyMs)
+        {
+          // a peer whose requests all go unanswered is failing, not slow
+          const key = peer.toString()
+          const streak = (this.#unanswered.get(key) ?? 0) + 1
+          if (streak >= DISCOVERY_UNANSWERED_STREAK_FAILURE) {
+            this.#unanswered.delete(key)
+            this.reputation.recordFailure(peer)
+            this.backoff.recordFailure(peer)
+            this.#counters.failedRequests++
+          } else {
+            this.#unanswered.set(key, streak)
+            if (this.#unanswered.size > DISCOVERY_UNANSWERED_PEERS_KEPT) {
+              const oldest = this.#unanswered.keys().next().value
+              if (oldest != null) this.#unanswered.delete(oldest)
+            }
+          }
+        }
+        break
       case 'timeout':
       case 'error':
-        this.reputation.recordFailure(peer)
+        this.reputation.recordFailure(peer, {
+          waitedMs: outcome.kind === 'timeout' ? outcome.latencyMs : undefined
+        })
         this.backoff.recordFailure(peer)
         this.#counters.failedRequests++
         break

@@ -155,13 +155,38 @@ export class ReputationTracker implements ReputationSource {
     }
   }
 
-  /** Record a failed request (timeout, refused, not found where it said it had the content). */
-  recordFailure(peer: PeerId, options: { now?: number } = {}): void {
+  /**
+   * Record a failed request (timeout, refused, not found where it said it had the content).
+   * `waitedMs`, for a request that got no answer, is a lower bound on the peer's latency:
+   * it raises the latency estimate when it is above it, so a peer that never answers does
+   * not look fast for want of samples.
+   */
+  recordFailure(peer: PeerId, options: { now?: number; waitedMs?: number } = {}): void {
     const now = options.now ?? Date.now()
     const record = this.#touch(peer, now)
     record.failures += 1
     record.observations++
     record.lastFailureAt = now
+    const waited = options.waitedMs
+    if (waited !== undefined && Number.isFinite(waited) && waited > (record.latencyEwmaMs ?? 0)) {
+      record.latencyEwmaMs = ewma(record.latencyEwmaMs, waited, this.#opts.latencyAlpha)
+      record.latencyAt = now
+    }
+  }
+
+  /**
+   * Record that a request to the peer went unanswered for `waitedMs` before another
+   * peer answered it: no failure, but a lower bound on the peer's latency.
+   */
+  recordSlow(peer: PeerId, waitedMs: number, options: { now?: number } = {}): void {
+    const now = options.now ?? Date.now()
+    const record = this.#touch(peer, now)
+    if (Number.isFinite(waitedMs) && waitedMs > (record.latencyEwmaMs ?? 0)) {
+      record.latencyEwmaMs = ewma(record.latencyEwmaMs, waitedMs, this.#opts.latencyAlpha)
+      record.latencySamples.push(waitedMs)
+      while (record.latencySamples.length > this.#opts.latencySamples) record.latencySamples.shift()
+      record.latencyAt = now
+    }
   }
 
   /** Record that the peer served a block that failed verification: a hard penalty and a flag. */

@@ -283,7 +283,9 @@ export class IPFSLibp2pPeer {
     if (options.signal == null) return pending
     await Promise.race([
       pending,
-      new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }))
+      new Promise<void>((resolve) =>
+        options.signal?.addEventListener('abort', () => resolve(), { once: true })
+      )
     ])
   }
 

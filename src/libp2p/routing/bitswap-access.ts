@@ -1,5 +1,6 @@
 import type { Helia } from '@helia/interface'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
+import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'
 import { InvalidParametersError } from '../../errors.ts'
 
@@ -26,7 +27,29 @@ export interface ReceivedBlock {
   block: Uint8Array
 }
 
+/** The message shape Helia's bitswap network sends (its `QueuedBitswapMessage`). */
+export interface OutgoingBitswapMessage {
+  full: boolean
+  pendingBytes: number
+  wantlist: Map<
+    string,
+    {
+      cid: Uint8Array
+      priority: number
+      wantType: 'WantBlock' | 'WantHave'
+      cancel: boolean
+      sendDontHave: boolean
+    }
+  >
+  blocks: Map<string, unknown>
+  blockPresences: Map<string, unknown>
+}
+
 export interface BitswapWantList {
+  /** the network the want list sends through */
+  network?: {
+    sendMessage(peer: PeerId, message: OutgoingBitswapMessage, options?: AbortOptions): Promise<void>
+  }
   /** Helia's own wants, keyed by the multihash in base64 */
   wants?: Map<string, unknown>
   wantSessionBlock(cid: CID, peerId: PeerId, options?: AbortOptions): Promise<WantPresence>
@@ -43,6 +66,28 @@ export interface BitswapBroker {
 }
 
 /** The bitswap broker of a started Helia node, with its want list. */
+/**
+ * Tell `peer` we no longer want `cid` (a bitswap CANCEL), so a slow peer drops the want
+ * from its queue instead of working through requests we gave up on.
+ */
+export async function sendCancel(wantList: BitswapWantList, peer: PeerId, cid: CID): Promise<void> {
+  if (wantList.network == null) return
+  const key = base64.encode(cid.multihash.bytes)
+  await wantList.network.sendMessage(
+    peer,
+    {
+      full: false,
+      pendingBytes: 0,
+      wantlist: new Map([
+        [key, { cid: cid.bytes, priority: 1, wantType: 'WantBlock', cancel: true, sendDontHave: false }]
+      ]),
+      blocks: new Map(),
+      blockPresences: new Map()
+    },
+    { signal: AbortSignal.timeout(5_000) }
+  )
+}
+
 export function bitswapOf(helia: Helia): BitswapBroker {
   const brokers = (helia as Helia & { blockBrokers: Array<{ name: string }> }).blockBrokers
   const broker = brokers?.find((b) => b.name === 'bitswap') as BitswapBroker | undefined

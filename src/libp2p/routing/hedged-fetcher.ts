@@ -11,14 +11,16 @@ import {
   ROUTING_RECENT_WANT_TTL_MS
 } from '../../constants.ts'
 import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
-import type { BitswapWantList, ReceivedBlock } from './bitswap-access.ts'
+import { type BitswapWantList, type ReceivedBlock, sendCancel, type WantPresence } from './bitswap-access.ts'
 
 /** How one request to one peer ended. */
 export type RequestOutcome =
   | { kind: 'success'; latencyMs: number; bytes: number }
   /** the peer said DONT_HAVE */
   | { kind: 'dont-have'; latencyMs: number }
-  /** the peer did not answer before we gave up on it (or it was beaten after a hedge) */
+  /** the peer had not answered, past its hedge timeout, when another peer did */
+  | { kind: 'slow'; latencyMs: number }
+  /** the peer did not answer within the longest hedge delay: it is not answering */
   | { kind: 'timeout'; latencyMs: number }
   /** the peer could not be reached, or the stream failed */
   | { kind: 'error'; latencyMs: number; error: Error }
@@ -31,7 +33,16 @@ export interface OutcomeSink {
 }
 
 /** Options of {@link HedgedBlockFetcher}. */
+/** A request sent to a peer: `hedge` is false for the first one of a block. */
+export interface AttemptEvent {
+  cid: CID
+  peer: PeerId
+  hedge: boolean
+}
+
 export interface HedgedFetcherInit {
+  /** called for every request sent (observability: logs, the dashboard, tests) */
+  onAttempt?: (event: AttemptEvent) => void
   /** @default ROUTING_MAX_IN_FLIGHT_PER_BLOCK */
   maxInFlight?: number
   /** @default ROUTING_HEDGE_MIN_DELAY_MS */
@@ -89,6 +100,7 @@ export class HedgedBlockFetcher {
   readonly #maxInFlight: number
   readonly #minHedge: number
   readonly #maxHedge: number
+  readonly #onAttempt?: (event: AttemptEvent) => void
   /** per-peer adaptive hedge timeouts, least recently used first */
   readonly #timeouts = new Map<string, AdaptiveTimeout>()
   /**
@@ -114,6 +126,7 @@ export class HedgedBlockFetcher {
     this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
     this.#minHedge = init.minHedgeDelayMs ?? ROUTING_HEDGE_MIN_DELAY_MS
     this.#maxHedge = init.maxHedgeDelayMs ?? ROUTING_HEDGE_MAX_DELAY_MS
+    this.#onAttempt = init.onAttempt
   }
 
   start(): void {
@@ -149,6 +162,17 @@ export class HedgedBlockFetcher {
     }
   }
 
+  /**
+   * Requests to `peer` not yet answered, and how many of them are past the peer's own
+   * hedge timeout (the peer is slow right now).
+   */
+  load(peer: PeerId): { inFlight: number; overdue: number } {
+    const attempts = this.#inFlight.get(peer.toString())
+    let overdue = 0
+    for (const a of attempts ?? []) if (a.hedge.aborted) overdue++
+    return { inFlight: attempts?.size ?? 0, overdue }
+  }
+
   #timeoutFor(peer: PeerId): AdaptiveTimeout {
     const key = peer.toString()
     let t = this.#timeouts.get(key)
@@ -178,6 +202,17 @@ export class HedgedBlockFetcher {
     if (asked.size > 256) {
       for (const [k, exp] of asked) if (exp < now) asked.delete(k)
     }
+  }
+
+  /**
+   * A want-block to one peer. A HAVE without the block (the peer's ledger may have merged
+   * our want-block with an earlier want-have for the same CID) is not an answer: ask for
+   * the block again, once.
+   */
+  async #wantBlock(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
+    const first = await this.#wantList.wantSessionBlock(cid, peer, { signal })
+    if (!first.has || first.block != null) return first
+    return this.#wantList.wantSessionBlock(cid, peer, { signal })
   }
 
   /**
@@ -225,13 +260,13 @@ export class HedgedBlockFetcher {
             a.hedge.clear()
             a.controller.abort()
             this.#inFlight.get(a.peer.toString())?.delete(a)
-            // beaten or cancelled: not the peer's fault unless it was already past its timeout
+            void sendCancel(this.#wantList, a.peer, cid).catch(() => {})
+            // beaten or cancelled: not the peer's fault unless it was already past its timeout;
+            // past the longest hedge delay it is not answering at all
             if (a.hedge.aborted) {
-              this.#outcomes.recordOutcome(
-                a.peer,
-                { kind: 'timeout', latencyMs: Date.now() - a.started },
-                cid
-              )
+              const latencyMs = Date.now() - a.started
+              const kind = latencyMs >= this.#maxHedge ? 'timeout' : 'slow'
+              this.#outcomes.recordOutcome(a.peer, { kind, latencyMs }, cid)
             }
           }
         }
@@ -260,9 +295,16 @@ export class HedgedBlockFetcher {
           maybeFinishFailed()
           return
         }
+        // requests past their hedge timeout do not hold a place (their peer is slow), but
+        // twice the limit is the most ever in flight for one block
         let running = 0
-        for (const a of attempts) if (!a.settled) running++
-        if (running >= this.#maxInFlight) return
+        let total = 0
+        for (const a of attempts) {
+          if (a.settled) continue
+          total++
+          if (!a.hedge.aborted) running++
+        }
+        if (running >= this.#maxInFlight || total >= 2 * this.#maxInFlight) return
         pulling = nextCandidate()
         pulling
           .then((peer) => {
@@ -287,6 +329,7 @@ export class HedgedBlockFetcher {
         const controller = new AbortController()
         const hedge = timeout.getTimeoutSignal()
         const attempt: Attempt = { peer, controller, hedge, started: Date.now(), settled: false }
+        this.#onAttempt?.({ cid, peer, hedge: attempts.size > 0 })
         attempts.add(attempt)
         const peerKey = peer.toString()
         let set = this.#inFlight.get(peerKey)
@@ -301,8 +344,7 @@ export class HedgedBlockFetcher {
           if (!attempt.settled && !done) launchNext()
         })
         const requestSignal = AbortSignal.any([controller.signal, ...(signal == null ? [] : [signal])])
-        this.#wantList
-          .wantSessionBlock(cid, peer, { signal: requestSignal })
+        this.#wantBlock(cid, peer, requestSignal)
           .then(async (presence) => {
             if (attempt.settled || done) return
             const latencyMs = Date.now() - attempt.started

@@ -8,6 +8,8 @@ import {
   ANNOUNCE_REPROVIDE_INTERVAL_MS,
   ROLES,
   ROUTING_BLOCK_CONCURRENCY,
+  ROUTING_PROBATION_IN_FLIGHT,
+  ROUTING_PROBATION_OBSERVATIONS,
   ROUTING_RETRIEVE_TIMEOUT_MS,
   ROUTING_TYPICAL_BLOCK_BYTES,
   ROUTING_UNKNOWN_LATENCY_MS
@@ -91,11 +93,12 @@ export class ContentRoutingManager {
   #log?: Logger
   #starting?: Promise<void>
   #reprovideTimer?: ReturnType<typeof setInterval>
+  /** per peer: block fetches that have it among their candidates (its expected load) */
+  readonly #reserved = new Map<string, number>()
   readonly #announced = new Map<
     string,
     { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }
   >()
-  readonly #load = new Map<string, number>()
   #retrieveTimeTotal = 0
   readonly #metrics = {
     successfulRetrievals: 0,
@@ -182,13 +185,28 @@ export class ContentRoutingManager {
       connected: (p) => this.peer.host.getConnections(p).length > 0,
       preferredPeers: options.preferredPeers
     })
+    // a peer never measured is assumed as fast as the median of those measured
+    const measured = ranked
+      .map((r) => this.discovery.reputation.stats(r.provider.id)?.latencyEwmaMs)
+      .filter((l): l is number => l != null)
+      .sort((x, y) => x - y)
+    const priorLatency = measured[measured.length >> 1] ?? ROUTING_UNKNOWN_LATENCY_MS
     const cost = (p: Provider, score: number): number => {
       const stats = this.discovery.reputation.stats(p.id)
-      const latency = stats?.latencyEwmaMs ?? ROUTING_UNKNOWN_LATENCY_MS
+      const latency = stats?.latencyEwmaMs ?? priorLatency
       const transfer =
         stats?.throughputEwmaBps == null ? 0 : (ROUTING_TYPICAL_BLOCK_BYTES / stats.throughputEwmaBps) * 1000
-      const load = this.#load.get(p.id.toString()) ?? 0
-      return ((load + 1) * (latency + transfer)) / Math.max(score, 0.05)
+      const key = p.id.toString()
+      const load = Math.max(this.#reserved.get(key) ?? 0, this.#fetcher?.load(p.id).inFlight ?? 0)
+      // a peer with requests past their hedge timeout is slow right now: it goes behind
+      const overdue = this.#fetcher?.load(p.id).overdue ?? 0
+      // a peer on probation (few outcomes yet) gets a few requests at a time, not a queue
+      const probation =
+        (stats?.observations ?? 0) < ROUTING_PROBATION_OBSERVATIONS && load >= ROUTING_PROBATION_IN_FLIGHT
+      return (
+        ((load + 1) * (1 + 4 * overdue) * (probation ? 100 : 1) * (latency + transfer)) /
+        Math.max(score, 0.05)
+      )
     }
     const head = ranked.filter((r) => r.tier === 'preferred' || r.tier === 'exploration')
     const middle = ranked
@@ -204,7 +222,12 @@ export class ContentRoutingManager {
   async *#candidates(
     cid: CID,
     provenance: Map<string, Provenance>,
-    options: { root?: CID; preferredPeers?: Array<PeerId | string>; signal?: AbortSignal }
+    options: {
+      root?: CID
+      preferredPeers?: Array<PeerId | string>
+      signal?: AbortSignal
+      session?: Map<string, Provider>
+    }
   ): AsyncGenerator<PeerId> {
     const yielded = new Set<string>()
     const give = (p: Provider): PeerId | undefined => {
@@ -212,20 +235,29 @@ export class ContentRoutingManager {
       if (yielded.has(key) || p.id.equals(this.peer.host.peerId)) return undefined
       yielded.add(key)
       provenance.set(key, p.provenance)
-      this.#load.set(key, (this.#load.get(key) ?? 0) + 1)
+      // held until this block's fetch ends, so that concurrent fetches see the load
+      this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + 1)
       return p.id
     }
-    const known = this.discovery.getOptimalProviders(cid, { root: options.root })
+    const pool = this.discovery.getOptimalProviders(cid, { root: options.root })
     // preferred peers are candidates even without a record of theirs
     for (const peer of options.preferredPeers ?? []) {
       const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
-      if (!known.some((p) => p.id.equals(id))) known.push({ id, multiaddrs: [], provenance: 'connected' })
+      if (!pool.some((p) => p.id.equals(id))) pool.push({ id, multiaddrs: [], provenance: 'connected' })
     }
-    if (options.root != null && !options.root.equals(cid)) {
-      known.push(...this.discovery.getOptimalProviders(options.root))
-    }
-    for (const p of this.#order(cid, known, options)) {
-      const id = give(p)
+    if (options.root != null && !options.root.equals(cid))
+      pool.push(...this.discovery.getOptimalProviders(options.root))
+    // the DAG's providers found so far (a session, as in bitswap)
+    pool.push(...(options.session?.values() ?? []))
+    // best first, re-ordered at every step: each pick changes the load
+    for (;;) {
+      const next = this.#order(
+        cid,
+        pool.filter((p) => !yielded.has(p.id.toString())),
+        options
+      )[0]
+      if (next == null) break
+      const id = give(next)
       if (id != null) yield id
     }
     for await (const p of this.discovery.findProviders(cid, { root: options.root, signal: options.signal })) {
@@ -259,7 +291,11 @@ export class ContentRoutingManager {
 
   async #fetchBlock(
     cid: CID,
-    options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> }
+    options: AbortOptions & {
+      root?: CID
+      preferredPeers?: Array<PeerId | string>
+      session?: Map<string, Provider>
+    }
   ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
@@ -268,6 +304,14 @@ export class ContentRoutingManager {
         signal: options.signal
       })
       this.discovery.recordServed(fetched.peer, cid, options.root)
+      const key = fetched.peer.toString()
+      if (options.session != null && !options.session.has(key)) {
+        options.session.set(key, {
+          id: fetched.peer,
+          multiaddrs: [],
+          provenance: provenance.get(key) ?? 'connected'
+        })
+      }
       await this.peer.helia.blockstore.put(cid, fetched.block, { signal: options.signal })
       this.#metrics.blocksFetched++
       return { ...fetched, provenance: provenance.get(fetched.peer.toString()) ?? 'connected' }
@@ -279,9 +323,9 @@ export class ContentRoutingManager {
       return { cid, block, peer: this.peer.host.peerId, latencyMs: 0, provenance: 'gateway' }
     } finally {
       for (const key of provenance.keys()) {
-        const n = (this.#load.get(key) ?? 1) - 1
-        if (n <= 0) this.#load.delete(key)
-        else this.#load.set(key, n)
+        const n = (this.#reserved.get(key) ?? 1) - 1
+        if (n <= 0) this.#reserved.delete(key)
+        else this.#reserved.set(key, n)
       }
     }
   }
@@ -342,6 +386,14 @@ export class ContentRoutingManager {
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
     const blockstore = this.peer.helia.blockstore
     let rootSource: Provenance | 'gateway' | 'local' | undefined
+    // the DAG's providers, found in the background while the first blocks come in
+    const session = new Map<string, Provider>()
+    const sessionController = new AbortController()
+    const sessionSignal = AbortSignal.any([signal, sessionController.signal])
+    const sessionLookup = (async () => {
+      for await (const p of this.discovery.findProviders(root, { signal: sessionSignal }))
+        session.set(p.id.toString(), p)
+    })().catch(() => {})
     const source = {
       get: async function* (
         this: ContentRoutingManager,
@@ -353,7 +405,12 @@ export class ContentRoutingManager {
           yield* blockstore.get(c, { ...opts, offline: true })
           return
         }
-        const fetched = await this.#fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers })
+        const fetched = await this.#fetchBlock(c, {
+          root,
+          signal,
+          preferredPeers: options.preferredPeers,
+          session
+        })
         if (c.equals(root)) rootSource ??= fetched.provenance
         yield fetched.block
       }.bind(this)
@@ -380,6 +437,9 @@ export class ContentRoutingManager {
     } catch (err) {
       this.#metrics.failedRetrievals++
       throw translate(err, root, signal)
+    } finally {
+      sessionController.abort()
+      await sessionLookup
     }
     this.#metrics.successfulRetrievals++
     this.#metrics.totalBytesRetrieved += bytes

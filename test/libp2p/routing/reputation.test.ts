@@ -57,7 +57,8 @@ describe('reputation and backoff from real requests', () => {
     }
     const badStats = discovery.getPeerStats(bad.peerId)!
     const goodScores = providers.slice(1).map((p) => discovery.reputation.score(p.peerId))
-    assert.ok(badStats.failures >= 1, 'failures were recorded')
+    // (failures decay with time, so one failure a moment ago is just under 1)
+    assert.ok(badStats.failures > 0.9, `failures were recorded (${badStats.failures})`)
     for (const s of goodScores)
       assert.ok(badStats.score < s, `failing peer ${badStats.score} < working peer ${s}`)
     assert.ok(discovery.backoff.level(bad.peerId) >= 1, 'the failing peer is backed off')
