@@ -354,7 +354,9 @@ export class TieredCache implements CacheTier {
         return bytes
       }
       try {
-        await this.store(cid, bytes)
+        // a fetched block was expensive to get: it goes to memory and, in the background,
+        // to disk as well (write-through), so it survives a restart
+        if (await this.store(cid, bytes)) this.demote(cid, bytes)
       } catch (err) {
         this.log.error('fetched %s but could not cache it - %e', cid, err)
       }
