@@ -1,36 +1,83 @@
+/**
+ * Block verification: a block's bytes, hashed with the CID's multihash function, must give the
+ * CID's digest. sha2-256, sha2-512 and identity are built in; more hashers can be passed in.
+ * The blockstore, the cache and the routing layer all check blocks with this.
+ *
+ * @packageDocumentation
+ */
+
 import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { BlockVerificationError } from '../errors.ts'
+import { BlockVerificationError, UnsupportedHasherError } from '../errors.ts'
 
-const HASHERS = new Map<number, MultihashHasher>([
-  [sha256.code, sha256],
-  [sha512.code, sha512],
-  [identity.code, identity as unknown as MultihashHasher]
-])
+const BUILT_IN: readonly MultihashHasher[] = [sha256, sha512, identity]
 
-/** The hasher for a CID's multihash, or a {@link BlockVerificationError} if we have none. */
-export function hasherFor(cid: CID): MultihashHasher {
-  const hasher = HASHERS.get(cid.multihash.code)
-  if (hasher == null) {
-    throw new BlockVerificationError(
-      `cannot verify ${cid}: hash function 0x${cid.multihash.code.toString(16)} is not supported`
-    )
+/** Checks blocks against their CIDs with a fixed set of hash functions. */
+export class BlockVerifier {
+  private readonly hashers = new Map<number, MultihashHasher>()
+
+  /** @param hashers hash functions beyond the built-in sha2-256, sha2-512 and identity */
+  constructor(hashers: readonly MultihashHasher[] = []) {
+    for (const hasher of [...BUILT_IN, ...hashers]) {
+      this.hashers.set(hasher.code, hasher)
+    }
   }
-  return hasher
+
+  /**
+   * Whether `bytes` hash to `cid`'s multihash. A CID with a truncated digest matches on the prefix.
+   *
+   * @throws UnsupportedHasherError if no hasher is known for the CID's multihash code
+   */
+  async matches(cid: CID, bytes: Uint8Array): Promise<boolean> {
+    const { code, digest, size } = cid.multihash
+    const hasher = this.hashers.get(code)
+    if (hasher == null) {
+      throw new UnsupportedHasherError(
+        `cannot verify ${cid}: multihash code 0x${code.toString(16)} is not supported; pass its hasher in \`hashers\``
+      )
+    }
+    const computed = (await hasher.digest(bytes)).digest
+    if (code === identity.code || size >= computed.byteLength) {
+      return equals(computed, digest)
+    }
+    return equals(computed.subarray(0, size), digest)
+  }
+
+  /**
+   * Resolve if `bytes` hash to `cid`, throw otherwise.
+   *
+   * @throws BlockVerificationError if they do not
+   * @throws UnsupportedHasherError if no hasher is known for the CID's multihash code
+   */
+  async verify(cid: CID, bytes: Uint8Array): Promise<void> {
+    if (!(await this.matches(cid, bytes))) {
+      throw new BlockVerificationError(
+        `the ${bytes.byteLength} bytes given for ${cid} do not hash to it; the block is corrupt or belongs to another CID`
+      )
+    }
+  }
 }
 
-/** True if `bytes` hash to `cid`'s multihash. */
+const defaultVerifier = new BlockVerifier()
+
+/** True if `bytes` hash to `cid`'s multihash (built-in hashers only). */
 export async function blockMatches(cid: CID, bytes: Uint8Array): Promise<boolean> {
-  const digest = await hasherFor(cid).digest(bytes)
-  return equals(digest.digest, cid.multihash.digest)
+  return defaultVerifier.matches(cid, bytes)
 }
 
-/** Throw a {@link BlockVerificationError} unless `bytes` hash to `cid`. */
-export async function verifyBlock(cid: CID, bytes: Uint8Array, source = 'block'): Promise<void> {
-  if (!(await blockMatches(cid, bytes))) {
+/**
+ * Resolve if `bytes` are the block named by `cid` (built-in hashers only).
+ *
+ * @param source what the bytes are, for the error message (`'stored block'`, …)
+ * @throws BlockVerificationError if they are not
+ * @throws UnsupportedHasherError if the CID's hash function is not built in
+ */
+export async function verifyBlock(cid: CID, bytes: Uint8Array, source?: string): Promise<void> {
+  if (source == null) return defaultVerifier.verify(cid, bytes)
+  if (!(await defaultVerifier.matches(cid, bytes))) {
     throw new BlockVerificationError(
       `${source} for ${cid} does not match its CID (${bytes.byteLength} bytes)`
     )

@@ -2,28 +2,10 @@ import type { AbortOptions } from '@libp2p/interface'
 import { BaseBlockstore } from 'blockstore-core'
 import type { Blockstore, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+import { collectBytes } from './bytes.ts'
 import { verifyBlock } from './verify.ts'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
-
-/** Gather a block's bytes, whatever shape a store hands them in. */
-export async function collectBytes(input: BlockInput): Promise<Uint8Array> {
-  if (input instanceof Uint8Array) return input
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const part of input) {
-    parts.push(part)
-    length += part.byteLength
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
 
 /**
  * A blockstore that checks every block against its CID on the way in and on the

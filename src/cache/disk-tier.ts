@@ -22,6 +22,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
+import { BlockVerifier } from '../blocks/verify.ts'
 import {
   DEFAULT_CACHE_DISK_BYTES,
   DEFAULT_CACHE_DISK_EVICTION_SAMPLE,
@@ -44,7 +45,6 @@ import {
 import { decayHeat, touchHeat } from './heat.ts'
 import type { CacheOptions, CacheTier, DiskTierInit, DiskTierStats } from './index.ts'
 import { cacheKey, shardOf } from './key.ts'
-import { BlockVerifier } from './verify.ts'
 
 /**
  * Blocks on disk, bounded in bytes, surviving restarts. `start()` and `stop()` may be called twice;

@@ -266,6 +266,7 @@ export interface TieredGetOptions extends CacheOptions {
   fetch?: Fetcher
 }
 
+export { BlockVerifier, verifyBlock } from '../blocks/verify.ts'
 export { ArcCache } from './arc.ts'
 export { DiskTier } from './disk-tier.ts'
 export { decayHeat, touchHeat } from './heat.ts'
@@ -273,4 +274,3 @@ export { cacheKey } from './key.ts'
 export { LruCache } from './lru.ts'
 export { MemoryTier } from './memory-tier.ts'
 export { TieredCache } from './tiered-cache.ts'
-export { BlockVerifier, verifyBlock } from './verify.ts'

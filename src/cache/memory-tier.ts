@@ -5,6 +5,7 @@
  */
 
 import type { CID } from 'multiformats/cid'
+import { BlockVerifier } from '../blocks/verify.ts'
 import {
   type CachePolicy,
   DEFAULT_CACHE_MEMORY_BYTES,
@@ -16,7 +17,6 @@ import { ArcCache } from './arc.ts'
 import type { BytePolicy, CacheOptions, CacheTier, MemoryTierInit, MemoryTierStats } from './index.ts'
 import { cacheKey } from './key.ts'
 import { LruCache } from './lru.ts'
-import { BlockVerifier } from './verify.ts'
 
 interface MemoryEntry {
   cid: CID

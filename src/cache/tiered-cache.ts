@@ -17,6 +17,7 @@
 
 import type { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
+import { BlockVerifier } from '../blocks/verify.ts'
 import {
   DEFAULT_CACHE_DEMOTION_QUEUE_LIMIT,
   DEFAULT_CACHE_FETCH_TIMEOUT_MS,
@@ -36,7 +37,6 @@ import type {
 } from './index.ts'
 import { cacheKey } from './key.ts'
 import { MemoryTier } from './memory-tier.ts'
-import { BlockVerifier } from './verify.ts'
 
 interface Flight {
   promise: Promise<Uint8Array>

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { AbortOptions } from '@libp2p/interface'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
+import { collectBytes } from '../blocks/bytes.ts'
 import type { TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../cids.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROUTING_BLOCK_CONCURRENCY } from '../constants.ts'
@@ -115,9 +116,7 @@ export class IPFSFileSystem {
         }
         const blockstore = peer.helia.blockstore
         if (await blockstore.has(cid)) {
-          const parts: Uint8Array[] = []
-          for await (const part of blockstore.get(cid, { signal, offline: true })) parts.push(part)
-          const bytes = parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts))
+          const bytes = await collectBytes(blockstore.get(cid, { signal, offline: true }))
           fs.#stats.blocksFromBlockstore++
           await cache.put(cid, bytes, { signal }).catch(() => {})
           yield bytes
@@ -134,9 +133,7 @@ export class IPFSFileSystem {
         }
         if (peer.offline) throw new NotFoundError(`${cid} is not held locally and the node is offline`)
         // the node's normal bitswap path (verified by Helia, stored in the blockstore)
-        const parts: Uint8Array[] = []
-        for await (const part of blockstore.get(cid, { signal })) parts.push(part)
-        const bytes = parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts))
+        const bytes = await collectBytes(blockstore.get(cid, { signal }))
         fs.#stats.blocksFromNetwork++
         await cache.put(cid, bytes, { signal }).catch(() => {})
         yield bytes
@@ -184,9 +181,7 @@ export class IPFSFileSystem {
 
   /** A file's bytes (whole, or `{ offset, length }`). */
   async cat(path: CIDOrPath, options: ReadOptions = {}): Promise<Uint8Array> {
-    const parts: Uint8Array[] = []
-    for await (const part of this.catStream(path, options)) parts.push(part)
-    return new Uint8Array(Buffer.concat(parts))
+    return collectBytes(this.catStream(path, options))
   }
 
   /** A Node.js readable stream of a file's bytes. */

@@ -1,6 +1,6 @@
 import type { Profile, Role } from '../constants.ts'
 import {
-  DEFAULT_API_ADDR,
+  DEFAULT_API_ADDRS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
@@ -59,7 +59,7 @@ export function defaultConfig(
     Kit: { Role: init.role ?? DEFAULT_ROLE, Profile: init.profile },
     Addresses: {
       Swarm: [...DEFAULT_LISTEN_ADDRS[init.profile]],
-      API: DEFAULT_API_ADDR,
+      API: DEFAULT_API_ADDRS[init.profile],
       Announce: []
     },
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
@@ -95,7 +95,7 @@ export function parseConfig(text: string, file: string): KitConfig {
   if (!Array.isArray(c.Bootstrap)) fail('Bootstrap must be a list of multiaddrs')
   const config = c as KitConfig
   config.Addresses.Announce ??= []
-  config.Addresses.API ??= DEFAULT_API_ADDR
+  config.Addresses.API ??= DEFAULT_API_ADDRS[config.Kit.Profile]
   config.Discovery ??= { MDNS: { Enabled: config.Kit.Profile !== 'local' } }
   config.Routing ??= { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
   return config

@@ -16,6 +16,8 @@ export interface AddOptions {
   pin?: boolean
   /** only compute the CID: nothing is stored @default false */
   onlyHash?: boolean
+  /** wrap what is added in a folder, whose CID is the root (Kubo's `-w`) @default false */
+  wrapWithDirectory?: boolean
   /** bytes read so far, for a progress bar */
   onProgress?: (bytes: number) => void
   signal?: AbortSignal
@@ -48,6 +50,6 @@ export function kuboImporterOptions(opts: AddOptions = {}): Partial<ImporterOpti
     reduceSingleLeafToSelf: true,
     chunker: fixedSize({ chunkSize }),
     layout: balanced({ maxChildrenPerNode: DEFAULT_MAX_CHILDREN_PER_NODE }),
-    wrapWithDirectory: false
+    wrapWithDirectory: opts.wrapWithDirectory === true
   }
 }

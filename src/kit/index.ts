@@ -7,11 +7,12 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { importer } from 'ipfs-unixfs-importer'
+import { type ImportCandidateStream, importer } from 'ipfs-unixfs-importer'
 import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
+import { collectBytes } from '../blocks/bytes.ts'
 import { TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
@@ -154,7 +155,7 @@ export class IPFSKit {
 
   /** Cumulative DAG size of a locally held node (Kubo's `Size`). */
   async #dagSize(cid: CID): Promise<number> {
-    const bytes = await collect(this.helia.blockstore.get(cid, { offline: true }))
+    const bytes = await collectBytes(this.helia.blockstore.get(cid, { offline: true }))
     if (cid.code !== dagPb.code) return bytes.byteLength
     const node = dagPb.decode(bytes)
     return node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), bytes.byteLength)
@@ -218,6 +219,17 @@ export class IPFSKit {
     return this.#importRoot(source, '', options)
   }
 
+  /**
+   * Add files and folders given as importer candidates (`{ path, content }`; no content
+   * for a folder), as the HTTP API's multipart `add` does. Every entry's result is
+   * returned, the root last; an entry with no path is named by its CID.
+   */
+  async ipfsAddAll(source: ImportCandidateStream, options: AddOptions = {}): Promise<AddResult[]> {
+    const results = await this.#importRoot(source, '', options)
+    for (const r of results) if (r.Name === '' && options.wrapWithDirectory !== true) r.Name = r.Hash
+    return results
+  }
+
   /** Add a local file or folder; the root's result. */
   async ipfsAddFile(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult> {
     return (await this.ipfsAddPath(path, options)).at(-1)!
@@ -243,7 +255,7 @@ export class IPFSKit {
 
   /** Read a file's bytes (whole, or `{ offset, length }`). */
   async ipfsCat(path: CIDOrPath, options: CatOptions = {}): Promise<Uint8Array> {
-    return collect(this.ipfsCatStream(path, options))
+    return collectBytes(this.ipfsCatStream(path, options))
   }
 
   /** Write a file or folder to a local path. */
@@ -562,22 +574,6 @@ function checkRange(options: CatOptions): void {
       throw new InvalidParametersError(`${key} must be a whole number of bytes, 0 or more, not ${v}`)
     }
   }
-}
-
-async function collect(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const part of source) {
-    parts.push(part)
-    length += part.byteLength
-  }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
 }
 
 /** A blockstore that keeps nothing, for `onlyHash`. */

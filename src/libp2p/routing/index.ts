@@ -2,6 +2,7 @@ import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
+import { collectBytes } from '../../blocks/bytes.ts'
 import { blockMatches } from '../../blocks/verify.ts'
 import { parseCID } from '../../cids.ts'
 import {
@@ -471,19 +472,7 @@ export class ContentRoutingManager {
 
   /** A file's bytes (the seed's `retrieve_content(cid)` and `future.result(timeout=30)`). */
   async retrieveContent(cid: CID | string, options: RetrieveOptions = {}): Promise<Uint8Array> {
-    const parts: Uint8Array[] = []
-    let length = 0
-    for await (const chunk of this.retrieveContentStream(cid, options)) {
-      parts.push(chunk)
-      length += chunk.byteLength
-    }
-    const out = new Uint8Array(length)
-    let offset = 0
-    for (const p of parts) {
-      out.set(p, offset)
-      offset += p.byteLength
-    }
-    return out
+    return collectBytes(this.retrieveContentStream(cid, options))
   }
 
   /**
