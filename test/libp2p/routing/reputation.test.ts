@@ -6,7 +6,7 @@ import { ipfsKit } from '../../../src/kit/index.ts'
 import { EnhancedDHTDiscovery } from '../../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import { IPFSLibp2pPeer } from '../../../src/libp2p/peer/index.ts'
 import { ContentRoutingManager } from '../../../src/libp2p/routing/index.ts'
-import { FaultyBlockstore } from '../../fixtures/faulty-blockstore.ts'
+import { FaultyBlockstore } from '../../../bench/faults.ts'
 import { pseudoRandomBytes, tempDir, waitFor } from '../../helpers.ts'
 import { addOn, stopAll } from '../swarm.ts'
 

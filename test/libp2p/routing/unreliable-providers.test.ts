@@ -6,7 +6,7 @@ import { EnhancedDHTDiscovery } from '../../../src/libp2p/discovery/enhanced-dht
 import { IPFSLibp2pPeer } from '../../../src/libp2p/peer/index.ts'
 import type { AttemptEvent } from '../../../src/libp2p/routing/hedged-fetcher.ts'
 import { ContentRoutingManager } from '../../../src/libp2p/routing/index.ts'
-import { FaultyBlockstore } from '../../fixtures/faulty-blockstore.ts'
+import { FaultyBlockstore } from '../../../bench/faults.ts'
 import { pseudoRandomBytes } from '../../helpers.ts'
 import { addOn, stopAll } from '../swarm.ts'
 
