@@ -368,3 +368,76 @@ export const ROUTING_PROBATION_IN_FLIGHT = 2
 export const DISCOVERY_UNANSWERED_STREAK_FAILURE = 3
 /** Peers whose unanswered streak is tracked, at most. @default 4096 */
 export const DISCOVERY_UNANSWERED_PEERS_KEPT = 4096
+
+// ---------------------------------------------------------------------------
+// HTTP API, gateway, metrics and dashboard (src/api).
+// ---------------------------------------------------------------------------
+
+/**
+ * Default HTTP API address per profile: `public` listens on Kubo's 127.0.0.1:5001; `local`
+ * (tests, several nodes on one machine) on an ephemeral loopback port, as Kubo's `test`
+ * profile. The address actually bound is written to `<repo>/api` while the daemon runs.
+ */
+export const DEFAULT_API_ADDRS: Readonly<Record<Profile, string>> = {
+  public: DEFAULT_API_ADDR,
+  local: '/ip4/127.0.0.1/tcp/0'
+}
+
+/** File in the repo holding the running daemon's API multiaddr (Kubo's `$IPFS_PATH/api`). */
+export const API_ADDR_FILE = 'api'
+
+/** File in the repo holding the API bearer token (mode 0600), made on the daemon's first start. */
+export const API_TOKEN_FILE = 'api.token'
+
+/** Random bytes in a generated API token (hex-encoded: 64 characters). @default 32 */
+export const API_TOKEN_BYTES = 32
+
+/** Largest request body for `add` (the files uploaded), bytes. @default 1 GiB */
+export const DEFAULT_API_MAX_BODY_BYTES = 1 * GiB
+
+/** Largest request body for `block/put` (one block plus multipart framing), bytes. @default 4 MiB + 64 KiB */
+export const API_MAX_BLOCK_BODY_BYTES = 4 * MiB + 64 * KiB
+
+/** Largest request body for `pubsub/pub` (one message plus multipart framing), bytes. @default 1 MiB + 64 KiB */
+export const API_MAX_PUBSUB_BODY_BYTES = 1 * MiB + 64 * KiB
+
+/** Largest request body for every other endpoint (they take their arguments in the URL). @default 64 KiB */
+export const API_MAX_SMALL_BODY_BYTES = 64 * KiB
+
+/** Largest request header block, bytes (Node's `maxHeaderSize`); larger gets 431. @default 16 KiB */
+export const DEFAULT_API_MAX_HEADER_BYTES = 16 * KiB
+
+/** Most request headers read (Node's `maxHeadersCount`). @default 100 */
+export const API_MAX_HEADERS_COUNT = 100
+
+/** Time a client has to send its request headers. @default 10 s */
+export const API_HEADERS_TIMEOUT_MS = 10_000
+
+/** Time a client has to send a whole request (headers and body: a large `add`). @default 1 hour */
+export const API_REQUEST_TIMEOUT_MS = 60 * 60_000
+
+/** Providers `routing/findprovs` returns unless `num-providers` says otherwise (Kubo's default). @default 20 */
+export const API_FINDPROVS_DEFAULT_COUNT = 20
+
+/** Bucket bounds (seconds) of the retrieval latency histograms. */
+export const API_LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
+]
+
+/** Prefix of every Prometheus metric name. */
+export const METRICS_PREFIX = 'ipfs_kit'
+
+/** How often the dashboard's history (cache hit ratio, peers, …) is sampled. @default 1 s */
+export const DASHBOARD_SAMPLE_INTERVAL_MS = 1_000
+
+/** Samples of history kept for the dashboard's plots (5 minutes at one a second). @default 300 */
+export const DASHBOARD_HISTORY_SAMPLES = 300
+
+/** Recent retrievals kept for the dashboard and `kit/stats`. @default 100 */
+export const DASHBOARD_RECENT_RETRIEVALS = 100
+
+/** How often the dashboard page polls the daemon. @default 1 s */
+export const DASHBOARD_POLL_INTERVAL_MS = 1_000
+
+/** Peers listed by `kit/reputation` and the dashboard's reputation table, best first. @default 200 */
+export const API_REPUTATION_LIMIT = 200
