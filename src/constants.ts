@@ -441,3 +441,8 @@ export const DASHBOARD_POLL_INTERVAL_MS = 1_000
 
 /** Peers listed by `kit/reputation` and the dashboard's reputation table, best first. @default 200 */
 export const API_REPUTATION_LIMIT = 200
+
+/** Peer-store tag on providers that served us (its value is their score × 100). */
+export const DISCOVERY_PROVIDER_TAG = 'ipfs-kit-provider'
+/** How long a provider tag lasts without another success. @default 600000 */
+export const DISCOVERY_PROVIDER_TAG_TTL_MS = 10 * 60_000

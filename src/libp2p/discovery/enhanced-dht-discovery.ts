@@ -9,6 +9,8 @@ import {
   DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS,
   DISCOVERY_FIND_TIMEOUT_MS,
   DISCOVERY_PERSIST_INTERVAL_MS,
+  DISCOVERY_PROVIDER_TAG,
+  DISCOVERY_PROVIDER_TAG_TTL_MS,
   DISCOVERY_UNANSWERED_PEERS_KEPT,
   DISCOVERY_UNANSWERED_STREAK_FAILURE
 } from '../../constants.ts'
@@ -255,6 +257,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         this.backoff.recordSuccess(peer)
         this.#counters.successfulRequests++
         this.#buckets?.touch(peer)
+        this.#tagUseful(peer)
         break
       case 'corrupt':
         this.reputation.recordVerificationFailure(peer)
@@ -300,6 +303,19 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         this.#counters.failedRequests++
         break
     }
+  }
+
+  /**
+   * Connection pooling: tag a provider that served us with its score, so that libp2p's
+   * connection manager, when over the role's connection limit, closes the connections
+   * of the least useful peers first and keeps good providers connected.
+   */
+  #tagUseful(peer: PeerId): void {
+    if (!this.peer.isStarted || this.peer.offline) return
+    const value = Math.round(this.reputation.score(peer) * 100)
+    void this.#libp2p()
+      .peerStore.merge(peer, { tags: { [DISCOVERY_PROVIDER_TAG]: { value, ttl: DISCOVERY_PROVIDER_TAG_TTL_MS } } })
+      .catch(() => {})
   }
 
   /** Note that `peer` served `cid` (part of the DAG under `root`): content affinity. */
