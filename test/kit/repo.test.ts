@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ipfsKit } from '../../src/kit/index.ts'
 import { tempDir } from '../helpers.ts'
 
@@ -94,6 +96,25 @@ describe('repo', () => {
     await kit.stop()
     await writeFile(join(repo, 'config'), '{ "Identity": ')
     await assert.rejects(ipfsKit({ repo }), { name: 'RepoError', message: /config/ })
+  })
+
+  it('an unreachable bootstrap peer is a DialError the node keeps, and the node still works', async () => {
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const kit = await ipfsKit({
+      repo: join(dir.path, 'unreachable'),
+      profile: 'local',
+      bootstrapPeers: [`/ip4/127.0.0.1/tcp/1/p2p/${stranger.toString()}`]
+    })
+    try {
+      await kit.peer.waitForBootstrap()
+      assert.equal(kit.peer.bootstrapErrors.length, 1)
+      const err = kit.peer.bootstrapErrors[0]!
+      assert.equal(err.name, 'DialError')
+      assert.match(err.message, /127\.0\.0\.1\/tcp\/1/)
+      assert.ok((await kit.ipfsAddString('still works')).Hash.startsWith('Qm'))
+    } finally {
+      await kit.stop()
+    }
   })
 
   it('invalid bootstrap addresses are refused before anything starts', async () => {
