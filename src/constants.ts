@@ -446,3 +446,6 @@ export const API_REPUTATION_LIMIT = 200
 export const DISCOVERY_PROVIDER_TAG = 'ipfs-kit-provider'
 /** How long a provider tag lasts without another success. @default 600000 */
 export const DISCOVERY_PROVIDER_TAG_TTL_MS = 10 * 60_000
+
+/** Blocks fetched ahead while walking a DAG to pin it. @default 8 */
+export const PIN_WALK_PREFETCH = 8

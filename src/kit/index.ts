@@ -30,6 +30,7 @@ import { appliedIntegration } from './integration.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
 import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
+import { strictDepthFirstWalker } from './walker.ts'
 
 export type { AddOptions } from './importer.ts'
 export type * from './types.ts'
@@ -305,7 +306,9 @@ export class IPFSKit {
       const pinOptions: PinAddOptions & { offline: boolean } = {
         signal,
         depth: options.recursive === false ? 0 : Infinity,
-        offline: this.peer.offline
+        offline: this.peer.offline,
+        // Helia's walker lets a missing block end the walk as if complete: ours fails
+        walker: strictDepthFirstWalker()
       }
       for await (const _ of this.helia.pins.add(cid, pinOptions)) {
         // each block of the DAG, now held

@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import * as dagPb from '@ipld/dag-pb'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { collectBytes } from '../../src/blocks/bytes.ts'
 import { ipfsKit } from '../../src/kit/index.ts'
 import { tempDir } from '../helpers.ts'
 
@@ -112,6 +114,22 @@ describe('repo', () => {
       assert.equal(err.name, 'DialError')
       assert.match(err.message, /127\.0\.0\.1\/tcp\/1/)
       assert.ok((await kit.ipfsAddString('still works')).Hash.startsWith('Qm'))
+    } finally {
+      await kit.stop()
+    }
+  })
+
+  it('pinning a DAG with a missing block fails and records no pin', async () => {
+    const kit = await ipfsKit({ repo: join(dir.path, 'pin-missing'), profile: 'local', offline: true })
+    try {
+      const r = await kit.ipfsAddBytes(
+        new Uint8Array(2 * 1024 * 1024).map((_, i) => i % 251),
+        { pin: false }
+      )
+      const root = dagPb.decode(await collectBytes(kit.helia.blockstore.get(r.cid)))
+      await kit.helia.blockstore.delete(root.Links[3]!.Hash)
+      await assert.rejects(kit.ipfsPinAdd(r.Hash), { name: 'NotFoundError' })
+      assert.deepEqual(await kit.ipfsPinLs(), [])
     } finally {
       await kit.stop()
     }
