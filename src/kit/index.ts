@@ -324,7 +324,7 @@ export class IPFSKit {
   async ipfsPinRm(path: CIDOrPath, options: AbortOptions = {}): Promise<CID> {
     const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
     try {
-      for await (const _ of this.helia.pins.rm(cid, options)) {
+      for await (const _ of this.helia.pins.rm(cid, { ...options, walker: strictDepthFirstWalker() })) {
         // each block unpinned
       }
     } catch (err) {
