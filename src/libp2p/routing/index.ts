@@ -359,7 +359,7 @@ export class ContentRoutingManager {
     } = {}
   ): Promise<Provider[]> {
     this.#ensureStarted()
-    const c = await toCID(cid)
+    const c = parseCID(cid)
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
     const out: Provider[] = []
     try {
@@ -382,7 +382,7 @@ export class ContentRoutingManager {
    */
   async *retrieveContentStream(cid: CID | string, options: RetrieveOptions = {}): AsyncGenerator<Uint8Array> {
     await this.start()
-    const root = await toCID(cid)
+    const root = parseCID(cid)
     const started = Date.now()
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
     const blockstore = this.peer.helia.blockstore
@@ -485,7 +485,7 @@ export class ContentRoutingManager {
     options: AbortOptions & { size?: number; metadata?: ContentAnnouncement['metadata']; also?: CID[] } = {}
   ): Promise<void> {
     await this.start()
-    const c = await toCID(cid)
+    const c = parseCID(cid)
     if (!(await this.peer.helia.blockstore.has(c))) {
       throw new NotFoundError(`cannot announce ${c}: it is not held locally`)
     }
@@ -534,9 +534,6 @@ function timeoutSignal(signal: AbortSignal | undefined, ms: number): AbortSignal
   return AbortSignal.any([own.signal, ...(signal == null ? [] : [signal])])
 }
 
-async function toCID(cid: CID | string): Promise<CID> {
-  return parseCID(cid)
-}
 
 function translate(err: unknown, cid: CID, signal: AbortSignal): Error {
   if (signal.aborted && signal.reason instanceof TimeoutError) {
