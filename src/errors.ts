@@ -112,3 +112,41 @@ export function isErrorNamed(err: unknown, name: string): err is Error {
 export class UnsupportedHasherError extends IpfsKitError {
   static override readonly code = 'ERR_UNSUPPORTED_HASHER'
 }
+
+/** An HTTP API request without the bearer token the API requires (HTTP 401). */
+export class ApiUnauthorizedError extends IpfsKitError {
+  static override readonly code = 'ERR_API_UNAUTHORIZED'
+}
+
+/** An HTTP API request refused: from another web origin, or for a host name the API does not serve (HTTP 403). */
+export class ApiForbiddenError extends IpfsKitError {
+  static override readonly code = 'ERR_API_FORBIDDEN'
+}
+
+/** An HTTP API request body over the endpoint's size limit (HTTP 413). */
+export class PayloadTooLargeError extends IpfsKitError {
+  static override readonly code = 'ERR_PAYLOAD_TOO_LARGE'
+}
+
+/** An HTTP API path that names no command (HTTP 404). */
+export class UnknownCommandError extends IpfsKitError {
+  static override readonly code = 'ERR_UNKNOWN_COMMAND'
+}
+
+/** An HTTP API command called with a method it does not take, e.g. GET on `/api/v0/*` (HTTP 405). */
+export class MethodNotAllowedError extends IpfsKitError {
+  static override readonly code = 'ERR_METHOD_NOT_ALLOWED'
+}
+
+/** The daemon's HTTP API cannot be reached, or answered with something that is not the API. */
+export class DaemonUnreachableError extends IpfsKitError {
+  static override readonly code = 'ERR_DAEMON_UNREACHABLE'
+}
+
+/**
+ * A peer broke a protocol's rules (a flood of requests, a message over the size limit, bytes
+ * that do not decode): its connections are closed and it is refused for a while.
+ */
+export class ProtocolViolationError extends IpfsKitError {
+  static override readonly code = 'ERR_PROTOCOL_VIOLATION'
+}

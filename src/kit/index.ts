@@ -124,9 +124,10 @@ export class IPFSKit {
   async #importRoot(
     source: Parameters<typeof importer>[0],
     name: string | undefined,
-    options: AddOptions
+    options: AddOptions,
+    overrides: { fileImportConcurrency?: number } = {}
   ): Promise<AddResult[]> {
-    const importerOptions = kuboImporterOptions(options)
+    const importerOptions = { ...kuboImporterOptions(options), ...overrides }
     const signal = options.signal ?? this.peer.stopSignal
     const results: AddResult[] = []
     const blockstore = options.onlyHash === true ? discardBlockstore : this.helia.blockstore
@@ -222,11 +223,13 @@ export class IPFSKit {
 
   /**
    * Add files and folders given as importer candidates (`{ path, content }`; no content
-   * for a folder), as the HTTP API's multipart `add` does. Every entry's result is
+   * for a folder), as the HTTP API's multipart `add` does. Files are read one after the
+   * other, in order, so `source` may be a single stream. Every entry's result is
    * returned, the root last; an entry with no path is named by its CID.
    */
   async ipfsAddAll(source: ImportCandidateStream, options: AddOptions = {}): Promise<AddResult[]> {
-    const results = await this.#importRoot(source, '', options)
+    // one file at a time: a multipart upload gives the next file only once this one is read
+    const results = await this.#importRoot(source, '', options, { fileImportConcurrency: 1 })
     for (const r of results) if (r.Name === '' && options.wrapWithDirectory !== true) r.Name = r.Hash
     return results
   }
