@@ -1,13 +1,14 @@
 import type { Role } from '../constants.ts'
-import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
+import { isErrorNamed, NotFoundError, OfflineError, RepoLockedError } from '../errors.ts'
 import type { IPFSKit } from '../kit/index.ts'
 import { readConfig, resolveRepoPath } from '../kit/repo.ts'
 import { daemonHoldsRepo } from './errors.ts'
 import type { GlobalOptions } from './options.ts'
 
 /**
- * What commands ask of a node. Today it is a kit opened on the repo for one command;
- * later a client of a running daemon's HTTP API can implement the same methods.
+ * What commands ask of a node: a kit opened on the repo for one command, or, while a
+ * daemon holds the repo, a client of the daemon's HTTP API (`HttpKitClient`) with the
+ * same methods.
  */
 export type KitClient = Pick<
   IPFSKit,
@@ -71,13 +72,36 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
   return kit
 }
 
+/**
+ * A client for one command: the kit on the repo, or, when a daemon holds the repo, the
+ * daemon through its HTTP API (the address it wrote to `<repo>/api`, and its token).
+ * `--connect` peers are dialled either way.
+ */
+export async function openClient(globals: GlobalOptions, options: OpenClientOptions): Promise<KitClient> {
+  try {
+    return await openKit(globals, options)
+  } catch (err) {
+    if (!isErrorNamed(err, 'RepoLockedError')) throw err
+    const { connectDaemon } = await import('../api/client.ts')
+    const client = await connectDaemon(resolveRepoPath(globals.repo))
+    if (client == null) throw err
+    try {
+      await client.request('version')
+    } catch (cause) {
+      throw new RepoLockedError(`${err.message}; its API at ${client.url} does not answer`, { cause })
+    }
+    for (const addr of options.connect ?? []) await client.ipfsSwarmConnect(addr)
+    return client
+  }
+}
+
 /** Run `fn` with a client for one command, and always stop it afterwards. */
 export async function withClient<T>(
   globals: GlobalOptions,
   options: OpenClientOptions,
   fn: (client: KitClient) => Promise<T>
 ): Promise<T> {
-  const client: KitClient = await openKit(globals, options)
+  const client: KitClient = await openClient(globals, options)
   try {
     return await fn(client)
   } finally {

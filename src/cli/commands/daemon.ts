@@ -1,12 +1,15 @@
-import type { Command } from 'commander'
+import { join } from 'node:path'
+import { type Command, InvalidArgumentError } from 'commander'
+import type { ApiServerInit } from '../../api/index.ts'
+import type { ApiServer } from '../../api/server.ts'
 import type { Profile, Role } from '../../constants.ts'
-import { DAEMON_READY_LINE } from '../../constants.ts'
+import { API_TOKEN_FILE, DAEMON_READY_LINE } from '../../constants.ts'
 import { isErrorNamed, RepoNotInitializedError } from '../../errors.ts'
 import type { IPFSKit } from '../../kit/index.ts'
 import { initRepo, readConfig, resolveRepoPath } from '../../kit/repo.ts'
 import { VERSION } from '../../version.ts'
 import { openKit } from '../client.ts'
-import { globalsOf } from '../options.ts'
+import { checkMultiaddr, globalsOf } from '../options.ts'
 import { printLine } from '../output.ts'
 import { aborted, onShutdown } from '../signals.ts'
 import { profileOption, roleOption } from './init.ts'
@@ -17,15 +20,27 @@ export interface RunDaemonOptions {
   signal: AbortSignal
   /** prints one line of the daemon's log @default standard output */
   print?: (line: string) => Promise<void>
+  /** HTTP API options; `listen` overrides the repo's `Addresses.API` (`--api`) */
+  api?: Omit<ApiServerInit, 'writeApiFile'>
 }
 
 /**
- * Serve a started kit until `signal` aborts, then stop it. Prints the peer id, every
- * listen address and `Daemon is ready`. The place where the HTTP API will be started.
+ * Serve a started kit until `signal` aborts, then stop it: the libp2p integration is
+ * registered (discovery, routing, reputation), the HTTP API, gateway, metrics and
+ * dashboard listen on one port, and the peer id, every listen address, the API address,
+ * the dashboard URL and `Daemon is ready` are printed.
  */
 export async function runDaemon(kit: IPFSKit, options: RunDaemonOptions): Promise<void> {
   const print = options.print ?? printLine
+  let api: ApiServer | undefined
   try {
+    if (kit.libp2pIntegration == null && !kit.peer.offline) {
+      const { registerLibp2pWithIpfsKit } = await import('../../kit/integration.ts')
+      await registerLibp2pWithIpfsKit(kit, kit.peer)
+    }
+    const { ApiServer } = await import('../../api/server.ts')
+    api = new ApiServer({ kit }, { ...options.api, writeApiFile: true })
+    const where = await api.start()
     const id = await kit.ipfsId()
     await print(`ipfs-kit version: ${VERSION}`)
     await print(`Repo: ${kit.repo.path}`)
@@ -34,11 +49,21 @@ export async function runDaemon(kit: IPFSKit, options: RunDaemonOptions): Promis
       `Role: ${kit.role}, profile: ${kit.repo.config.Kit.Profile}${kit.peer.offline ? ', offline' : ''}`
     )
     for (const addr of id.Addresses) await print(`Swarm listening on ${addr}`)
+    await print(`RPC API server listening on ${where.multiaddr}`)
+    await print(`Gateway: ${where.url}/ipfs/<cid>`)
+    await print(`Metrics: ${where.url}/metrics`)
+    await print(`Dashboard: ${where.dashboard}`)
+    if (where.tokenRequired) {
+      await print(
+        `API token required (not a loopback address): send "Authorization: Bearer <token>" with the token in ${join(kit.repo.path, API_TOKEN_FILE)}`
+      )
+    }
     await print(DAEMON_READY_LINE)
     await aborted(options.signal)
     const reason = options.signal.reason
     await print(`Received ${typeof reason === 'string' ? reason : 'a stop request'}, shutting down...`)
   } finally {
+    await api?.stop()
     await kit.stop()
   }
   await print('Daemon stopped')
@@ -48,6 +73,7 @@ interface DaemonOptions {
   init?: boolean
   profile?: Profile
   role?: Role
+  api?: string
 }
 
 /** `ipfs-kit daemon`: run the node until SIGINT or SIGTERM. */
@@ -58,6 +84,17 @@ export function registerDaemon(program: Command): void {
     .option('--init', 'create the repo first if it does not exist')
     .addOption(profileOption().default(undefined, 'public, for a repo made by --init'))
     .addOption(roleOption())
+    .option(
+      '--api <multiaddr>',
+      "HTTP API, gateway and dashboard address (default: the repo's Addresses.API); a non-loopback address requires the token in <repo>/api.token",
+      (value: string) => {
+        try {
+          return checkMultiaddr(value)
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message)
+        }
+      }
+    )
     .action(async (opts: DaemonOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
       const path = resolveRepoPath(globals.repo)
@@ -77,7 +114,10 @@ export function registerDaemon(program: Command): void {
           })
         }
         const kit = await openKit(globals, { network: globals.offline !== true, role: opts.role })
-        await runDaemon(kit, { signal: shutdown.signal })
+        await runDaemon(kit, {
+          signal: shutdown.signal,
+          ...(opts.api == null ? {} : { api: { listen: opts.api } })
+        })
       } finally {
         shutdown.dispose()
       }

@@ -1,0 +1,452 @@
+/**
+ * A typed client of the daemon's HTTP API with the kit's method names, so the CLI
+ * works the same against a running daemon as on a repo of its own.
+ *
+ * @packageDocumentation
+ */
+import { createWriteStream } from 'node:fs'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { AbortOptions } from '@libp2p/interface'
+import { base64url } from 'multiformats/bases/base64'
+import { CID } from 'multiformats/cid'
+import type { CIDOrPath } from '../cids.ts'
+import { API_ADDR_FILE, API_TOKEN_FILE } from '../constants.ts'
+import * as errors from '../errors.ts'
+import { DaemonUnreachableError, InvalidParametersError } from '../errors.ts'
+import type { PathSourceOptions } from '../kit/add.ts'
+import { pathCandidates } from '../kit/add.ts'
+import type {
+  AddOptions,
+  AddResult,
+  CatOptions,
+  IdResult,
+  LsEntry,
+  PinEntry,
+  PubsubHandler,
+  PubsubMessage,
+  RepoStat,
+  SwarmPeer
+} from '../kit/index.ts'
+import { parseListenAddr } from './address.ts'
+import { untar } from './tar.ts'
+
+/** Options of {@link HttpKitClient}. */
+export interface HttpKitClientInit {
+  /** base URL of the daemon, e.g. `http://127.0.0.1:5001` */
+  url: string
+  /** bearer token (the daemon's `<repo>/api.token`), sent when set */
+  token?: string
+}
+
+interface UploadPart {
+  path?: string
+  content?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** Our typed error from a Kubo-shaped error body (`Name` is ours; Kubo's have none). */
+function errorFrom(
+  status: number,
+  body: { Message?: string; Name?: string } | undefined,
+  fallback: string
+): Error {
+  const message = body?.Message ?? fallback
+  const Cls = body?.Name == null ? undefined : (errors as Record<string, unknown>)[body.Name]
+  if (typeof Cls === 'function' && Cls.prototype instanceof errors.IpfsKitError) {
+    return new (Cls as typeof errors.IpfsKitError)(message)
+  }
+  return new Error(status === 0 ? message : `${message} (HTTP ${status})`)
+}
+
+async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  let rest = ''
+  for await (const chunk of body) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl = rest.indexOf('\n')
+    while (nl !== -1) {
+      const line = rest.slice(0, nl).trim()
+      rest = rest.slice(nl + 1)
+      if (line !== '') yield JSON.parse(line)
+      nl = rest.indexOf('\n')
+    }
+  }
+  if (rest.trim() !== '') yield JSON.parse(rest)
+}
+
+function safeSegment(name: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('\\') || name.includes('\0')) {
+    throw new InvalidParametersError(`refusing to write an entry named ${JSON.stringify(name)}`)
+  }
+  return name
+}
+
+/** Topic or bytes in Kubo's pubsub wire form. */
+function multibase(value: string | Uint8Array): string {
+  return base64url.encode(typeof value === 'string' ? encoder.encode(value) : value)
+}
+
+/**
+ * The kit's command methods over a running daemon's HTTP API (the CLI's `KitClient`).
+ * `stop()` ends this client's subscriptions; the daemon keeps running.
+ *
+ * @example
+ * ```ts
+ * const client = new HttpKitClient({ url: 'http://127.0.0.1:5001' })
+ * const { Hash } = await client.ipfsAddBytes(new TextEncoder().encode('hi'))
+ * ```
+ */
+export class HttpKitClient {
+  readonly url: string
+  readonly #token?: string
+  readonly #subscriptions = new Map<string, Map<PubsubHandler, AbortController>>()
+
+  constructor(init: HttpKitClientInit) {
+    this.url = init.url.replace(/\/+$/, '')
+    this.#token = init.token
+  }
+
+  /** POST a command; the response once its status is OK, else the daemon's error. */
+  async request(
+    command: string,
+    params: Record<string, string | number | boolean | undefined | string[]> = {},
+    init: { body?: AsyncIterable<Uint8Array>; boundary?: string; signal?: AbortSignal } = {}
+  ): Promise<Response> {
+    const query = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) {
+      if (v === undefined) continue
+      for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one))
+    }
+    const headers: Record<string, string> = {}
+    if (this.#token != null) headers.Authorization = `Bearer ${this.#token}`
+    if (init.boundary != null) headers['Content-Type'] = `multipart/form-data; boundary=${init.boundary}`
+    let res: Response
+    try {
+      res = await fetch(`${this.url}/api/v0/${command}?${query}`, {
+        method: 'POST',
+        headers,
+        signal: init.signal,
+        ...(init.body == null
+          ? {}
+          : {
+              body: ReadableStream.from(init.body) as unknown as RequestInit['body'],
+              duplex: 'half' as const
+            })
+      } as RequestInit)
+    } catch (err) {
+      if ((err as Error).name === 'AbortError' || init.signal?.aborted === true) throw err
+      throw new DaemonUnreachableError(
+        `the daemon's API at ${this.url} does not answer (${((err as Error).cause as Error)?.message ?? (err as Error).message})`,
+        { cause: err }
+      )
+    }
+    if (!res.ok) {
+      const text = await res.text().catch(() => '')
+      let body: { Message?: string; Name?: string } | undefined
+      try {
+        body = JSON.parse(text) as { Message?: string; Name?: string }
+      } catch {
+        body = undefined
+      }
+      throw errorFrom(res.status, body, text.trim() || `${command} failed`)
+    }
+    return res
+  }
+
+  async #json<T>(
+    command: string,
+    params: Parameters<HttpKitClient['request']>[1] = {},
+    signal?: AbortSignal
+  ): Promise<T> {
+    return (await (await this.request(command, params, { signal })).json()) as T
+  }
+
+  async *#ndjson(
+    command: string,
+    params: Parameters<HttpKitClient['request']>[1],
+    init: Parameters<HttpKitClient['request']>[2] = {}
+  ): AsyncGenerator<unknown> {
+    const res = await this.request(command, params, init)
+    if (res.body != null) yield* lines(res.body)
+  }
+
+  async #upload(
+    parts: AsyncIterable<UploadPart> | Iterable<UploadPart>,
+    params: Record<string, string | number | boolean | undefined>,
+    signal?: AbortSignal
+  ): Promise<AddResult[]> {
+    const boundary = `----ipfs-kit-${crypto.randomUUID()}`
+    async function* body(): AsyncGenerator<Uint8Array> {
+      let index = 0
+      for await (const part of parts) {
+        const dir = part.content == null
+        const name = `${dir ? 'dir' : 'file'}${index === 0 ? '' : `-${index}`}`
+        yield encoder.encode(
+          `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${encodeURIComponent(part.path ?? '')}"\r\nContent-Type: ${dir ? 'application/x-directory' : 'application/octet-stream'}\r\n\r\n`
+        )
+        if (part.content instanceof Uint8Array) yield part.content
+        else if (part.content != null) for await (const chunk of part.content) yield chunk
+        index++
+      }
+      yield encoder.encode(`\r\n--${boundary}--\r\n`)
+    }
+    const out: AddResult[] = []
+    for await (const line of this.#ndjson(
+      'add',
+      { 'stream-channels': true, ...params },
+      { body: body(), boundary, signal }
+    )) {
+      const r = line as { Name?: string; Hash?: string; Size?: string }
+      if (r.Hash == null) continue
+      out.push({ Name: r.Name ?? r.Hash, Hash: r.Hash, Size: Number(r.Size ?? 0), cid: CID.parse(r.Hash) })
+    }
+    return out
+  }
+
+  #addParams(options: AddOptions): Record<string, string | number | boolean | undefined> {
+    return {
+      'cid-version': options.cidVersion,
+      'raw-leaves': options.rawLeaves,
+      chunker: options.chunkSize == null ? undefined : `size-${options.chunkSize}`,
+      pin: options.pin,
+      'only-hash': options.onlyHash,
+      'wrap-with-directory': options.wrapWithDirectory
+    }
+  }
+
+  async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
+    const source = await pathCandidates(path, { hidden: options.hidden, onBytes: options.onProgress })
+    return this.#upload(source as AsyncIterable<UploadPart>, this.#addParams(options), options.signal)
+  }
+
+  async ipfsAddBytes(
+    bytes: Uint8Array | AsyncIterable<Uint8Array>,
+    options: AddOptions = {}
+  ): Promise<AddResult> {
+    const results = await this.#upload(
+      [{ path: '', content: bytes }],
+      this.#addParams(options),
+      options.signal
+    )
+    const root = results.at(-1)
+    if (root == null) throw new InvalidParametersError('the daemon added nothing')
+    return root
+  }
+
+  async *ipfsCatStream(path: CIDOrPath, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+    const res = await this.request(
+      'cat',
+      { arg: String(path), offset: options.offset, length: options.length },
+      { signal: options.signal }
+    )
+    if (res.body == null) return
+    for await (const chunk of res.body) yield chunk
+  }
+
+  /** Fetch a tar of `path` and unpack it at `outPath` (entry names that could escape it are refused). */
+  async ipfsGet(path: CIDOrPath, outPath: string, options: AbortOptions = {}): Promise<void> {
+    const res = await this.request('get', { arg: String(path) }, { signal: options.signal })
+    if (res.body == null) throw new InvalidParametersError('the daemon sent no archive')
+    let root: string | undefined
+    for await (const entry of untar(res.body)) {
+      const [head, ...rest] = entry.name.split('/')
+      root ??= head
+      if (head !== root) throw new InvalidParametersError(`archive entry ${entry.name} is outside ${root}`)
+      const target = join(outPath, ...rest.map(safeSegment))
+      if (entry.type === 'directory') await mkdir(target, { recursive: true })
+      else if (entry.type === 'file') {
+        await pipeline(Readable.from(entry.content), createWriteStream(target), { signal: options.signal })
+      }
+    }
+  }
+
+  async ipfsLs(path: CIDOrPath, options: AbortOptions = {}): Promise<LsEntry[]> {
+    const body = await this.#json<{
+      Objects?: Array<{ Links?: Array<{ Name: string; Hash: string; Size: number; Type: number }> }>
+    }>('ls', { arg: String(path) }, options.signal)
+    return (body.Objects?.[0]?.Links ?? []).map((l) => ({
+      Name: l.Name,
+      Hash: l.Hash,
+      Size: l.Size,
+      Type:
+        l.Type === 1 || l.Type === 5
+          ? 'directory'
+          : l.Type === 2
+            ? 'file'
+            : l.Type === 4
+              ? 'symlink'
+              : 'other',
+      cid: CID.parse(l.Hash)
+    }))
+  }
+
+  async ipfsPinAdd(path: CIDOrPath, options: AbortOptions & { recursive?: boolean } = {}): Promise<CID> {
+    const body = await this.#json<{ Pins: string[] }>(
+      'pin/add',
+      { arg: String(path), recursive: options.recursive },
+      options.signal
+    )
+    return CID.parse(body.Pins[0] ?? '')
+  }
+
+  async ipfsPinRm(path: CIDOrPath, options: AbortOptions = {}): Promise<CID> {
+    const body = await this.#json<{ Pins: string[] }>('pin/rm', { arg: String(path) }, options.signal)
+    return CID.parse(body.Pins[0] ?? '')
+  }
+
+  async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
+    const body = await this.#json<{ Keys: Record<string, { Type: 'recursive' | 'direct' }> }>(
+      'pin/ls',
+      { arg: options.cid == null ? undefined : String(options.cid) },
+      options.signal
+    )
+    return Object.entries(body.Keys ?? {}).map(([hash, v]) => ({
+      cid: CID.parse(hash),
+      Hash: hash,
+      Type: v.Type
+    }))
+  }
+
+  async ipfsPubsubPublish(
+    topic: string,
+    data: string | Uint8Array,
+    options: AbortOptions = {}
+  ): Promise<void> {
+    const bytes = typeof data === 'string' ? encoder.encode(data) : data
+    const boundary = `----ipfs-kit-${crypto.randomUUID()}`
+    const body = [
+      encoder.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n`
+      ),
+      bytes,
+      encoder.encode(`\r\n--${boundary}--\r\n`)
+    ]
+    const res = await this.request(
+      'pubsub/pub',
+      { arg: multibase(topic) },
+      { body: Readable.from(body), boundary, signal: options.signal }
+    )
+    await res.arrayBuffer()
+  }
+
+  /** Subscribe: resolves once the daemon is subscribed; `handler` gets every message until unsubscribed. */
+  async ipfsPubsubSubscribe(topic: string, handler: PubsubHandler): Promise<void> {
+    const controller = new AbortController()
+    const res = await this.request('pubsub/sub', { arg: multibase(topic) }, { signal: controller.signal })
+    let handlers = this.#subscriptions.get(topic)
+    if (handlers == null) {
+      handlers = new Map()
+      this.#subscriptions.set(topic, handlers)
+    }
+    handlers.set(handler, controller)
+    const body = res.body
+    if (body == null) return
+    void (async () => {
+      try {
+        for await (const line of lines(body)) {
+          const m = line as { from?: string; data?: string; seqno?: string; topicIDs?: string[] }
+          if (m.data == null) continue
+          const message: PubsubMessage = {
+            from: m.from ?? '',
+            data: base64url.decode(m.data),
+            seqno: m.seqno == null ? undefined : Buffer.from(base64url.decode(m.seqno)).toString('hex'),
+            topicIDs: (m.topicIDs ?? []).map((t) => decoder.decode(base64url.decode(t)))
+          }
+          await Promise.resolve(handler(message)).catch(() => undefined)
+        }
+      } catch {
+        // aborted by unsubscribe or stop, or the daemon went away
+      }
+    })()
+  }
+
+  async ipfsPubsubUnsubscribe(topic: string, handler?: PubsubHandler): Promise<void> {
+    const handlers = this.#subscriptions.get(topic)
+    if (handlers == null) return
+    for (const [h, controller] of handlers) {
+      if (handler != null && h !== handler) continue
+      controller.abort()
+      handlers.delete(h)
+    }
+    if (handlers.size === 0) this.#subscriptions.delete(topic)
+  }
+
+  async ipfsPubsubPeers(topic?: string): Promise<string[]> {
+    return (
+      (
+        await this.#json<{ Strings: string[] | null }>('pubsub/peers', {
+          arg: topic == null ? undefined : multibase(topic)
+        })
+      ).Strings ?? []
+    )
+  }
+
+  async ipfsPubsubLs(): Promise<string[]> {
+    const body = await this.#json<{ Strings: string[] | null }>('pubsub/ls')
+    return (body.Strings ?? []).map((t) => decoder.decode(base64url.decode(t)))
+  }
+
+  async ipfsId(): Promise<IdResult> {
+    return this.#json<IdResult>('id')
+  }
+
+  async ipfsSwarmConnect(addr: string, options: AbortOptions = {}): Promise<string> {
+    const body = await this.#json<{ Strings: string[] }>('swarm/connect', { arg: addr }, options.signal)
+    return /^connect (\S+) success$/.exec(body.Strings[0] ?? '')?.[1] ?? ''
+  }
+
+  async ipfsSwarmPeers(): Promise<SwarmPeer[]> {
+    const body = await this.#json<{
+      Peers: Array<{ Addr: string; Peer: string; Direction?: number }> | null
+    }>('swarm/peers', { direction: true })
+    return (body.Peers ?? []).map((p) => ({
+      Peer: p.Peer,
+      Addr: p.Addr,
+      Direction: p.Direction === 1 ? 'inbound' : 'outbound'
+    }))
+  }
+
+  async ipfsRepoStat(): Promise<RepoStat> {
+    const s = await this.#json<RepoStat>('repo/stat')
+    return {
+      RepoSize: s.RepoSize,
+      NumObjects: s.NumObjects,
+      BlocksSize: s.BlocksSize,
+      RepoPath: s.RepoPath,
+      Version: s.Version
+    }
+  }
+
+  async ipfsGc(options: AbortOptions = {}): Promise<CID[]> {
+    const out: CID[] = []
+    for await (const line of this.#ndjson('repo/gc', {}, { signal: options.signal })) {
+      const key = (line as { Key?: { '/': string } }).Key?.['/']
+      if (key != null) out.push(CID.parse(key))
+    }
+    return out
+  }
+
+  /** End this client's subscriptions (the daemon keeps running). Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const topic of [...this.#subscriptions.keys()]) await this.ipfsPubsubUnsubscribe(topic)
+  }
+}
+
+/**
+ * A client of the daemon holding `repoPath`, from the address it wrote to `<repo>/api`
+ * (and its token, if it made one), or undefined when no daemon wrote one.
+ */
+export async function connectDaemon(repoPath: string): Promise<HttpKitClient | undefined> {
+  const addr = (await readFile(join(repoPath, API_ADDR_FILE), 'utf8').catch(() => '')).trim()
+  if (addr === '') return undefined
+  const { host, port, family } = parseListenAddr(addr)
+  const token = (await readFile(join(repoPath, API_TOKEN_FILE), 'utf8').catch(() => '')).trim()
+  return new HttpKitClient({
+    url: `http://${family === 6 ? `[${host}]` : host}:${port}`,
+    ...(token === '' ? {} : { token })
+  })
+}

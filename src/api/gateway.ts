@@ -1,0 +1,315 @@
+/**
+ * The trustless gateway at `/ipfs/<cid>[/path]`: verifiable responses (a raw block, or a
+ * CARv1 of the DAG) for clients such as Helia's trustless-gateway block broker, and
+ * plain file bytes or a folder listing for browsers.
+ *
+ * @packageDocumentation
+ */
+import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import type { CID } from 'multiformats/cid'
+import { parseCID, toKitError } from '../cids.ts'
+import { DEFAULT_NETWORK_TIMEOUT_MS } from '../constants.ts'
+import { InvalidParametersError, NotFoundError } from '../errors.ts'
+import { type CarBlock, carStream, type DagScope, dagBlocks } from './car.ts'
+import { errorResponse, type RequestContext, sendStream } from './http.ts'
+import { readBlock } from './rpc/blocks.ts'
+
+const RAW = 'application/vnd.ipld.raw'
+const CAR = 'application/vnd.ipld.car'
+
+/** Content types by file extension, for plain responses. */
+const TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  htm: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  mjs: 'text/javascript; charset=utf-8',
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  xml: 'application/xml',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  ico: 'image/x-icon',
+  pdf: 'application/pdf',
+  wasm: 'application/wasm',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  zip: 'application/zip',
+  tar: 'application/x-tar',
+  gz: 'application/gzip'
+}
+
+/**
+ * Every gateway response runs sandboxed (no scripts, an opaque origin): content from
+ * the network must never act with the API's origin on the same port.
+ */
+const SANDBOX = { 'Content-Security-Policy': 'sandbox', 'X-Content-Type-Options': 'nosniff' }
+const IMMUTABLE = 'public, max-age=29030400, immutable'
+
+/** What a gateway request asks for. */
+type Format = 'raw' | 'car' | 'plain'
+
+function formatOf(ctx: RequestContext): Format {
+  const f = ctx.params.get('format')
+  if (f === 'raw') return 'raw'
+  if (f === 'car') return 'car'
+  if (f != null && f !== '')
+    throw new InvalidParametersError(`format "${f}" is not supported: use raw or car`)
+  const accept = ctx.req.headers.accept ?? ''
+  if (accept.includes(RAW)) return 'raw'
+  if (accept.includes(CAR)) return 'car'
+  return 'plain'
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+function typeByName(name: string): string | undefined {
+  const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase()
+  return ext == null ? undefined : TYPES[ext]
+}
+
+/** Text unless the first bytes hold a NUL or are not UTF-8. */
+function sniff(first: Uint8Array | undefined): string {
+  if (first == null || first.byteLength === 0) return 'text/plain; charset=utf-8'
+  const head = first.subarray(0, 512)
+  if (head.includes(0)) return 'application/octet-stream'
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, head.byteLength - 3))
+    return 'text/plain; charset=utf-8'
+  } catch {
+    return 'application/octet-stream'
+  }
+}
+
+/** Parse `Range: bytes=a-b` (one range) against `size`. */
+function parseRange(
+  header: string | undefined,
+  size: number
+): { offset: number; length: number } | undefined {
+  const m = header == null ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m == null) return undefined
+  const [start, end] = [m[1] ?? '', m[2] ?? '']
+  if (start === '' && end === '') return undefined
+  let offset: number
+  let last: number
+  if (start === '') {
+    const suffix = Math.min(Number(end), size)
+    offset = size - suffix
+    last = size - 1
+  } else {
+    offset = Number(start)
+    last = end === '' ? size - 1 : Math.min(Number(end), size - 1)
+  }
+  if (offset >= size || last < offset) return { offset: size, length: 0 }
+  return { offset, length: last - offset + 1 }
+}
+
+function listing(
+  base: string,
+  entries: Array<{ name: string; cid: string; size: number; dir: boolean }>
+): string {
+  const rows = entries
+    .map(
+      (e) =>
+        `<tr><td><a href="${escapeHtml(base + encodeURIComponent(e.name))}${e.dir ? '/' : ''}">${escapeHtml(e.name)}${e.dir ? '/' : ''}</a></td><td>${e.dir ? '' : e.size}</td><td><code>${escapeHtml(e.cid)}</code></td></tr>`
+    )
+    .join('\n')
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(base)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}td{padding:2px 12px}code{color:#666}</style></head>
+<body><h1>Index of ${escapeHtml(base)}</h1><table><tr><th>Name</th><th>Size</th><th>CID</th></tr>
+<tr><td><a href="../">..</a></td><td></td><td></td></tr>
+${rows}</table></body></html>`
+}
+
+/** Answer a gateway error as plain text: 400 bad path, 404 not found, 504 time-out, 500 the rest. */
+function sendGatewayError(ctx: RequestContext, err: unknown): void {
+  const res = ctx.res
+  const { status, body } = errorResponse(err)
+  const name = body.Name ?? ''
+  const code = name === 'NotFoundError' ? 404 : name === 'TimeoutError' ? 504 : status
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', ...SANDBOX })
+  res.end(`${body.Message}\n`)
+}
+
+/** Serve `GET|HEAD /ipfs/<cid>[/path]`. */
+export async function serveGateway(ctx: RequestContext): Promise<void> {
+  try {
+    await gateway(ctx)
+  } catch (err) {
+    sendGatewayError(ctx, err)
+  }
+}
+
+async function gateway(ctx: RequestContext): Promise<void> {
+  const headOnly = ctx.req.method === 'HEAD'
+  const segments = ctx.url.pathname.slice('/ipfs/'.length).split('/')
+  const root = parseCID(decodeURIComponent(segments[0] ?? ''))
+  const names = segments.slice(1).map((s) => decodeURIComponent(s))
+  const trailingSlash = names.at(-1) === ''
+  const sub = names.filter((n) => n !== '')
+  if (sub.some((n) => n === '..' || n === '.' || n.includes('\0'))) {
+    throw new InvalidParametersError('a gateway path may not hold "." or ".." segments')
+  }
+  const contentPath = `/ipfs/${root}${sub.map((n) => `/${n}`).join('')}`
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(DEFAULT_NETWORK_TIMEOUT_MS)])
+  const format = formatOf(ctx)
+  if (/\bonly-if-cached\b/.test(ctx.req.headers['cache-control'] ?? '')) {
+    if (!(await ctx.kit.helia.blockstore.has(root))) {
+      ctx.res.writeHead(412, { 'Content-Type': 'text/plain; charset=utf-8' })
+      ctx.res.end(`${root} is not held by this node\n`)
+      return
+    }
+  }
+  // blocks read while resolving the path (the CAR response starts with them)
+  const pathBlocks: CarBlock[] = []
+  const recording = {
+    async *get(cid: CID) {
+      const bytes = await readBlock(ctx.kit, cid, signal)
+      pathBlocks.push({ cid, bytes })
+      yield bytes
+    }
+  }
+  let entry: UnixFSEntry
+  try {
+    entry = await exporter(`${root}${sub.map((n) => `/${n}`).join('')}`, recording, { signal })
+  } catch (err) {
+    throw toKitError(err, contentPath, signal)
+  }
+  const common = { 'X-Ipfs-Path': contentPath, 'Cache-Control': IMMUTABLE, Vary: 'Accept', ...SANDBOX }
+
+  if (format === 'raw') {
+    const tracker = ctx.activity.begin('gateway-raw', contentPath)
+    const bytes =
+      pathBlocks.find((b) => b.cid.equals(entry.cid))?.bytes ?? (await readBlock(ctx.kit, entry.cid, signal))
+    await sendStream(
+      ctx.res,
+      [bytes],
+      {
+        ...common,
+        'Content-Type': RAW,
+        'Content-Length': bytes.byteLength,
+        ETag: `"${entry.cid}.raw"`,
+        'Content-Disposition': `attachment; filename="${entry.cid}.bin"`
+      },
+      { tracker, headOnly }
+    )
+    return
+  }
+
+  if (format === 'car') {
+    const scope = (ctx.params.get('dag-scope') ?? 'all') as DagScope
+    if (!['block', 'entity', 'all'].includes(scope)) {
+      throw new InvalidParametersError(`dag-scope "${scope}" is not one of block, entity, all`)
+    }
+    const tracker = ctx.activity.begin('gateway-car', contentPath)
+    const ancestors = pathBlocks.filter((b) => !b.cid.equals(entry.cid))
+    const blocks = (async function* () {
+      yield* ancestors
+      yield* dagBlocks(entry.cid, (cid) => readBlock(ctx.kit, cid, signal), scope)
+    })()
+    await sendStream(
+      ctx.res,
+      carStream([root], blocks),
+      {
+        ...common,
+        'Content-Type': `${CAR}; version=1; order=dfs; dups=n`,
+        ETag: `"${entry.cid}.car.${scope}"`,
+        'Content-Disposition': `attachment; filename="${entry.cid}.car"`
+      },
+      { tracker, headOnly }
+    )
+    return
+  }
+
+  if (entry.type === 'directory') {
+    if (!trailingSlash) {
+      ctx.res.writeHead(301, { Location: `${ctx.url.pathname}/${ctx.url.search}` })
+      ctx.res.end()
+      return
+    }
+    const children: Array<{ name: string; cid: string; size: number; dir: boolean }> = []
+    for await (const child of entry.entries({ signal })) {
+      if (child.name === 'index.html') {
+        ctx.url.pathname = `${ctx.url.pathname}index.html`
+        return gateway(ctx)
+      }
+      const node = await exporter(child.cid, ctx.kit.helia.blockstore, { signal })
+      children.push({
+        name: child.name,
+        cid: child.cid.toString(),
+        size: Number(node.size),
+        dir: node.type === 'directory'
+      })
+    }
+    const html = listing(ctx.url.pathname, children)
+    ctx.res.writeHead(200, {
+      ...common,
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      ETag: `"DirIndex-${entry.cid}"`
+    })
+    ctx.res.end(headOnly ? undefined : html)
+    return
+  }
+  if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {
+    throw new NotFoundError(`${contentPath} is a ${entry.type} node, not a file or folder`)
+  }
+  const size = Number(entry.size)
+  const range = parseRange(ctx.req.headers.range, size)
+  if (range != null && range.length === 0) {
+    ctx.res.writeHead(416, { 'Content-Range': `bytes */${size}`, ...SANDBOX })
+    ctx.res.end()
+    return
+  }
+  const tracker = ctx.activity.begin('gateway-file', contentPath)
+  const fs = ctx.kit.getFilesystem({ useLibp2p: ctx.kit.libp2pIntegration != null })
+  tracker.readThrough(fs)
+  const source = fs.catStream(contentPath, { signal, ...(range ?? {}) })[Symbol.asyncIterator]()
+  let first: IteratorResult<Uint8Array> | undefined
+  if (!headOnly) {
+    try {
+      first = await source.next()
+    } catch (err) {
+      tracker.finish(err)
+      throw err
+    }
+  }
+  const type = typeByName(sub.at(-1) ?? '') ?? sniff(first?.done === false ? first.value : undefined)
+  const body = (async function* () {
+    if (first != null && first.done !== true) yield first.value
+    for (;;) {
+      const next = await source.next()
+      if (next.done === true) return
+      yield next.value
+    }
+  })()
+  await sendStream(
+    ctx.res,
+    body,
+    {
+      ...common,
+      'Content-Type': type,
+      'Content-Length': range?.length ?? size,
+      'Accept-Ranges': 'bytes',
+      ETag: `"${entry.cid}"`,
+      ...(range == null
+        ? {}
+        : { 'Content-Range': `bytes ${range.offset}-${range.offset + range.length - 1}/${size}` })
+    },
+    { tracker, headOnly, status: range == null ? 200 : 206 }
+  )
+}

@@ -1,0 +1,212 @@
+import { createGzip } from 'node:zlib'
+import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
+import { InvalidParametersError } from '../../errors.ts'
+import type { AddOptions } from '../../kit/index.ts'
+import {
+  arg,
+  flag,
+  type Handler,
+  NdjsonWriter,
+  type RequestContext,
+  requestSignal,
+  sendJson,
+  sendStream,
+  uint
+} from '../http.ts'
+import { multipartEntries } from '../multipart.ts'
+import { type TarEntry, tarStream } from '../tar.ts'
+
+/** Kubo's UnixFS type numbers in `ls` output. */
+const LS_TYPES = { directory: 1, file: 2, raw: 2, symlink: 4, other: 0 } as const
+
+function addOptions(params: URLSearchParams): AddOptions {
+  const v = params.get('cid-version')
+  let cidVersion: 0 | 1 | undefined
+  if (v != null && v !== '') {
+    if (v !== '0' && v !== '1')
+      throw new InvalidParametersError(`option "cid-version" must be 0 or 1, not "${v}"`)
+    cidVersion = v === '1' ? 1 : 0
+  }
+  const hash = params.get('hash')
+  if (hash != null && hash !== '' && hash !== 'sha2-256') {
+    throw new InvalidParametersError(`option "hash": only sha2-256 is supported, not "${hash}"`)
+  }
+  const chunker = params.get('chunker')
+  let chunkSize: number | undefined
+  if (chunker != null && chunker !== '') {
+    const m = /^size-(\d+)$/.exec(chunker)
+    if (m == null)
+      throw new InvalidParametersError(`option "chunker": only size-<bytes> is supported, not "${chunker}"`)
+    chunkSize = Number(m[1])
+  }
+  const rawLeaves = params.has('raw-leaves') ? flag(params, 'raw-leaves', false) : undefined
+  return {
+    cidVersion,
+    rawLeaves,
+    chunkSize,
+    pin: flag(params, 'pin', true),
+    onlyHash: flag(params, 'only-hash', false),
+    wrapWithDirectory: flag(params, 'wrap-with-directory', false)
+  }
+}
+
+/** `add`: import the multipart files; one NDJSON line per entry (and progress lines with `progress`). */
+const add: Handler = async (ctx) => {
+  const options = addOptions(ctx.params)
+  const progress = flag(ctx.params, 'progress', false)
+  let out: NdjsonWriter | undefined
+  const writer = (): NdjsonWriter => {
+    out ??= new NdjsonWriter(ctx.res)
+    return out
+  }
+  let files = 0
+  async function* counted(name: string, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    let bytes = 0
+    for await (const chunk of content) {
+      bytes += chunk.byteLength
+      if (progress) await writer().send({ Name: name, Bytes: bytes })
+      yield chunk
+    }
+  }
+  async function* candidates() {
+    for await (const entry of multipartEntries(ctx.req, ctx.maxBodyBytes)) {
+      files++
+      if (entry.content == null) yield { path: entry.path }
+      else yield { path: entry.path, content: counted(entry.path, entry.content) }
+    }
+  }
+  const results = await ctx.kit.ipfsAddAll(candidates(), { ...options, signal: ctx.signal })
+  if (files === 0)
+    throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
+  const w = writer()
+  for (const r of results) await w.send({ Name: r.Name, Hash: r.Hash, Size: String(r.Size) })
+  w.end()
+}
+
+/** `cat`: a file's bytes (with `offset` and `length`), read through the tiered cache. */
+const cat: Handler = async (ctx) => {
+  const path = arg(ctx.params, 'ipfs-path')
+  parseCIDPath(path)
+  const tracker = ctx.activity.begin('cat', path)
+  const fs = ctx.kit.getFilesystem({ useLibp2p: ctx.kit.libp2pIntegration != null })
+  tracker.readThrough(fs)
+  const source = fs.catStream(path, {
+    offset: uint(ctx.params, 'offset'),
+    length: uint(ctx.params, 'length'),
+    signal: requestSignal(ctx)
+  })
+  await sendStream(
+    ctx.res,
+    source,
+    { 'Content-Type': 'text/plain', 'X-Stream-Output': '1', 'X-Content-Type-Options': 'nosniff' },
+    { tracker }
+  )
+}
+
+function checkName(name: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new InvalidParametersError(
+      `refusing a folder entry named ${JSON.stringify(name)}: not a plain name`
+    )
+  }
+  return name
+}
+
+/** The tar entries of a UnixFS file or folder, named under `name`. */
+async function* entriesOf(
+  entry: UnixFSEntry,
+  name: string,
+  ctx: RequestContext,
+  signal: AbortSignal
+): AsyncGenerator<TarEntry> {
+  const blockstore = ctx.kit.helia.blockstore
+  const mtime =
+    entry.type === 'file' || entry.type === 'directory' ? Number(entry.unixfs.mtime?.secs ?? 0) : 0
+  if (entry.type === 'directory') {
+    yield { name, type: 'directory', mtime, mode: entry.unixfs.mode }
+    for await (const child of entry.entries({ signal })) {
+      const node = await exporter(child.cid, blockstore, { signal })
+      yield* entriesOf(node, `${name}/${checkName(child.name)}`, ctx, signal)
+    }
+    return
+  }
+  if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+    yield {
+      name,
+      type: 'file',
+      size: Number(entry.size),
+      mtime,
+      mode: entry.type === 'file' ? entry.unixfs.mode : undefined,
+      content: entry.content({ signal })
+    }
+    return
+  }
+  throw new InvalidParametersError(`${entry.cid} is a ${entry.type} node, not a UnixFS file or folder`)
+}
+
+/** `get`: a tar of a file or folder (gzip with `compress`), streamed; nothing is written on the server. */
+const get: Handler = async (ctx) => {
+  const path = arg(ctx.params, 'ipfs-path')
+  const { cid, path: sub } = parseCIDPath(path)
+  const signal = requestSignal(ctx)
+  const tracker = ctx.activity.begin('get', path)
+  let entry: UnixFSEntry
+  try {
+    entry = await exporter(sub == null ? cid : `${cid}/${sub}`, ctx.kit.helia.blockstore, { signal })
+  } catch (err) {
+    const e = toKitError(err, path, signal)
+    tracker.finish(e)
+    throw e
+  }
+  const name = sub?.split('/').at(-1) ?? cid.toString()
+  const tar = tarStream(entriesOf(entry, name, ctx, signal))
+  const compress = flag(ctx.params, 'compress', false)
+  await sendStream(
+    ctx.res,
+    compress ? gzip(tar) : tar,
+    { 'Content-Type': compress ? 'application/gzip' : 'application/x-tar', 'X-Stream-Output': '1' },
+    { tracker }
+  )
+}
+
+async function* gzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const z = createGzip()
+  const feed = (async () => {
+    try {
+      for await (const chunk of source) if (!z.write(chunk)) await new Promise((r) => z.once('drain', r))
+      z.end()
+    } catch (err) {
+      z.destroy(err as Error)
+    }
+  })()
+  for await (const chunk of z as AsyncIterable<Buffer>) yield chunk
+  await feed
+}
+
+/** `ls`: a folder's entries in Kubo's shape (`Objects[0].Links`; none for a file). */
+const ls: Handler = async (ctx) => {
+  const path = arg(ctx.params, 'ipfs-path')
+  const { cid, path: sub } = parseCIDPath(path as CIDOrPath)
+  const signal = requestSignal(ctx)
+  let entry: UnixFSEntry
+  try {
+    entry = await exporter(sub == null ? cid : `${cid}/${sub}`, ctx.kit.helia.blockstore, { signal })
+  } catch (err) {
+    throw toKitError(err, path, signal)
+  }
+  const links =
+    entry.type === 'directory'
+      ? (await ctx.kit.ipfsLs(path, { signal })).map((e) => ({
+          Name: e.Name,
+          Hash: e.Hash,
+          Size: e.Size,
+          Type: LS_TYPES[e.Type],
+          Target: ''
+        }))
+      : []
+  sendJson(ctx.res, { Objects: [{ Hash: path, Links: links }] })
+}
+
+/** `add`, `cat`, `get`, `ls`. */
+export const contentCommands: Record<string, Handler> = { add, cat, get, ls }

@@ -1,0 +1,174 @@
+import { statfs } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { API_FINDPROVS_DEFAULT_COUNT, DISCOVERY_FIND_TIMEOUT_MS, REPO_VERSION } from '../../constants.ts'
+import { InvalidParametersError, NotFoundError, OfflineError } from '../../errors.ts'
+import type { IPFSKit } from '../../kit/index.ts'
+import { VERSION } from '../../version.ts'
+import {
+  arg,
+  args,
+  flag,
+  type Handler,
+  NdjsonWriter,
+  type RequestContext,
+  sendJson,
+  timeoutOption,
+  uint
+} from '../http.ts'
+import { resolveCid } from './blocks.ts'
+
+function requireOnline(kit: IPFSKit): void {
+  if (kit.peer.offline) throw new OfflineError('this command needs the network, and the node is offline')
+}
+
+/** `id`: this node, or a peer we know (`arg`). */
+const id: Handler = async (ctx) => {
+  const self = await ctx.kit.ipfsId()
+  const who = ctx.params.get('arg')
+  if (who == null || who === '' || who === self.ID) return sendJson(ctx.res, self)
+  requireOnline(ctx.kit)
+  let peerId: ReturnType<typeof peerIdFromString>
+  try {
+    peerId = peerIdFromString(who)
+  } catch (err) {
+    throw new InvalidParametersError(`"${who}" is not a peer id: ${(err as Error).message}`, { cause: err })
+  }
+  const peer = await ctx.kit.peer.host.peerStore.get(peerId).catch(() => undefined)
+  if (peer == null) throw new NotFoundError(`peer ${who} is not known to this node`)
+  const agent = peer.metadata.get('AgentVersion')
+  sendJson(ctx.res, {
+    ID: who,
+    PublicKey: '',
+    Addresses: peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${who}`),
+    AgentVersion: agent == null ? '' : new TextDecoder().decode(agent),
+    Protocols: peer.protocols
+  })
+}
+
+const version: Handler = async (ctx) => {
+  sendJson(ctx.res, {
+    Version: VERSION,
+    Commit: '',
+    Repo: String(REPO_VERSION),
+    System: `${process.arch}/${process.platform}`,
+    Node: process.version
+  })
+}
+
+/** `swarm/peers`: open connections; `Direction` (Kubo's 1 inbound, 2 outbound) with `direction`. */
+const swarmPeers: Handler = async (ctx) => {
+  const direction = flag(ctx.params, 'direction', false)
+  const peers = await ctx.kit.ipfsSwarmPeers()
+  sendJson(ctx.res, {
+    Peers: peers.map((p) => ({
+      Addr: p.Addr.replace(new RegExp(`/p2p/${p.Peer}$`), ''),
+      Peer: p.Peer,
+      Latency: '',
+      Muxer: '',
+      ...(direction ? { Direction: p.Direction === 'inbound' ? 1 : 2 } : {})
+    }))
+  })
+}
+
+const swarmConnect: Handler = async (ctx) => {
+  requireOnline(ctx.kit)
+  const lines: string[] = []
+  for (const addr of args(ctx.params, 'address')) {
+    lines.push(`connect ${await ctx.kit.ipfsSwarmConnect(addr, { signal: ctx.signal })} success`)
+  }
+  sendJson(ctx.res, { Strings: lines })
+}
+
+/** Kubo's routing event type of a provider record. */
+const PROVIDER_EVENT = 4
+
+/** `routing/findprovs`: providers as they are found, one Kubo routing event per line. */
+const findProvs: Handler = async (ctx) => {
+  requireOnline(ctx.kit)
+  const count = uint(ctx.params, 'num-providers') ?? API_FINDPROVS_DEFAULT_COUNT
+  if (count < 1) throw new InvalidParametersError('option "num-providers" must be 1 or more')
+  const signal = AbortSignal.any([
+    ctx.signal,
+    AbortSignal.timeout(timeoutOption(ctx.params) ?? DISCOVERY_FIND_TIMEOUT_MS)
+  ])
+  const cid = await resolveCid(ctx.kit, arg(ctx.params, 'key'), signal)
+  const discovery = ctx.kit.libp2pIntegration?.discovery
+  const source =
+    discovery?.isStarted === true
+      ? discovery.findProviders(cid, { count, signal })
+      : ctx.kit.helia.routing.findProviders(cid, { signal })
+  let out: NdjsonWriter | undefined
+  let found = 0
+  try {
+    for await (const p of source) {
+      out ??= new NdjsonWriter(ctx.res)
+      const ok = await out.send({
+        Extra: '',
+        ID: '',
+        Responses: [{ ID: p.id.toString(), Addrs: p.multiaddrs.map((m) => m.toString()) }],
+        Type: PROVIDER_EVENT
+      })
+      if (!ok || ++found >= count) break
+    }
+  } catch (err) {
+    // the time limit ends a lookup as Kubo's does: with what was found
+    if (!signal.aborted) throw err
+  }
+  ;(out ?? new NdjsonWriter(ctx.res)).end()
+}
+
+const repoStat: Handler = async (ctx) => {
+  const stat = await ctx.kit.ipfsRepoStat()
+  const fs = await statfs(stat.RepoPath).catch(() => undefined)
+  const free = fs == null ? 0 : fs.bavail * fs.bsize
+  sendJson(ctx.res, {
+    RepoSize: stat.RepoSize,
+    StorageMax: stat.RepoSize + free,
+    NumObjects: stat.NumObjects,
+    BlocksSize: stat.BlocksSize,
+    RepoPath: stat.RepoPath,
+    Version: stat.Version
+  })
+}
+
+const repoGc: Handler = async (ctx) => {
+  const removed = await ctx.kit.ipfsGc({ signal: ctx.signal })
+  const out = new NdjsonWriter(ctx.res)
+  for (const cid of removed) await out.send({ Key: { '/': cid.toString() } })
+  out.end()
+}
+
+function bw(ctx: RequestContext): Record<string, number> {
+  const b = ctx.activity.bandwidth()
+  return { TotalIn: b.totalIn, TotalOut: b.totalOut, RateIn: b.rateIn, RateOut: b.rateOut }
+}
+
+/**
+ * `stats/bw`: `TotalIn` counts block bytes received from peers by the routing layer,
+ * `TotalOut` the bytes the API and gateway sent (not raw transport bytes); rates over the
+ * last second. With `poll`, one line every `interval` until the client goes away.
+ */
+const statsBw: Handler = async (ctx) => {
+  if (!flag(ctx.params, 'poll', false)) return sendJson(ctx.res, bw(ctx))
+  const v = ctx.params.get('interval')
+  const interval = v == null ? 1000 : (timeoutOption(new URLSearchParams({ timeout: v })) ?? 1000)
+  const out = new NdjsonWriter(ctx.res)
+  while (!ctx.signal.aborted) {
+    if (!(await out.send(bw(ctx)))) break
+    await sleep(interval, undefined, { signal: ctx.signal }).catch(() => undefined)
+  }
+  out.end()
+}
+
+/** `id`, `version`, `swarm/*`, `routing/findprovs`, `repo/stat|gc`, `stats/bw`. */
+export const networkCommands: Record<string, Handler> = {
+  id,
+  version,
+  'swarm/peers': swarmPeers,
+  'swarm/connect': swarmConnect,
+  'routing/findprovs': findProvs,
+  'repo/stat': repoStat,
+  'repo/gc': repoGc,
+  'stats/bw': statsBw
+}
