@@ -133,8 +133,8 @@ describe('HTTP RPC API with the real kubo-rpc-client', () => {
   it('swarm connect and peers; B cats what A added over the network; findprovs finds A', async () => {
     const addrA = (await clientA.id()).addresses[0]
     assert.ok(addrA)
-    const connected = await clientB.swarm.connect(addrA)
-    assert.match(connected[0] ?? '', /^connect .* success$/)
+    // typed as void by the client; Kubo (and we) answer with `Strings`
+    await clientB.swarm.connect(addrA)
     const peers = await clientB.swarm.peers()
     assert.ok(peers.some((p) => p.peer.toString() === a.kit.repo.config.Identity.PeerID))
     const bytes = pseudoRandomBytes(600_000, 11)

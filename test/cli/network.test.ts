@@ -53,12 +53,9 @@ describe('ipfs-kit CLI: daemon, swarm, pubsub, network fetch', () => {
     assert.ok(addrA.endsWith(`/p2p/${id.a}`), addrA)
   })
 
-  it('a one-shot command on a repo the daemon holds is one clear error; id still works', async () => {
-    assertOneError(
-      await run(['--repo', repo.a, 'add', '-q'], { input: 'x' }),
-      new RegExp(`a daemon \\(process ${daemonA?.pid}\\) holds the repo`)
-    )
-    assertOneError(await run(['--repo', repo.a, 'pin', 'ls']), /holds the repo/)
+  it('a one-shot command on a repo the daemon holds goes through its HTTP API; id still works', async () => {
+    const cid = (await ok(['--repo', repo.a, 'add', '-q'], { input: 'x' })).trim()
+    assert.match(await ok(['--repo', repo.a, 'pin', 'ls']), new RegExp(`^${cid} recursive$`, 'm'))
     const idA = JSON.parse(await ok(['--repo', repo.a, 'id'])) as { ID: string }
     assert.equal(idA.ID, id.a)
   })
@@ -101,6 +98,11 @@ describe('ipfs-kit CLI: daemon, swarm, pubsub, network fetch', () => {
         input: 'second, from stdin\n'
       })
       await sub.waitFor(/^first message\nsecond, from stdin\n$/, 'stdout', 10_000)
+      // a repo held by a one-shot command (no API) is still one clear error
+      assertOneError(
+        await run(['--repo', repo.b, 'pin', 'ls']),
+        new RegExp(`a daemon \\(process ${sub.pid}\\) holds the repo`)
+      )
     } finally {
       assert.equal(await sub.stop('SIGINT'), 0, sub.stderr())
     }
