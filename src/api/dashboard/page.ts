@@ -33,7 +33,7 @@ function table(id: string, columns: string[]): string {
 export function dashboardPage(nonce: string, pollMs: number): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>ipfs-kit dashboard</title><style>${STYLE}</style></head>
+<title>ipfs-kit dashboard</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
 <body data-poll-ms="${pollMs}">
 <header><h1>ipfs-kit</h1><span id="peer-id">…</span><span id="role"></span><span id="version"></span><span id="status">connecting…</span></header>
 <section class="cards">

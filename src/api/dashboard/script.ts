@@ -65,7 +65,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     var all = [];
     series.forEach(function (s) { all = all.concat(s.points); });
-    var now = Date.now(); var xMin = now - 5 * 60 * 1000; var xMax = now;
+    var now = Date.now(); var xMin = now - 10 * 1000; var xMax = now;
     all.forEach(function (p) { if (p[0] < xMin) xMin = p[0]; });
     var yMax = opts.yMax || 0;
     if (!yMax) { all.forEach(function (p) { if (p[1] > yMax) yMax = p[1]; }); yMax = yMax > 0 ? yMax * 1.15 : 1; }
