@@ -110,11 +110,16 @@ describe('dashboard in headless Chromium', () => {
     })
     await page.goto(`${node.url}/`, { timeout: 30_000 })
     await page.waitForSelector('#peers tbody tr.row', { timeout: 15_000 })
-    const peerRows = await page.$$eval('#peers tbody tr.row', (rows) =>
-      rows.map((r) =>
-        Array.from(r.querySelectorAll('td')).map((td) => td.getAttribute('title') ?? td.textContent)
-      )
-    )
+    // locators only: they work under the page's CSP (no eval), and need no DOM types here
+    const rows = page.locator('#peers tbody tr.row')
+    const peerRows: string[][] = []
+    for (let i = 0; i < (await rows.count()); i++) {
+      const cells = rows.nth(i).locator('td')
+      peerRows.push([
+        (await cells.nth(0).getAttribute('title')) ?? '',
+        (await cells.nth(1).textContent()) ?? ''
+      ])
+    }
     assert.ok(
       peerRows.some(
         (cells) => cells[0] === provider.repo.config.Identity.PeerID && /^\d+$/.test(cells[1] ?? '')
@@ -122,41 +127,26 @@ describe('dashboard in headless Chromium', () => {
       `the provider with its k-bucket: ${JSON.stringify(peerRows)}`
     )
     await page.waitForSelector('#reputation tbody tr.row', { timeout: 15_000 })
-    const repCells = await page.$$eval('#reputation tbody tr.row td', (tds) =>
-      tds.map((td) => td.textContent ?? '')
-    )
-    assert.match(repCells[1] ?? '', /^0\.\d{3}$/, 'a score')
+    const repCells = await page.locator('#reputation tbody tr.row').first().locator('td').allTextContents()
+    assert.match(repCells[1] ?? '', /^[01]\.\d{3}$/, 'a score')
     assert.match(repCells[2] ?? '', /%$/, 'a success rate')
     assert.match(repCells[3] ?? '', /ms$/, 'a latency')
-    const retrievalRows = await page.$$eval('#retrievals tbody tr.row', (rows) => rows.length)
+    const retrievalRows = await page.locator('#retrievals tbody tr.row').count()
     assert.ok(retrievalRows >= 9, `retrieval rows: ${retrievalRows}`)
 
-    await page.waitForFunction(
-      () =>
-        Number(
-          document
-            .querySelector('#plot-hit-ratio polyline[data-series="all"]')
-            ?.getAttribute('data-points') ?? 0
-        ) >= 3,
-      undefined,
-      { timeout: 15_000 }
-    )
-    const hitRatio = await page.$eval('#plot-hit-ratio polyline[data-series="all"]', (el) => ({
-      points: el.getAttribute('points') ?? '',
-      box: el.getBoundingClientRect().width
-    }))
-    const ys = hitRatio.points.split(' ').map((p) => Number(p.split(',')[1]))
+    const line = page.locator('#plot-hit-ratio polyline[data-series="all"]')
+    await waitFor(async () => Number(await line.getAttribute('data-points')) >= 3, 'three points on the plot')
+    const points = (await line.getAttribute('points')) ?? ''
+    const ys = points.split(' ').map((p) => Number(p.split(',')[1]))
     assert.ok(ys.length >= 3 && ys.every(Number.isFinite))
     assert.ok(Math.min(...ys) < 180, 'the hit ratio is above zero somewhere (the line leaves the x axis)')
-    assert.ok(hitRatio.box > 10, 'the line is drawn with a width')
-    const dots = await page.$$eval('#plot-latency g[data-series="retrievals"] circle', (c) => c.length)
+    assert.ok(((await line.boundingBox())?.width ?? 0) > 10, 'the line is drawn with a width')
+    const dots = await page.locator('#plot-latency g[data-series="retrievals"] circle').count()
     assert.ok(dots >= 9, `latency dots: ${dots}`)
 
     // live: the status line changes as the page polls
     const first = await page.textContent('#status')
-    await page.waitForFunction((before) => document.querySelector('#status')?.textContent !== before, first, {
-      timeout: 10_000
-    })
+    await waitFor(async () => (await page.textContent('#status')) !== first, 'the status line to change')
     assert.match((await page.textContent('#status')) ?? '', /^live/)
 
     await mkdir(ARTIFACTS, { recursive: true })
