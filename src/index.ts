@@ -4,6 +4,18 @@
  * @packageDocumentation
  */
 
+export {
+  type ApiAddresses,
+  ApiServer,
+  type ApiServerComponents,
+  type ApiServerInit,
+  connectDaemon,
+  type HistorySample,
+  HttpKitClient,
+  type HttpKitClientInit,
+  type RetrievalKind,
+  type RetrievalRecord
+} from './api/index.ts'
 export { TieredCache, type TieredCacheInit, type TieredCacheStats } from './cache/index.ts'
 export { parseCID, parseCIDPath } from './cids.ts'
 export * from './constants.ts'
