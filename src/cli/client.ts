@@ -1,5 +1,5 @@
 import type { Role } from '../constants.ts'
-import { isErrorNamed, NotFoundError, OfflineError, RepoLockedError } from '../errors.ts'
+import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
 import type { IPFSKit } from '../kit/index.ts'
 import { readConfig, resolveRepoPath } from '../kit/repo.ts'
 import { daemonHoldsRepo } from './errors.ts'
@@ -73,26 +73,35 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
 }
 
 /**
- * A client for one command: the kit on the repo, or, when a daemon holds the repo, the
- * daemon through its HTTP API (the address it wrote to `<repo>/api`, and its token).
- * `--connect` peers are dialled either way.
+ * The running daemon of `repo`, through its HTTP API: the address it wrote to
+ * `<repo>/api` and its token, if it answers as the repo's own peer; else undefined.
+ */
+async function daemonOf(repo: string): Promise<KitClient | undefined> {
+  const { connectDaemon } = await import('../api/client.ts')
+  const client = await connectDaemon(repo).catch(() => undefined)
+  if (client == null) return undefined
+  try {
+    const [id, config] = await Promise.all([client.ipfsId(), readConfig(repo)])
+    return id.ID === config.Identity.PeerID ? client : undefined
+  } catch {
+    // a file left by a daemon that is gone
+    return undefined
+  }
+}
+
+/**
+ * A client for one command: the running daemon through its HTTP API when one holds the
+ * repo, else the kit on the repo. `--connect` peers are dialled either way.
  */
 export async function openClient(globals: GlobalOptions, options: OpenClientOptions): Promise<KitClient> {
-  try {
-    return await openKit(globals, options)
-  } catch (err) {
-    if (!isErrorNamed(err, 'RepoLockedError')) throw err
-    const { connectDaemon } = await import('../api/client.ts')
-    const client = await connectDaemon(resolveRepoPath(globals.repo))
-    if (client == null) throw err
-    try {
-      await client.request('version')
-    } catch (cause) {
-      throw new RepoLockedError(`${err.message}; its API at ${client.url} does not answer`, { cause })
-    }
-    for (const addr of options.connect ?? []) await client.ipfsSwarmConnect(addr)
-    return client
+  if (options.network && globals.offline === true) {
+    throw new OfflineError('this command needs the network: run it without --offline')
   }
+  const repo = resolveRepoPath(globals.repo)
+  const daemon = await daemonOf(repo)
+  if (daemon == null) return openKit(globals, options)
+  for (const addr of options.connect ?? []) await daemon.ipfsSwarmConnect(addr)
+  return daemon
 }
 
 /** Run `fn` with a client for one command, and always stop it afterwards. */
