@@ -218,11 +218,13 @@ export class HttpKitClient {
     }
   }
 
+  /** Upload a local file or folder (`add -r`); every entry's result, the root last. */
   async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
     const source = await pathCandidates(path, { hidden: options.hidden, onBytes: options.onProgress })
     return this.#upload(source as AsyncIterable<UploadPart>, this.#addParams(options), options.signal)
   }
 
+  /** Upload bytes (or a stream) as one file; its result. */
   async ipfsAddBytes(
     bytes: Uint8Array | AsyncIterable<Uint8Array>,
     options: AddOptions = {}
@@ -237,6 +239,7 @@ export class HttpKitClient {
     return root
   }
 
+  /** A file's bytes as they arrive (`offset`, `length`). */
   async *ipfsCatStream(path: CIDOrPath, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
     const res = await this.request(
       'cat',
@@ -264,6 +267,7 @@ export class HttpKitClient {
     }
   }
 
+  /** A folder's entries. */
   async ipfsLs(path: CIDOrPath, options: AbortOptions = {}): Promise<LsEntry[]> {
     const body = await this.#json<{
       Objects?: Array<{ Links?: Array<{ Name: string; Hash: string; Size: number; Type: number }> }>
@@ -284,6 +288,7 @@ export class HttpKitClient {
     }))
   }
 
+  /** Pin (recursively unless `recursive: false`). */
   async ipfsPinAdd(path: CIDOrPath, options: AbortOptions & { recursive?: boolean } = {}): Promise<CID> {
     const body = await this.#json<{ Pins: string[] }>(
       'pin/add',
@@ -293,11 +298,13 @@ export class HttpKitClient {
     return CID.parse(body.Pins[0] ?? '')
   }
 
+  /** Unpin. */
   async ipfsPinRm(path: CIDOrPath, options: AbortOptions = {}): Promise<CID> {
     const body = await this.#json<{ Pins: string[] }>('pin/rm', { arg: String(path) }, options.signal)
     return CID.parse(body.Pins[0] ?? '')
   }
 
+  /** Every pin, or the one for `cid`. */
   async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
     const body = await this.#json<{ Keys: Record<string, { Type: 'recursive' | 'direct' }> }>(
       'pin/ls',
@@ -311,6 +318,7 @@ export class HttpKitClient {
     }))
   }
 
+  /** Publish one message. */
   async ipfsPubsubPublish(
     topic: string,
     data: string | Uint8Array,
@@ -364,6 +372,7 @@ export class HttpKitClient {
     })()
   }
 
+  /** Stop `handler` (or every handler of this client) on `topic`. */
   async ipfsPubsubUnsubscribe(topic: string, handler?: PubsubHandler): Promise<void> {
     const handlers = this.#subscriptions.get(topic)
     if (handlers == null) return
@@ -375,6 +384,7 @@ export class HttpKitClient {
     if (handlers.size === 0) this.#subscriptions.delete(topic)
   }
 
+  /** Peers the daemon exchanges pubsub messages with (on `topic`, or any). */
   async ipfsPubsubPeers(topic?: string): Promise<string[]> {
     return (
       (
@@ -385,20 +395,24 @@ export class HttpKitClient {
     )
   }
 
+  /** Topics the daemon is subscribed to. */
   async ipfsPubsubLs(): Promise<string[]> {
     const body = await this.#json<{ Strings: string[] | null }>('pubsub/ls')
     return (body.Strings ?? []).map((t) => decoder.decode(base64url.decode(t)))
   }
 
+  /** The daemon's identity and addresses. */
   async ipfsId(): Promise<IdResult> {
     return this.#json<IdResult>('id')
   }
 
+  /** Have the daemon dial a peer; the peer id. */
   async ipfsSwarmConnect(addr: string, options: AbortOptions = {}): Promise<string> {
     const body = await this.#json<{ Strings: string[] }>('swarm/connect', { arg: addr }, options.signal)
     return /^connect (\S+) success$/.exec(body.Strings[0] ?? '')?.[1] ?? ''
   }
 
+  /** The daemon's open connections. */
   async ipfsSwarmPeers(): Promise<SwarmPeer[]> {
     const body = await this.#json<{
       Peers: Array<{ Addr: string; Peer: string; Direction?: number }> | null
@@ -410,6 +424,7 @@ export class HttpKitClient {
     }))
   }
 
+  /** The daemon's repo: blocks and bytes. */
   async ipfsRepoStat(): Promise<RepoStat> {
     const s = await this.#json<RepoStat>('repo/stat')
     return {
@@ -421,6 +436,7 @@ export class HttpKitClient {
     }
   }
 
+  /** Have the daemon remove unpinned blocks; the removed CIDs. */
   async ipfsGc(options: AbortOptions = {}): Promise<CID[]> {
     const out: CID[] = []
     for await (const line of this.#ndjson('repo/gc', {}, { signal: options.signal })) {
