@@ -17,7 +17,7 @@ import {
 import { NotStartedError } from '../../errors.ts'
 import type { IPFSLibp2pPeer, PeerServices } from '../peer/index.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
-import type { OutcomeSink, RequestOutcome } from '../routing/hedged-fetcher.ts'
+import { noteAsked, type OutcomeSink, type RequestOutcome } from '../routing/hedged-fetcher.ts'
 import { ContentAffinity, type ContentAffinityInit } from './affinity.ts'
 import { AdaptiveBackoff, type BackoffInit } from './backoff.ts'
 import { DiscoveryCache, type DiscoveryCacheInit } from './discovery-cache.ts'
@@ -444,6 +444,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     const answers = pushable<Provider>({ objectMode: true })
     let remaining = peers.length
     for (const p of peers) {
+      // a peer may answer a want-have for a small block with the block itself
+      noteAsked(wantList, p.id, cid)
       wantList
         .wantSessionPresence(cid, p.id, { signal: probeSignal })
         .then((presence) => {

@@ -76,7 +76,45 @@ interface Attempt {
 /** Same key as Helia's want list: the multihash in base64 (no multibase prefix). */
 const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
 
+/**
+ * What this node asked peers for recently, per node (want list): per peer, multihash →
+ * expiry. Shared by every fetcher on the node and by discovery's want-have probes, so
+ * one component's requests are never another's "unrequested" blocks.
+ */
 const askedByNode = new WeakMap<BitswapWantList, Map<string, Map<string, number>>>()
+
+/**
+ * Note that `peer` was asked for `cid` (a want-block or a want-have: a peer may answer a
+ * want-have for a small block with the block itself).
+ */
+export function noteAsked(wantList: BitswapWantList, peer: PeerId, cid: CID): void {
+  let byPeer = askedByNode.get(wantList)
+  if (byPeer == null) {
+    byPeer = new Map()
+    askedByNode.set(wantList, byPeer)
+  }
+  const key = peer.toString()
+  let asked = byPeer.get(key)
+  if (asked == null) {
+    asked = new Map()
+    byPeer.set(key, asked)
+  }
+  const now = Date.now()
+  asked.set(mhKey(cid), now + ROUTING_RECENT_WANT_TTL_MS)
+  if (asked.size > 256) {
+    for (const [k, exp] of asked) if (exp < now) asked.delete(k)
+  }
+}
+
+/** True if anyone on this node asked any peer for `cid` within the last while. */
+function askedOfAnyone(byPeer: Map<string, Map<string, number>>, cid: CID, now: number): boolean {
+  const key = mhKey(cid)
+  for (const asked of byPeer.values()) {
+    const expiry = asked.get(key)
+    if (expiry != null && expiry >= now) return true
+  }
+  return false
+}
 
 /**
  * Fetches one block from the best of a stream of candidate providers over the standard
@@ -149,11 +187,13 @@ export class HedgedBlockFetcher {
     const peerKey = sender.toString()
     const asked = this.#asked.get(peerKey)
     const now = Date.now()
-    const expiry = asked?.get(mhKey(cid))
-    if (expiry != null && expiry >= now) return
+    // a block this node asked anyone for (a late or second copy) is no offence
+    if (askedOfAnyone(this.#asked, cid, now)) return
     // Helia's own bitswap wants (a broadcast to every connected peer) are not ours to judge
     if (this.#wantList.wants?.has(mhKey(cid)) === true) return
-    // nothing outstanding that matches: an unrequested or corrupted block
+    // a block nobody here asked for, from a peer we fetch from: unrequested, or corrupted
+    // (bitswap names a block by the hash of its bytes, so corrupt bytes arrive as a block
+    // no one wanted)
     if (asked == null || asked.size === 0) return // not a peer we fetch from: Helia's own wants
     this.#log('unrequested block %c from %p: treating as corrupt', cid, sender)
     this.#outcomes.recordOutcome(sender, { kind: 'corrupt', latencyMs: 0 }, cid)
@@ -188,20 +228,6 @@ export class HedgedBlockFetcher {
       this.#timeouts.delete(oldest)
     }
     return t
-  }
-
-  #markAsked(peer: PeerId, cid: CID): void {
-    const key = peer.toString()
-    let asked = this.#asked.get(key)
-    if (asked == null) {
-      asked = new Map()
-      this.#asked.set(key, asked)
-    }
-    const now = Date.now()
-    asked.set(mhKey(cid), now + ROUTING_RECENT_WANT_TTL_MS)
-    if (asked.size > 256) {
-      for (const [k, exp] of asked) if (exp < now) asked.delete(k)
-    }
   }
 
   /**
@@ -338,7 +364,7 @@ export class HedgedBlockFetcher {
           this.#inFlight.set(peerKey, set)
         }
         set.add(attempt)
-        this.#markAsked(peer, cid)
+        noteAsked(this.#wantList, peer, cid)
         // hedge: past this peer's own timeout, ask the next candidate as well
         hedge.addEventListener('abort', () => {
           if (!attempt.settled && !done) launchNext()
