@@ -29,8 +29,16 @@ export async function startSwarm(
     for (const back of [1, 3, 7]) {
       if (i - back < 0) continue
       const target = peers[i - back]!
-      // a simultaneous dial from the other side may reset the first attempt: try again once
-      await peers[i]!.connect(target.getMultiaddrs()[0]!).catch(async () => peers[i]!.connect(target.peerId))
+      // a simultaneous dial from the other side, or a busy machine, may fail an attempt: try again
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await peers[i]!.connect(target.getMultiaddrs()[0]!)
+          break
+        } catch (err) {
+          if (attempt >= 3) throw err
+          await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
+        }
+      }
     }
   }
   return peers

@@ -1,0 +1,234 @@
+/**
+ * What every benchmark shares: the result row, percentiles, deterministic content, reading a
+ * process's memory from `/proc`, and child processes that are always killed by pid.
+ *
+ * @packageDocumentation
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createCipheriv, createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import type { BenchFigure } from './cache.ts'
+
+export type { BenchFigure } from './cache.ts'
+
+export const MiB = 1024 * 1024
+
+/** Progress to standard error (the table goes to standard output). */
+export function note(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`)
+}
+
+/**
+ * A row: `ratio` is `ours / baseline`; with `goalRatio`, the goal is met when the ratio is at
+ * most (lower is better) or at least (higher is better) that.
+ */
+export function row(init: Omit<BenchFigure, 'ratio'> & { goalRatio?: number }): BenchFigure {
+  const { goalRatio, ...rest } = init
+  const ratio = init.baseline === 0 ? Number.NaN : init.ours / init.baseline
+  const met =
+    init.met ??
+    (goalRatio == null ? undefined : init.better === 'lower' ? ratio <= goalRatio : ratio >= goalRatio)
+  return { ...rest, ratio, ...(met == null ? {} : { met }) }
+}
+
+/** The q-quantile (0..1) of samples, nearest rank. */
+export function quantile(samples: number[], q: number): number {
+  const sorted = [...samples].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+}
+
+export function median(samples: number[]): number {
+  return quantile(samples, 0.5)
+}
+
+/**
+ * Pseudo-random bytes from a seed (the AES-256-CTR key stream of `sha256(seed)`), as a stream of
+ * `chunkSize` pieces: every process given the same seed and size makes the same file, hence the
+ * same CIDs, without holding the whole file in memory.
+ */
+export async function* seededChunks(
+  seed: string,
+  size: number,
+  chunkSize = 256 * 1024
+): AsyncGenerator<Uint8Array> {
+  const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16))
+  const zeros = Buffer.alloc(chunkSize)
+  for (let done = 0; done < size; ) {
+    const n = Math.min(chunkSize, size - done)
+    yield new Uint8Array(cipher.update(n === chunkSize ? zeros : zeros.subarray(0, n)))
+    done += n
+  }
+}
+
+/** The same bytes as {@link seededChunks}, all at once. */
+export function seededBytes(seed: string, size: number): Uint8Array {
+  const cipher = createCipheriv('aes-256-ctr', createHash('sha256').update(seed).digest(), Buffer.alloc(16))
+  return new Uint8Array(cipher.update(Buffer.alloc(size)))
+}
+
+/** SHA-256 (hex) of a stream of bytes, and how many bytes it had. */
+export async function hashStream(source: AsyncIterable<Uint8Array>): Promise<{ sha: string; bytes: number }> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  for await (const chunk of source) {
+    hash.update(chunk)
+    bytes += chunk.byteLength
+  }
+  return { sha: hash.digest('hex'), bytes }
+}
+
+/** SHA-256 (hex) of a seeded file, computed as a stream. */
+export async function seededSha(seed: string, size: number): Promise<string> {
+  return (await hashStream(seededChunks(seed, size))).sha
+}
+
+/** Resident set size (`VmRSS`) and its peak (`VmHWM`) of a process, in MiB. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string): number =>
+    Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN)
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
+}
+
+/**
+ * Reset a process's peak RSS to its current RSS (Linux: `5` into `/proc/<pid>/clear_refs`), so
+ * that a later `VmHWM` is the peak of what happened since. Returns false where that is refused.
+ */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A child process started by a benchmark. */
+export interface Child {
+  pid: number
+  /** the lines it printed before it was ready */
+  lines: string[]
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited */
+  kill(graceMs?: number): Promise<void>
+}
+
+/** pids of the children still running: killed when the bench process exits, however it exits */
+const running = new Set<number>()
+let exitHookInstalled = false
+
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const pid of running) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  })
+}
+
+/**
+ * Start a process and wait until it prints a line for which `ready` is true (or it exits, or
+ * `timeoutMs` passes: then it is killed and this throws). The caller kills it by `kill()`, in a
+ * `finally`. Its standard input stays open: a bench provider exits when it closes, so nothing
+ * outlives a bench that crashed.
+ */
+export async function startChild(
+  command: string,
+  args: string[],
+  ready: (line: string) => boolean,
+  options: { timeoutMs?: number; what?: string } = {}
+): Promise<Child> {
+  const what = options.what ?? args.join(' ')
+  const child: ChildProcess = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const pid = child.pid
+  if (pid == null) throw new Error(`could not start ${what}`)
+  installExitHook()
+  running.add(pid)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(pid)
+      resolve()
+    })
+  )
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000)
+  })
+  const lines: string[] = []
+  const kill = async (graceMs = 5000): Promise<void> => {
+    if (child.exitCode != null || child.signalCode != null) return
+    process.kill(pid, 'SIGTERM')
+    const timer = setTimeout(() => {
+      if (child.exitCode == null && child.signalCode == null) process.kill(pid, 'SIGKILL')
+    }, graceMs)
+    await exited
+    clearTimeout(timer)
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${what} not ready after ${options.timeoutMs ?? 120_000} ms`)),
+        options.timeoutMs ?? 120_000
+      )
+      const rl = createInterface({ input: child.stdout! })
+      rl.on('line', (line) => {
+        lines.push(line)
+        if (ready(line)) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      void exited.then(() => {
+        clearTimeout(timer)
+        reject(new Error(`${what} exited before it was ready: ${stderr.trim()}`))
+      })
+    })
+  } catch (err) {
+    await kill(1000)
+    throw err
+  }
+  return { pid, lines, kill }
+}
+
+/** Kill every child, by pid, and wait for them all. */
+export async function killAll(children: Array<Child | undefined>): Promise<void> {
+  await Promise.all(children.map((c) => c?.kill()))
+}
+
+/** Node flags that run a `.ts` file in a child: none where Node strips types itself, else tsx. */
+export function tsFlags(): string[] {
+  return process.features.typescript === false || process.features.typescript == null
+    ? ['--import', 'tsx']
+    : []
+}
+
+/** A seeded pseudo-random generator (xorshift32) for shuffles that every run repeats. */
+export function seededRandom(seed: number): () => number {
+  let x = seed >>> 0 || 1
+  return () => {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    return (x >>> 0) / 2 ** 32
+  }
+}
+
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -1,0 +1,77 @@
+/**
+ * A provider process for the transfer benchmarks: providers run as separate processes so that a
+ * transfer is not limited by sharing one event loop with its seeker. Started by the benchmarks
+ * with one JSON argument ({@link ProviderSpec}); prints one JSON line ({@link ProviderReady}) once
+ * it serves, and serves until SIGTERM, SIGINT or the end of its standard input (so it never
+ * outlives the bench that started it).
+ *
+ * - `helia`: a plain Helia node (bench/helia.ts) serving a `blockstore-fs` folder prepared by the
+ *   bench (or nothing: the idle baseline of item 6).
+ * - `faulty`: our peer ({@link IPFSLibp2pPeer}) over a {@link FaultyBlockstore}: it adds `count`
+ *   seeded files (identical CIDs in every provider), then turns on its fault.
+ *
+ * @packageDocumentation
+ */
+
+import { FsBlockstore } from 'blockstore-fs'
+import { importer } from 'ipfs-unixfs-importer'
+import { kuboImporterOptions } from '../src/kit/importer.ts'
+import { IPFSLibp2pPeer } from '../src/libp2p/peer/index.ts'
+import { seededChunks } from './common.ts'
+import { FaultyBlockstore } from './faults.ts'
+import { plainHelia } from './helia.ts'
+import { fileSeed, type ProviderReady, type ProviderSpec } from './providers.ts'
+
+async function main(spec: ProviderSpec): Promise<void> {
+  let stop: () => Promise<void>
+  let ready: ProviderReady
+  if (spec.mode === 'helia') {
+    const blockstore = spec.dir == null ? undefined : new FsBlockstore(spec.dir)
+    await blockstore?.open()
+    const helia = plainHelia({ blockstore })
+    await helia.start()
+    stop = async () => {
+      await helia.stop()
+      await blockstore?.close()
+    }
+    ready = { ready: true, multiaddrs: helia.libp2p.getMultiaddrs().map(String), cids: [] }
+  } else {
+    const store = new FaultyBlockstore()
+    const peer = new IPFSLibp2pPeer({ role: 'worker', profile: 'local', blockstore: store })
+    await peer.start()
+    stop = () => peer.stop()
+    const cids: string[] = []
+    for (let i = 0; i < spec.files.count; i++) {
+      const content = seededChunks(fileSeed(spec.files.prefix, i), spec.files.size)
+      let root: string | undefined
+      for await (const entry of importer([{ content }], peer.helia.blockstore, kuboImporterOptions())) {
+        root = entry.cid.toString()
+      }
+      cids.push(root!)
+    }
+    store.setFault(spec.fault)
+    ready = { ready: true, multiaddrs: peer.getMultiaddrs().map(String), cids }
+  }
+  let stopping = false
+  const shutdown = (): void => {
+    if (stopping) return
+    stopping = true
+    // a silent blockstore may hold a read open forever: do not wait on it for long
+    setTimeout(() => process.exit(0), 3000).unref()
+    void stop()
+      .catch(() => {})
+      .finally(() => process.exit(0))
+  }
+  process.once('SIGTERM', shutdown)
+  process.once('SIGINT', shutdown)
+  process.stdin.on('end', shutdown)
+  process.stdin.resume()
+  process.stdout.write(`${JSON.stringify(ready)}\n`)
+}
+
+const arg = process.argv[2]
+if (arg == null) {
+  process.stderr.write('usage: node bench/provider.ts <json spec>\n')
+  process.exit(2)
+}
+await main(JSON.parse(arg) as ProviderSpec)

@@ -1,0 +1,210 @@
+/**
+ * `npm run bench`: every benchmark of issue 7, each figure a ratio against a baseline measured in
+ * the same run. Writes bench/results.json (a header, then one row per figure) and
+ * bench/results.md, and prints the table. Benchmarks report: they never fail on time (the exit
+ * code is non-zero only when a benchmark could not be measured at all).
+ *
+ * Options (environment): `BENCH_LARGE_MIB` (default 256: items 1 and 2), `BENCH_SMALL_MIB`
+ * (default 64: the second file size of item 6), `BENCH_ONLY` (e.g. `1,3`: run only those items).
+ *
+ * @packageDocumentation
+ */
+
+import { execFileSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { runAddBench } from './add.ts'
+import { runCacheBench } from './cache.ts'
+import type { BenchFigure } from './common.ts'
+import { note } from './common.ts'
+import { runDiscoveryBench } from './discovery.ts'
+import { runIdleMemoryBench, servingMemoryFigures } from './memory.ts'
+import { runTransferBench, type ServingPeaks } from './transfer.ts'
+import { runUnreliableBench } from './unreliable.ts'
+
+/** errors thrown outside any awaited call during the run (reported in the header's notes) */
+const uncaught: string[] = []
+
+/** The sizes the issue asks for. */
+const ISSUE_LARGE_MIB = 256
+const ISSUE_SMALL_MIB = 64
+
+/** A row of the results, with the issue's item number. */
+export interface ResultRow extends BenchFigure {
+  item: number
+}
+
+/** The first element of bench/results.json. */
+export interface ResultHeader {
+  date: string
+  node: string
+  cpu: string
+  cores: number
+  commit: string
+  /** source files differed from `commit` */
+  dirty: boolean
+  durationSeconds: number
+  notes: string[]
+}
+
+const ITEM_TITLES: Record<number, string> = {
+  1: 'add throughput',
+  2: 'transfer throughput',
+  3: 'retrieval under unreliable providers',
+  4: 'cache',
+  5: 'discovery',
+  6: 'memory'
+}
+
+function positiveEnv(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw == null || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`)
+  return n
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return ''
+  }
+}
+
+/** A number for the table: about 3 significant digits. */
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v)
+  const a = Math.abs(v)
+  if (a === 0) return '0'
+  if (a >= 100) return v.toFixed(0)
+  if (a >= 10) return v.toFixed(1)
+  if (a >= 1) return v.toFixed(2)
+  return v.toPrecision(2)
+}
+
+/** The results as a Markdown table. */
+export function markdownTable(rows: ResultRow[]): string {
+  const lines = [
+    '| # | figure | ours | baseline | unit | ratio (ours / baseline) | better | goal | met | baseline is |',
+    '|---|---|---:|---:|---|---:|---|---|---|---|'
+  ]
+  for (const r of rows) {
+    const met = r.met == null ? '—' : r.met ? 'yes' : 'no'
+    lines.push(
+      `| ${r.item} | ${r.figure} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.unit} | ${fmt(r.ratio)} | ` +
+        `${r.better} | ${r.goal} | ${met} | ${r.baselineName} |`
+    )
+  }
+  return lines.join('\n')
+}
+
+async function main(): Promise<void> {
+  const started = performance.now()
+  const large = positiveEnv('BENCH_LARGE_MIB', ISSUE_LARGE_MIB)
+  const small = positiveEnv('BENCH_SMALL_MIB', ISSUE_SMALL_MIB)
+  const only = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map(Number)
+  const wanted = (item: number): boolean => only.length === 0 || only.includes(item)
+  const notes: string[] = []
+  if (large !== ISSUE_LARGE_MIB || small !== ISSUE_SMALL_MIB) {
+    notes.push(
+      `scaled: ${large} MiB instead of ${ISSUE_LARGE_MIB} MiB (items 1, 2), ${small} MiB instead of ` +
+        `${ISSUE_SMALL_MIB} MiB (item 6)`
+    )
+  }
+  if (only.length > 0) notes.push(`only items ${only.join(', ')}`)
+
+  const rows: ResultRow[] = []
+  const failed: string[] = []
+  let peaks: ServingPeaks | undefined
+  // cheap and in-process first; item 6's serving figures come from item 2's providers
+  const plan: Array<[number, () => Promise<BenchFigure[]>]> = [
+    [4, () => runCacheBench()],
+    [5, () => runDiscoveryBench()],
+    [1, () => runAddBench({ sizeMiB: large })],
+    [
+      2,
+      async () => {
+        const result = await runTransferBench({ sizeMiB: large, smallSizeMiB: small })
+        peaks = result.peaks
+        notes.push(...result.notes)
+        return result.figures
+      }
+    ],
+    [3, () => runUnreliableBench()],
+    [
+      6,
+      async () => [
+        ...(await runIdleMemoryBench()),
+        ...(peaks == null ? [] : servingMemoryFigures(peaks, large, small))
+      ]
+    ]
+  ]
+  for (const [item, run] of plan) {
+    if (!wanted(item) && !(item === 2 && wanted(6))) continue
+    const t = performance.now()
+    note(`item ${item} (${ITEM_TITLES[item]}) …`)
+    try {
+      const figures = await run()
+      if (wanted(item)) rows.push(...figures.map((f) => ({ item, ...f })))
+      note(`item ${item} done in ${((performance.now() - t) / 1000).toFixed(0)} s`)
+    } catch (err) {
+      const message = `item ${item} (${ITEM_TITLES[item]}) could not be measured: ${(err as Error).stack ?? err}`
+      note(message)
+      failed.push(message)
+    }
+  }
+  if (wanted(6) && peaks == null) notes.push('item 6: no serving figures (item 2 did not complete)')
+  rows.sort((a, b) => a.item - b.item)
+
+  const header: ResultHeader = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+    dirty: git(['status', '--porcelain', '--', 'src', 'bench']) !== '',
+    durationSeconds: Math.round((performance.now() - started) / 1000),
+    notes: [
+      ...notes,
+      ...failed,
+      ...[...new Set(uncaught)].map((e) => `uncaught during the run (not from the bench code): ${e}`)
+    ]
+  }
+  const table = markdownTable(rows)
+  const machine = `${header.cpu}, ${header.cores} cores, Node ${header.node}`
+  const md = [
+    `Benchmarks of ${header.date.slice(0, 10)} on ${machine}; commit ${header.commit}` +
+      `${header.dirty ? ' (with uncommitted changes)' : ''}; ${header.durationSeconds} s.`,
+    ...header.notes.map((n) => `Note: ${n}`),
+    '',
+    table,
+    ''
+  ].join('\n')
+  const dir = fileURLToPath(new URL('.', import.meta.url))
+  await writeFile(`${dir}results.json`, `${JSON.stringify([header, ...rows], null, 2)}\n`)
+  await writeFile(`${dir}results.md`, md)
+  process.stdout.write(`\n${md}`)
+  if (failed.length > 0) process.exitCode = 1
+}
+
+// a bench stopped by Ctrl-C still kills its child processes (common.ts, on exit)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+// an error thrown where nobody awaits it (an abort listener, a timer of a stopped component) is
+// noted, and the run goes on: every item has its own time-outs
+process.on('uncaughtException', (err) => {
+  note(`uncaught ${err.name}: ${err.message}`)
+  uncaught.push(`${err.name}: ${err.message}`)
+})
+process.on('unhandledRejection', (reason) => {
+  const err = reason instanceof Error ? reason : new Error(String(reason))
+  note(`unhandled rejection ${err.name}: ${err.message}`)
+  uncaught.push(`${err.name}: ${err.message}`)
+})
+await main()
+// libp2p may leave a socket or timer behind: the bench is over
+process.exit()

@@ -1,0 +1,245 @@
+/**
+ * Item 2, transfer throughput over loopback, from 1 provider and from 4: ours on both ends (our
+ * daemon, `ipfs-kit daemon`, serving; our {@link ContentRoutingManager} fetching) against plain
+ * Helia on both ends (a plain Helia node serving the same blocks; `unixfs(helia).cat` fetching).
+ * Every provider is a separate process; the seeker runs in the bench process. Every transfer is
+ * hashed and checked against the file's SHA-256.
+ *
+ * While each single-provider transfer runs, the provider's peak RSS is measured (item 6).
+ *
+ * @packageDocumentation
+ */
+
+import { cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { unixfs } from '@helia/unixfs'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { ipfsKit } from '../src/kit/index.ts'
+import { EnhancedDHTDiscovery } from '../src/libp2p/discovery/enhanced-dht-discovery.ts'
+import { IPFSLibp2pPeer } from '../src/libp2p/peer/index.ts'
+import { ContentRoutingManager } from '../src/libp2p/routing/index.ts'
+import {
+  type BenchFigure,
+  hashStream,
+  killAll,
+  MiB,
+  memoryOf,
+  note,
+  resetPeak,
+  row,
+  seededChunks,
+  seededSha
+} from './common.ts'
+import { plainHelia } from './helia.ts'
+import { type Provider, startDaemon, startProvider } from './providers.ts'
+
+/** Options of {@link runTransferBench}. */
+export interface TransferBenchInit {
+  /** the large file, MiB @default 256 */
+  sizeMiB?: number
+  /** the small file, for the memory figures only (1 provider), MiB @default 64 */
+  smallSizeMiB?: number
+  /** providers of the multi-provider run @default 4 */
+  providers?: number
+}
+
+/** Peak RSS (MiB) of the single provider, per implementation and file size (item 6). */
+export interface ServingPeaks {
+  ours: Record<number, number>
+  helia: Record<number, number>
+  /** whether the peak was reset when serving began (else it includes start-up) */
+  resetWorked: boolean
+}
+
+type Impl = 'ours' | 'helia'
+
+/** A transfer that takes longer has failed (it counts as 0 MiB/s, with a note saying why). */
+const TRANSFER_TIMEOUT_MS = 180_000
+
+interface Transfer {
+  ms: number
+  /** peak RSS (MiB) of each provider during the transfer */
+  peaks: number[]
+  /** why the transfer did not return the file */
+  failed?: string
+}
+
+/** Run item 2 in a temp folder (removed afterwards): its figures, and the serving peaks for item 6. */
+export async function runTransferBench(
+  init: TransferBenchInit = {}
+): Promise<{ figures: BenchFigure[]; peaks: ServingPeaks; notes: string[] }> {
+  const large = init.sizeMiB ?? 256
+  const small = init.smallSizeMiB ?? 64
+  const count = init.providers ?? 4
+  const dir = await mkdtemp(join(tmpdir(), 'ipfs-kit-bench-transfer-'))
+  const peaks: ServingPeaks = { ours: {}, helia: {}, resetWorked: true }
+  const rates: Record<Impl, Record<number, number>> = { ours: {}, helia: {} }
+  const notes: string[] = []
+  try {
+    for (const [sizeMiB, providerCounts] of [
+      [large, [1, count]],
+      [small, [1]]
+    ] as const) {
+      const seed = `transfer-${sizeMiB}`
+      const sha = await seededSha(seed, sizeMiB * MiB)
+      const { cid, ours, helia } = await prepareStores(dir, seed, sizeMiB, Math.max(...providerCounts))
+      for (const impl of ['ours', 'helia'] as const) {
+        const providers: Provider[] = []
+        try {
+          for (const store of impl === 'ours' ? ours : helia) {
+            providers.push(
+              await (impl === 'ours'
+                ? startDaemon(store, ['--role', 'worker'])
+                : startProvider({ mode: 'helia', dir: store }))
+            )
+          }
+          for (const n of providerCounts) {
+            const serving = providers.slice(0, n)
+            const t = await transfer(impl, serving, cid, sha, peaks)
+            // a transfer that failed delivered no file: 0 MiB/s
+            const rate = t.failed == null ? sizeMiB / (t.ms / 1000) : 0
+            const what = `transfer ${sizeMiB} MiB from ${n} provider(s), ${impl}`
+            if (t.failed != null)
+              notes.push(`${what} failed after ${(t.ms / 1000).toFixed(0)} s: ${t.failed}`)
+            note(`${what}: ${t.failed ?? `${t.ms.toFixed(0)} ms, ${rate.toFixed(1)} MiB/s`}`)
+            if (sizeMiB === large) rates[impl][n] = rate
+            if (n === 1) peaks[impl][sizeMiB] = t.peaks[0]!
+          }
+        } finally {
+          await killAll(providers)
+        }
+      }
+      await rm(join(dir, String(sizeMiB)), { recursive: true, force: true })
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  const figures: BenchFigure[] = [1, count].map((n) =>
+    row({
+      figure: `transfer throughput, ${large} MiB file, ${n} provider${n === 1 ? '' : 's'} (separate processes)`,
+      ours: rates.ours[n]!,
+      baseline: rates.helia[n]!,
+      baselineName: 'plain Helia on both ends (Helia provider, unixfs.cat)',
+      unit: 'MiB/s',
+      better: 'higher',
+      goal: n === 1 ? 'at least equal (ratio ≥ 1)' : 'at least 2× (ratio ≥ 2)',
+      goalRatio: n === 1 ? 1 : 2
+    })
+  )
+  return { figures, peaks, notes }
+}
+
+/**
+ * The file's blocks, once per provider: added once by our kit (so its CID is the Kubo CID), then
+ * the repo's `blocks` folder copied into the other repos and into the plain Helia stores (both
+ * use `blockstore-fs` with its default layout), so every provider serves identical blocks.
+ */
+async function prepareStores(
+  dir: string,
+  seed: string,
+  sizeMiB: number,
+  n: number
+): Promise<{ cid: string; ours: string[]; helia: string[] }> {
+  const base = join(dir, String(sizeMiB))
+  const ours = Array.from({ length: n }, (_, i) => join(base, `ours-${i}`))
+  const helia = Array.from({ length: n }, (_, i) => join(base, `helia-${i}`))
+  let cid = ''
+  for (const [i, repo] of ours.entries()) {
+    const kit = await ipfsKit({ repo, profile: 'local', role: 'worker', offline: true })
+    try {
+      if (i === 0) {
+        // not pinned: pinning reads the DAG back, and serving does not need it
+        cid = (await kit.ipfsAddBytes(seededChunks(seed, sizeMiB * MiB), { pin: false })).Hash
+      }
+    } finally {
+      await kit.stop()
+    }
+    if (i > 0) await cp(join(ours[0]!, 'blocks'), join(repo, 'blocks'), { recursive: true, force: true })
+  }
+  for (const store of helia) await cp(join(ours[0]!, 'blocks'), store, { recursive: true })
+  return { cid, ours, helia }
+}
+
+async function transfer(
+  impl: Impl,
+  providers: Provider[],
+  cid: string,
+  sha: string,
+  peaks: ServingPeaks
+): Promise<Transfer> {
+  const reset = (): void => {
+    for (const p of providers) if (!resetPeak(p.pid)) peaks.resetWorked = false
+  }
+  let bytes = 0
+  const counted = async function* (source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      bytes += chunk.byteLength
+      yield chunk
+    }
+  }
+  let start = performance.now()
+  let got: { sha: string; bytes: number } | undefined
+  let error: Error | undefined
+  let watchdog: ReturnType<typeof setInterval> | undefined
+  const watch = (detail: () => string): void => {
+    watchdog = setInterval(() => {
+      const s = ((performance.now() - start) / 1000).toFixed(0)
+      note(
+        `transfer, ${impl}, ${providers.length} provider(s): ${(bytes / MiB).toFixed(1)} MiB after ${s} s; ${detail()}`
+      )
+    }, 30_000)
+  }
+  try {
+    if (impl === 'ours') {
+      const seeker = new IPFSLibp2pPeer({ role: 'leecher', profile: 'local' })
+      const discovery = new EnhancedDHTDiscovery(seeker)
+      const router = new ContentRoutingManager(discovery, seeker)
+      try {
+        await router.start()
+        for (const p of providers) await seeker.connect(p.multiaddrs[0]!)
+        watch(() => {
+          const d = discovery.getMetrics()
+          return (
+            `${seeker.host.getConnections().length} connections, ${router.getMetrics().blocksFetched} blocks, ` +
+            `${d.failedRequests} failed requests, ${d.peersInBackoff} peers in backoff`
+          )
+        })
+        reset()
+        start = performance.now()
+        got = await hashStream(counted(router.retrieveContentStream(cid, { timeout: TRANSFER_TIMEOUT_MS })))
+      } finally {
+        clearInterval(watchdog)
+        await router.stop()
+        await discovery.stop()
+        await seeker.stop()
+      }
+    } else {
+      const helia = plainHelia()
+      const signal = AbortSignal.timeout(TRANSFER_TIMEOUT_MS)
+      try {
+        await helia.start()
+        for (const p of providers) await helia.libp2p.dial(multiaddr(p.multiaddrs[0]!), { signal })
+        watch(() => `${helia.libp2p.getConnections().length} connections`)
+        reset()
+        start = performance.now()
+        got = await hashStream(counted(unixfs(helia).cat(CID.parse(cid), { signal })))
+      } finally {
+        clearInterval(watchdog)
+        await helia.stop()
+      }
+    }
+  } catch (err) {
+    error = err as Error
+  }
+  const ms = performance.now() - start
+  if (got != null && got.sha !== sha) error = new Error(`${impl} transfer of ${cid} returned different bytes`)
+  return {
+    ms,
+    peaks: providers.map((p) => memoryOf(p.pid).peak),
+    ...(error == null
+      ? {}
+      : { failed: `${error.name}: ${error.message} (${(bytes / MiB).toFixed(1)} MiB received)` })
+  }
+}
