@@ -449,3 +449,6 @@ export const DISCOVERY_PROVIDER_TAG_TTL_MS = 10 * 60_000
 
 /** Blocks fetched ahead while walking a DAG to pin it. @default 8 */
 export const PIN_WALK_PREFETCH = 8
+
+/** How long a publish waits for gossipsub streams to peers that just subscribed. @default 2000 */
+export const PUBSUB_PUBLISH_STREAM_WAIT_MS = 2_000

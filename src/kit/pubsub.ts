@@ -1,5 +1,6 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { AbortOptions } from '@libp2p/interface'
+import { PUBSUB_PUBLISH_STREAM_WAIT_MS } from '../constants.ts'
 import { InvalidParametersError } from '../errors.ts'
 import type { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import type { PubsubHandler, PubsubMessage } from './types.ts'
@@ -90,7 +91,28 @@ export class PubsubHub {
       )
     }
     options.signal?.throwIfAborted()
+    await this.#outboundStreams(topic, options)
     await this.#service().publish(topic, bytes)
+  }
+
+  /**
+   * Wait (briefly) until every known subscriber of `topic` has an outbound gossipsub
+   * stream. Gossipsub learns a subscription over the remote's stream before its own
+   * stream to that peer is open, and drops a message for a peer with no stream yet: a
+   * publish right after a peer joined would silently miss it.
+   */
+  async #outboundStreams(topic: string, options: AbortOptions): Promise<void> {
+    const service = this.#service()
+    // gossipsub's own field (@libp2p/gossipsub 17), not in its public types
+    const outbound = (service as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
+    if (!(outbound instanceof Map)) return
+    const deadline = Date.now() + PUBSUB_PUBLISH_STREAM_WAIT_MS
+    while (Date.now() < deadline) {
+      const missing = service.getSubscribers(topic).some((p) => !outbound.has(p.toString()))
+      if (!missing) return
+      options.signal?.throwIfAborted()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   }
 
   peers(topic?: string): string[] {
