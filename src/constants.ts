@@ -452,3 +452,6 @@ export const PIN_WALK_PREFETCH = 8
 
 /** How long a publish waits for gossipsub streams to peers that just subscribed. @default 2000 */
 export const PUBSUB_PUBLISH_STREAM_WAIT_MS = 2_000
+
+/** Peers a publish remembers having waited for, at most. @default 4096 */
+export const PUBSUB_WAITED_PEERS_KEPT = 4096

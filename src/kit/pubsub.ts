@@ -1,6 +1,6 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { AbortOptions } from '@libp2p/interface'
-import { PUBSUB_PUBLISH_STREAM_WAIT_MS } from '../constants.ts'
+import { PUBSUB_PUBLISH_STREAM_WAIT_MS, PUBSUB_WAITED_PEERS_KEPT } from '../constants.ts'
 import { InvalidParametersError } from '../errors.ts'
 import type { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import type { PubsubHandler, PubsubMessage } from './types.ts'
@@ -22,6 +22,8 @@ function checkTopic(topic: unknown): string {
 export class PubsubHub {
   readonly #peer: IPFSLibp2pPeer
   readonly #handlers = new Map<string, Set<PubsubHandler>>()
+  /** peers a publish already waited for (see #outboundStreams) */
+  readonly #waitedFor = new Set<string>()
   #listening = false
 
   constructor(peer: IPFSLibp2pPeer) {
@@ -106,13 +108,19 @@ export class PubsubHub {
     // gossipsub's own field (@libp2p/gossipsub 17), not in its public types
     const outbound = (service as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
     if (!(outbound instanceof Map)) return
+    // wait once for each peer: one that still has no stream after that is not waited for again
+    const fresh = service
+      .getSubscribers(topic)
+      .map((p) => p.toString())
+      .filter((p) => !outbound.has(p) && !this.#waitedFor.has(p))
+    if (fresh.length === 0) return
     const deadline = Date.now() + PUBSUB_PUBLISH_STREAM_WAIT_MS
-    while (Date.now() < deadline) {
-      const missing = service.getSubscribers(topic).some((p) => !outbound.has(p.toString()))
-      if (!missing) return
+    while (Date.now() < deadline && fresh.some((p) => !outbound.has(p))) {
       options.signal?.throwIfAborted()
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+    for (const p of fresh) this.#waitedFor.add(p)
+    if (this.#waitedFor.size > PUBSUB_WAITED_PEERS_KEPT) this.#waitedFor.clear()
   }
 
   peers(topic?: string): string[] {
