@@ -1,8 +1,10 @@
 import { CID } from 'multiformats/cid'
 import {
+  DiskFullError,
   InvalidCIDError,
   InvalidParametersError,
   IpfsKitError,
+  isDiskFull,
   NotAFileError,
   NotFoundError,
   TimeoutError
@@ -47,11 +49,26 @@ export function parseCIDPath(value: CIDOrPath): { cid: CID; path: string | undef
  */
 export function toKitError(err: unknown, what: string, signal?: AbortSignal): Error {
   if (err instanceof IpfsKitError) return err
+  if (isDiskFull(err)) {
+    return new DiskFullError(
+      `${what}: the disk holding the repo is full (${(err as Error).message}); free space and try again`,
+      {
+        cause: err
+      }
+    )
+  }
   const e = err as Error
   switch (e?.name) {
     case 'NotAFileError':
       return new NotAFileError(
         `${what} is not a file (it is a folder or another kind of node): ${e.message}`,
+        { cause: err }
+      )
+    case 'InvalidConfigurationError':
+      // an offline node has no block brokers: a block that is not local cannot be had
+      if (!/block brokers/i.test(e.message)) return e
+      return new NotFoundError(
+        `${what} not found: a block is missing from the local repo and the node is offline`,
         { cause: err }
       )
     case 'BlockNotFoundWhileOfflineError':
@@ -70,6 +87,14 @@ export function toKitError(err: unknown, what: string, signal?: AbortSignal): Er
     case 'NotADirectoryError':
     case 'InvalidPBNodeError':
       return new InvalidParametersError(`${what}: ${e.message}`, { cause: err })
+    case 'LoadBlockFailedError':
+      // every block broker gave up on a block: because the call was cancelled or ran out of
+      // time (the brokers' errors are only "aborted"), or because no peer supplied it
+      if (signal?.aborted !== true) {
+        return new NotFoundError(`${what} not found: no peer supplied a block (${e.message})`, { cause: err })
+      }
+      if (signal.reason instanceof TimeoutError) return signal.reason
+      return new TimeoutError(`${what}: gave up (${e.message})`, { cause: err })
     case 'AbortError':
     case 'TimeoutError':
       if (signal?.reason instanceof TimeoutError) return signal.reason

@@ -329,6 +329,13 @@ export const ROUTING_PEER_TIMEOUTS_KEPT = 1024
 /** A block that arrives this long after we asked a peer for it still counts as asked for. @default 60000 */
 export const ROUTING_RECENT_WANT_TTL_MS = 60_000
 
+/**
+ * Longest wait before a want-block that got no answer at all is sent again (the first resend
+ * comes after the longest hedge delay, then the wait doubles up to this). Bitswap messages can
+ * be lost under load. @default 16000
+ */
+export const ROUTING_WANT_RESEND_MAX_MS = 16_000
+
 /** How long a provider lookup may run when the caller gives no signal. @default 30000 */
 export const DISCOVERY_FIND_TIMEOUT_MS = 30_000
 
@@ -449,6 +456,36 @@ export const DISCOVERY_PROVIDER_TAG_TTL_MS = 10 * 60_000
 
 /** Blocks fetched ahead while walking a DAG to pin it. @default 8 */
 export const PIN_WALK_PREFETCH = 8
+
+// ---------------------------------------------------------------------------
+// Bitswap server protection (src/libp2p/peer/bitswap-guard.ts).
+// ---------------------------------------------------------------------------
+
+/**
+ * Largest bitswap message accepted or sent, bytes: 4 MiB, Helia's and boxo's limit (a block is at
+ * most 2 MiB). A longer frame resets the stream and counts as a violation.
+ * @default 4194304
+ */
+export const BITSWAP_MAX_MESSAGE_BYTES = 4 * MiB
+/**
+ * Inbound bitswap streams open at once per connection: Helia's own value (its docs say 32, its
+ * code 1024). A bitswap sender opens one stream per message, up to 50 at once, so a low limit
+ * would drop messages of a busy honest peer; floods are handled by the per-peer budget instead.
+ * @default 1024
+ */
+export const BITSWAP_MAX_INBOUND_STREAMS = 1024
+/**
+ * Work one peer may ask of the bitswap server per window: 1 unit per message plus 1 per
+ * want-list entry, block and block presence. A leecher pulling 1 GiB in 256 KiB blocks sends
+ * about 12 000 (want-have, want-block and cancel per block). @default 20000
+ */
+export const BITSWAP_PEER_BUDGET = 20_000
+/** The window of {@link BITSWAP_PEER_BUDGET}. @default 10000 */
+export const BITSWAP_PEER_BUDGET_WINDOW_MS = 10_000
+/** How long a peer that flooded or sent an oversized or malformed message is refused. @default 10 minutes */
+export const BITSWAP_BAN_MS = 10 * 60_000
+/** Peers refused at once, at most (the oldest ban is dropped beyond it). @default 10000 */
+export const BITSWAP_MAX_BANNED_PEERS = 10_000
 
 /** How long a publish waits for gossipsub streams to peers that just subscribed. @default 2000 */
 export const PUBSUB_PUBLISH_STREAM_WAIT_MS = 2_000

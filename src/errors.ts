@@ -150,3 +150,24 @@ export class DaemonUnreachableError extends IpfsKitError {
 export class ProtocolViolationError extends IpfsKitError {
   static override readonly code = 'ERR_PROTOCOL_VIOLATION'
 }
+
+/** The disk holding the repo is full: nothing more can be stored until space is freed. */
+export class DiskFullError extends IpfsKitError {
+  static override readonly code = 'ERR_DISK_FULL'
+}
+
+/**
+ * True if `err`, or an error in its `cause` chain, says the disk is full (`ENOSPC`). Stores
+ * often keep only the message of the system error (`PutFailedError: Error: ENOSPC: …`), so the
+ * message is read too.
+ */
+export function isDiskFull(err: unknown): boolean {
+  let e: unknown = err
+  for (let depth = 0; depth < 8 && e != null; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown }
+    if (code === 'ENOSPC') return true
+    if (typeof message === 'string' && /ENOSPC|no space left on device/i.test(message)) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}

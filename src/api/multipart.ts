@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import busboy from 'busboy'
 import { pushable } from 'it-pushable'
-import { InvalidParametersError } from '../errors.ts'
+import { InvalidParametersError, IpfsKitError } from '../errors.ts'
 import { boundedBody } from './http.ts'
 
 /** One part of a multipart body, as Kubo's `add` takes it: a file (with content) or a folder. */
@@ -30,6 +30,19 @@ function partPath(filename: string | undefined): string {
 }
 
 /**
+ * A part's bytes. A body that ends inside a part ("Unexpected end of form") fails the part's
+ * stream, not the parser: that is a malformed body too, not a server error.
+ */
+async function* partContent(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream
+  } catch (err) {
+    if (err instanceof IpfsKitError) throw err
+    throw new InvalidParametersError(`malformed multipart body: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
  * The parts of a `multipart/form-data` request body, in order, each read while the
  * consumer reads its content (the body is never held whole). The body is bounded by
  * `limit` bytes (a {@link PayloadTooLargeError} ends the stream). Files and folders
@@ -54,6 +67,9 @@ export function multipartEntries(req: IncomingMessage, limit: number): AsyncIter
     throw new InvalidParametersError(`malformed multipart body: ${(err as Error).message}`, { cause: err })
   }
   parser.on('file', (_name, stream, info) => {
+    // a part can fail before anyone reads it (a body that ends inside a later part): keep that
+    // from being an uncaught 'error' event, which would end the process; a reader gets it
+    stream.on('error', () => {})
     let path: string
     try {
       path = partPath(info.filename)
@@ -66,7 +82,7 @@ export function multipartEntries(req: IncomingMessage, limit: number): AsyncIter
       stream.resume()
       out.push({ path })
     } else {
-      out.push({ path, content: stream })
+      out.push({ path, content: partContent(stream) })
     }
   })
   parser.on('field', (name, value) => {

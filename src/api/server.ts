@@ -234,7 +234,8 @@ export class ApiServer {
       const path = url.pathname
       if (path.startsWith('/api/v0/')) {
         const command = path.slice('/api/v0/'.length).replace(/\/+$/, '')
-        const handler = COMMANDS[command]
+        // own properties only: `/api/v0/constructor` must not find Object's
+        const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
         if (handler == null)
           throw new UnknownCommandError(`unknown command "${command}" (see /api/v0 in the README)`)
         route = command

@@ -2,6 +2,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { BaseBlockstore } from 'blockstore-core'
 import type { Blockstore, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
+import { DiskFullError, isDiskFull } from '../errors.ts'
 import { collectBytes } from './bytes.ts'
 import { verifyBlock } from './verify.ts'
 
@@ -31,7 +32,15 @@ export class VerifyingBlockstore extends BaseBlockstore {
   override async put(key: CID, val: BlockInput, options?: AbortOptions): Promise<CID> {
     const bytes = await collectBytes(val)
     await verifyBlock(key, bytes, 'block to store')
-    await this.#child.put(key, bytes, options)
+    try {
+      await this.#child.put(key, bytes, options)
+    } catch (err) {
+      if (!isDiskFull(err)) throw err
+      throw new DiskFullError(
+        `cannot store block ${key}: the disk holding the repo is full (${(err as Error).message}); free space (\`ipfs-kit gc\` removes unpinned blocks) and try again`,
+        { cause: err }
+      )
+    }
     return key
   }
 

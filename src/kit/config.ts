@@ -1,3 +1,4 @@
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Profile, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
@@ -68,10 +69,19 @@ export function defaultConfig(
   }
 }
 
-const ROLES_ALLOWED = new Set(['master', 'worker', 'leecher'])
-const PROFILES_ALLOWED = new Set(['public', 'local'])
+const ROLES_ALLOWED: ReadonlySet<string> = new Set(['master', 'worker', 'leecher'])
+const PROFILES_ALLOWED: ReadonlySet<string> = new Set(['public', 'local'])
 
-/** Parse and check a config file's text; every problem names the file. */
+type JsonObject = Record<string, unknown>
+
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * Parse and check a config file's text; every problem is a {@link RepoError} that names the
+ * file, and a config that parses has every field of the type the node relies on (absent
+ * optional fields are filled with their defaults; a field of the wrong type is an error, never
+ * a silent default).
+ */
 export function parseConfig(text: string, file: string): KitConfig {
   let raw: unknown
   try {
@@ -85,18 +95,44 @@ export function parseConfig(text: string, file: string): KitConfig {
   const fail = (what: string): never => {
     throw new RepoError(`the config file ${file} is invalid: ${what}`)
   }
-  if (typeof raw !== 'object' || raw == null) fail('not a JSON object')
-  const c = raw as Partial<KitConfig>
-  if (typeof c.Identity?.PeerID !== 'string' || typeof c.Identity?.PrivKey !== 'string')
-    fail('Identity.PeerID and Identity.PrivKey are required')
-  if (!ROLES_ALLOWED.has(String(c.Kit?.Role))) fail(`Kit.Role must be master, worker or leecher`)
-  if (!PROFILES_ALLOWED.has(String(c.Kit?.Profile))) fail(`Kit.Profile must be public or local`)
-  if (!Array.isArray(c.Addresses?.Swarm)) fail('Addresses.Swarm must be a list of multiaddrs')
-  if (!Array.isArray(c.Bootstrap)) fail('Bootstrap must be a list of multiaddrs')
-  const config = c as KitConfig
-  config.Addresses.Announce ??= []
-  config.Addresses.API ??= DEFAULT_API_ADDRS[config.Kit.Profile]
-  config.Discovery ??= { MDNS: { Enabled: config.Kit.Profile !== 'local' } }
-  config.Routing ??= { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
-  return config
+  const multiaddrs = (value: unknown, what: string): string[] => {
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      return fail(`${what} must be a list of multiaddrs`)
+    }
+    for (const addr of value) {
+      try {
+        multiaddr(addr).toString()
+      } catch {
+        fail(`${what}: "${addr}" is not a multiaddr`)
+      }
+    }
+    return value
+  }
+  if (!isObject(raw)) return fail('not a JSON object')
+  const { Identity, Kit, Addresses, Discovery, Routing } = raw
+  if (!isObject(Identity) || typeof Identity.PeerID !== 'string' || typeof Identity.PrivKey !== 'string') {
+    return fail('Identity.PeerID and Identity.PrivKey are required')
+  }
+  if (!isObject(Kit) || typeof Kit.Role !== 'string' || !ROLES_ALLOWED.has(Kit.Role)) {
+    return fail('Kit.Role must be master, worker or leecher')
+  }
+  if (typeof Kit.Profile !== 'string' || !PROFILES_ALLOWED.has(Kit.Profile)) {
+    return fail('Kit.Profile must be public or local')
+  }
+  const profile = Kit.Profile as Profile
+  if (!isObject(Addresses)) return fail('Addresses.Swarm must be a list of multiaddrs')
+  multiaddrs(Addresses.Swarm, 'Addresses.Swarm')
+  Addresses.Announce = Addresses.Announce == null ? [] : multiaddrs(Addresses.Announce, 'Addresses.Announce')
+  if (Addresses.API == null) Addresses.API = DEFAULT_API_ADDRS[profile]
+  else multiaddrs([Addresses.API], 'Addresses.API')
+  multiaddrs(raw.Bootstrap, 'Bootstrap')
+  if (Discovery == null) raw.Discovery = { MDNS: { Enabled: profile !== 'local' } }
+  else if (!isObject(Discovery) || !isObject(Discovery.MDNS) || typeof Discovery.MDNS.Enabled !== 'boolean') {
+    return fail('Discovery.MDNS.Enabled must be true or false')
+  }
+  if (Routing == null) raw.Routing = { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
+  else if (!isObject(Routing) || typeof Routing.DHTProtocolPrefix !== 'string') {
+    return fail('Routing.DHTProtocolPrefix must be a text such as /ipfs')
+  }
+  return raw as unknown as KitConfig
 }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, stat, statfs, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -10,7 +10,7 @@ import { base64 } from 'multiformats/bases/base64'
 import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_PROFILE, DEFAULT_REPO_DIRNAME, REPO_PATH_ENV, REPO_VERSION } from '../constants.ts'
-import { RepoError, RepoNotInitializedError } from '../errors.ts'
+import { DiskFullError, isDiskFull, RepoError, RepoNotInitializedError } from '../errors.ts'
 import { defaultConfig, type KitConfig, parseConfig } from './config.ts'
 import { lockRepo, type RepoLock } from './lock.ts'
 
@@ -52,6 +52,58 @@ async function isDirectory(path: string): Promise<boolean | undefined> {
   }
 }
 
+/** What a repo folder holds besides its config: if any is there, the folder is a repo. */
+const REPO_DATA = ['datastore', 'blocks', 'version']
+
+/**
+ * Whether a LevelDB folder holds a database: `absent` (no folder, or nothing in it), `present`
+ * (a CURRENT file), or `damaged` (tables, logs or manifests but no CURRENT file).
+ */
+async function levelDbState(dir: string): Promise<'absent' | 'present' | 'damaged'> {
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'
+    throw err
+  }
+  if (names.includes('CURRENT')) return 'present'
+  if (names.some((n) => /^MANIFEST-|\.(ldb|sst|log)$/.test(n))) return 'damaged'
+  return 'absent'
+}
+
+/** The error for a datastore that does not open: disk full, damaged (naming the file), or other. */
+async function datastoreError(dir: string, err: unknown): Promise<Error> {
+  let detail = (err as Error).message
+  for (let e: unknown = err; e != null; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof Error) detail = e.message
+  }
+  if (!detail.includes(dir)) {
+    // LevelDB names no file for a damaged manifest: name the one CURRENT points at
+    const current = (await readFile(join(dir, 'CURRENT'), 'utf8').catch(() => '')).trim()
+    if (/^MANIFEST-\d+$/.test(current)) detail += ` (in ${join(dir, current)}, the manifest CURRENT names)`
+  }
+  if (isDiskFull(err) || (await freeBytes(dir)) < 1024 * 1024) {
+    return new DiskFullError(
+      `cannot open the LevelDB datastore ${dir}: the disk holding the repo is full (${detail}); free space and start again`,
+      { cause: err }
+    )
+  }
+  return new RepoError(
+    `cannot open the LevelDB datastore ${dir}: ${detail}; it is damaged or unreadable — restore it from a backup (it is never reset silently)`,
+    { cause: err }
+  )
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  try {
+    const s = await statfs(dir)
+    return s.bavail * s.bsize
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
+}
+
 /** Write a file so that readers see the old or the new contents, never a part. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`
@@ -67,12 +119,24 @@ function envProfile(): Profile | undefined {
   return p
 }
 
-/** Create a repo's config and identity if it has none. Returns whether it created one. */
+/**
+ * Create a repo's config and identity if it has none. Returns whether it created one. A
+ * folder that holds a repo's data (datastore, blocks) without its config is an error: a new
+ * identity is never made over existing data.
+ */
 export async function initRepo(path: string, init: OpenRepoInit = {}): Promise<boolean> {
   const dir = await isDirectory(path)
   if (dir === false) throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
   const configFile = join(path, 'config')
   if (dir === true && (await isDirectory(configFile)) !== undefined) return false
+  if (dir === true) {
+    const data = (await readdir(path)).filter((name) => REPO_DATA.includes(name))
+    if (data.length > 0) {
+      throw new RepoError(
+        `the config file ${configFile} is missing but the repo ${path} holds data (${data.join(', ')}): restore the config from a backup; a new identity is never made silently over existing data`
+      )
+    }
+  }
   await mkdir(path, { recursive: true })
   const key = await generateKeyPair('Ed25519')
   const identity = {
@@ -134,15 +198,24 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
 
   const lock: RepoLock = await lockRepo(path)
   const datastorePath = join(path, 'datastore')
-  const datastore = new LevelDatastore(datastorePath)
+  let datastore: LevelDatastore
   try {
-    await datastore.open()
+    const state = await levelDbState(datastorePath)
+    if (state === 'damaged') {
+      throw new RepoError(
+        `the LevelDB datastore ${datastorePath} holds tables but its CURRENT file ${join(datastorePath, 'CURRENT')} is missing: it is damaged — restore it from a backup (opened as it is, LevelDB would start an empty database and delete the old tables, so it is not opened)`
+      )
+    }
+    // LevelDB's own open (not the datastore's, which keeps only "failed to open") says why;
+    // it may create the database only where there is none: with the CURRENT file lost it
+    // would start an empty one and delete the old tables, a silent reset
+    // (made only now, and opened at once: a Level opens itself with createIfMissing on the
+    // next tick if nobody opens it first)
+    datastore = new LevelDatastore(datastorePath)
+    await datastore.db.open({ createIfMissing: state === 'absent', compression: false })
   } catch (err) {
     await lock.release()
-    throw new RepoError(
-      `cannot open the LevelDB datastore ${datastorePath} (corrupt or unreadable): ${(err as Error).message}`,
-      { cause: err }
-    )
+    throw err instanceof RepoError ? err : await datastoreError(datastorePath, err)
   }
   const blocksPath = join(path, 'blocks')
   const fsBlockstore = new FsBlockstore(blocksPath)

@@ -15,7 +15,7 @@ import {
   DISCOVERY_UNANSWERED_STREAK_FAILURE
 } from '../../constants.ts'
 import { NotStartedError } from '../../errors.ts'
-import type { IPFSLibp2pPeer, PeerServices } from '../peer/index.ts'
+import type { BitswapViolationEvent, IPFSLibp2pPeer, PeerServices } from '../peer/index.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
 import { noteAsked, type OutcomeSink, type RequestOutcome } from '../routing/hedged-fetcher.ts'
 import { ContentAffinity, type ContentAffinityInit } from './affinity.ts'
@@ -181,6 +181,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     for (const entry of table.kb?.toIterable() ?? []) this.#buckets.add(entry.peerId)
     table.addEventListener('peer:add', this.#onPeerAdd)
     table.addEventListener('peer:remove', this.#onPeerRemove)
+    this.peer.bitswapGuard.addEventListener('violation', this.#onViolation)
     this.#refresh = new BucketRefreshScheduler(
       {
         buckets: this.#buckets,
@@ -205,6 +206,24 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     this.#buckets?.add(evt.detail)
   }
 
+  /** A peer broke bitswap's rules on our server (the peer has already cut it off). */
+  readonly #onViolation = (evt: CustomEvent<BitswapViolationEvent>): void => {
+    this.penalise(evt.detail.peer)
+  }
+
+  /**
+   * A peer broke a protocol's rules (flooded our bitswap server, sent a malformed
+   * announcement): one failure in reputation and backoff, and its provider records and
+   * affinity are dropped, so nothing it told us is relied on.
+   */
+  penalise(peer: PeerId): void {
+    this.reputation.recordFailure(peer)
+    this.backoff.recordFailure(peer)
+    this.#counters.failedRequests++
+    this.providers.removePeer(peer)
+    this.affinity.forgetPeer(peer)
+  }
+
   readonly #onPeerRemove = (evt: CustomEvent<PeerId>): void => {
     this.#buckets?.remove(evt.detail)
   }
@@ -225,6 +244,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     this.#starting = undefined
     if (!this.#started) return
     this.#stopController.abort()
+    this.peer.bitswapGuard.removeEventListener('violation', this.#onViolation)
     clearInterval(this.#persistTimer)
     await this.#refresh?.stop()
     if (this.peer.isStarted) {
@@ -268,9 +288,17 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         this.affinity.forgetPeer(peer)
         break
       case 'dont-have':
-        // not a fault, but the record that sent us there is stale
+        // a peer that told us itself, over pubsub, that it has the content, and then does not,
+        // lied (or announced what it no longer holds): that is a failure; otherwise the record
+        // that sent us there (a DHT record, a want-have answer) is merely stale
+        if (this.providers.get(cid, { provenance: 'pubsub' }).some((r) => r.id.equals(peer))) {
+          this.reputation.recordFailure(peer)
+          this.backoff.recordFailure(peer)
+          this.#counters.failedRequests++
+        } else {
+          this.reputation.seen(peer)
+        }
         this.providers.remove(cid, peer)
-        this.reputation.seen(peer)
         break
       case 'slow':
         // it was cancelled while still waiting, so its real latency is longer than that:
@@ -314,7 +342,9 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     if (!this.peer.isStarted || this.peer.offline) return
     const value = Math.round(this.reputation.score(peer) * 100)
     void this.#libp2p()
-      .peerStore.merge(peer, { tags: { [DISCOVERY_PROVIDER_TAG]: { value, ttl: DISCOVERY_PROVIDER_TAG_TTL_MS } } })
+      .peerStore.merge(peer, {
+        tags: { [DISCOVERY_PROVIDER_TAG]: { value, ttl: DISCOVERY_PROVIDER_TAG_TTL_MS } }
+      })
       .catch(() => {})
   }
 

@@ -24,6 +24,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { Profile, Role } from '../../constants.ts'
 import {
+  BITSWAP_MAX_MESSAGE_BYTES,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_ROLE,
@@ -40,9 +41,18 @@ import {
 } from '../../errors.ts'
 import { kitLogger } from '../../logger.ts'
 import { VERSION } from '../../version.ts'
+import { bitswapOf } from '../routing/bitswap-access.ts'
+import { BitswapGuard, type BitswapGuardInit } from './bitswap-guard.ts'
+import { enforceConnectionLimit } from './connection-limit.ts'
 import { libp2pOptions, type ResolvedPeerOptions } from './options.ts'
 import type { PeerServices } from './types.ts'
 
+export type {
+  BitswapGuardInit,
+  BitswapGuardStats,
+  BitswapViolation,
+  BitswapViolationEvent
+} from './bitswap-guard.ts'
 export type { PeerServices } from './types.ts'
 
 /** Options of {@link IPFSLibp2pPeer}. Every option is optional. */
@@ -78,6 +88,8 @@ export interface IPFSLibp2pPeerInit {
   offline?: boolean
   /** peer ids never connected to, either way @default [] */
   denyPeers?: string[]
+  /** limits of what one peer may ask of our bitswap server (see {@link BitswapGuard}) */
+  bitswapGuard?: BitswapGuardInit
   logger?: ComponentLogger
 }
 
@@ -90,11 +102,17 @@ export interface DiscoveryResult {
   peers: PeerId[]
 }
 
-/** Parse a multiaddr string, or throw an {@link InvalidMultiaddrError} that says why. */
+/**
+ * Parse a multiaddr string, or throw an {@link InvalidMultiaddrError} that says why. What it
+ * returns can be printed (a string that multiaddr parses but cannot print, such as a `/unix`
+ * path with a lone UTF-16 surrogate, is refused).
+ */
 export function parseMultiaddr(addr: string | Multiaddr): Multiaddr {
   if (typeof addr !== 'string') return addr
   try {
-    return multiaddr(addr)
+    const ma = multiaddr(addr)
+    ma.toString()
+    return ma
   } catch (err) {
     throw new InvalidMultiaddrError(`"${addr}" is not a valid multiaddr: ${(err as Error).message}`, {
       cause: err
@@ -139,6 +157,13 @@ export class IPFSLibp2pPeer {
   #bootstrapping?: Promise<void>
   /** why each bootstrap peer that could not be reached was not reached (after start) */
   readonly bootstrapErrors: DialError[] = []
+  /**
+   * Protects our bitswap server: peers that flood it or send oversized or malformed
+   * messages are disconnected and refused for a while; its `violation` events feed
+   * reputation.
+   */
+  readonly bitswapGuard: BitswapGuard
+  #stopConnectionLimit?: () => void
   #stopController = new AbortController()
 
   constructor(init: IPFSLibp2pPeerInit = {}) {
@@ -153,6 +178,7 @@ export class IPFSLibp2pPeer {
     this.#blockstore = init.blockstore ?? new MemoryBlockstore()
     this.#datastore = init.datastore ?? new MemoryDatastore()
     this.#privateKey = init.privateKey ?? generatedKeyPlaceholder
+    this.bitswapGuard = new BitswapGuard(init.bitswapGuard)
     const listenAddrs = init.listenAddrs ?? [...DEFAULT_LISTEN_ADDRS[this.profile]]
     for (const a of listenAddrs) parseMultiaddr(a)
     const bootstrapPeers = (
@@ -230,16 +256,34 @@ export class IPFSLibp2pPeer {
       logger: this.#logger
     })
     if (!this.offline) {
-      const opts = libp2pOptions({
-        ...this.#opts,
-        privateKey: this.#privateKey === generatedKeyPlaceholder ? undefined : this.#privateKey
+      const opts = libp2pOptions(
+        {
+          ...this.#opts,
+          privateKey: this.#privateKey === generatedKeyPlaceholder ? undefined : this.#privateKey
+        },
+        (peer) => this.bitswapGuard.isBanned(peer)
+      )
+      withBitswap(withLibp2pLight(helia, opts), {
+        maxInboundStreams: this.bitswapGuard.maxInboundStreams,
+        maxIncomingMessageSize: BITSWAP_MAX_MESSAGE_BYTES,
+        maxOutgoingMessageSize: BITSWAP_MAX_MESSAGE_BYTES
       })
-      withBitswap(withLibp2pLight(helia, opts))
     }
     try {
       await helia.start()
+      if (!this.offline) {
+        await this.#guardBitswap(helia)
+        this.#stopConnectionLimit = enforceConnectionLimit(
+          (helia as Helia & { libp2p: Libp2p<PeerServices> }).libp2p,
+          this.#opts.maxConnections,
+          this.#logger.forComponent('kit:peer:connection-limit')
+        )
+      }
     } catch (err) {
       this.#starting = undefined
+      this.bitswapGuard.uninstall()
+      this.#stopConnectionLimit?.()
+      this.#stopConnectionLimit = undefined
       await helia.stop().catch(() => {})
       throw wrapStartError(err)
     }
@@ -249,6 +293,14 @@ export class IPFSLibp2pPeer {
       this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
       this.#bootstrapping = this.#dialBootstrapPeers()
     }
+  }
+
+  /** Put the bitswap guard in front of Helia's bitswap server. */
+  async #guardBitswap(helia: Helia): Promise<void> {
+    const network = bitswapOf(helia).bitswap.network
+    if (network == null) throw new NotStartedError('Helia started without a bitswap network')
+    const libp2p = (helia as Helia & { libp2p: Libp2p<PeerServices> }).libp2p
+    await this.bitswapGuard.install(libp2p, network, this.#logger.forComponent('kit:peer:bitswap-guard'))
   }
 
   /**
@@ -295,6 +347,9 @@ export class IPFSLibp2pPeer {
     if (starting == null) return
     await starting.catch(() => {})
     this.#stopController.abort()
+    this.bitswapGuard.uninstall()
+    this.#stopConnectionLimit?.()
+    this.#stopConnectionLimit = undefined
     const helia = this.#helia
     this.#helia = undefined
     this.#starting = undefined

@@ -37,13 +37,17 @@ export interface ResolvedPeerOptions {
 
 /**
  * A connection gater: in the `local` profile nothing but 127.0.0.0/8 and ::1 is ever
- * dialled, so no packet leaves the machine; and peers on the deny list are refused
- * both ways.
+ * dialled, so no packet leaves the machine; and peers on the deny list, or refused for a
+ * while by `isBanned` (the bitswap guard's bans), are refused both ways.
  */
 export function kitConnectionGater(
-  opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>
+  opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>,
+  isBanned: (peer: string) => boolean = () => false
 ): ConnectionGater {
-  const denied = (id: { toString(): string }): boolean => opts.denyPeers.has(id.toString())
+  const denied = (id: { toString(): string }): boolean => {
+    const key = id.toString()
+    return opts.denyPeers.has(key) || isBanned(key)
+  }
   return {
     denyDialPeer: (peerId) => denied(peerId),
     denyDialMultiaddr: (ma: Multiaddr) => opts.loopbackOnly && !isLoopback(ma),
@@ -52,8 +56,14 @@ export function kitConnectionGater(
   }
 }
 
-/** The libp2p configuration of an ipfs-kit peer: standard protocols on standard ids only. */
-export function libp2pOptions(opts: ResolvedPeerOptions): Libp2pOptions<PeerServices> {
+/**
+ * The libp2p configuration of an ipfs-kit peer: standard protocols on standard ids only.
+ * `isBanned` refuses peers for a while (see {@link kitConnectionGater}).
+ */
+export function libp2pOptions(
+  opts: ResolvedPeerOptions,
+  isBanned?: (peer: string) => boolean
+): Libp2pOptions<PeerServices> {
   const settings = ROLES[opts.role]
   const keepPrivateAddrs = opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
@@ -69,7 +79,7 @@ export function libp2pOptions(opts: ResolvedPeerOptions): Libp2pOptions<PeerServ
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: kitConnectionGater(opts),
+    connectionGater: kitConnectionGater(opts, isBanned),
     connectionManager: {
       maxConnections: opts.maxConnections,
       dialTimeout: DEFAULT_DIAL_TIMEOUT_MS

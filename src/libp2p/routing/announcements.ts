@@ -98,7 +98,8 @@ export function parseAnnouncement(from: PeerId, data: Uint8Array): ValidAnnounce
  * Publishes and receives content announcements on `ipfs-kit/content-announce`. Each
  * valid announcement becomes provider records (provenance `pubsub`) and an affinity
  * group. Malformed or flooding messages are rejected in gossipsub's validator, which
- * also lowers the sender's gossipsub score; they never reach provider tracking.
+ * also lowers the sender's gossipsub score; they never reach provider tracking, and a
+ * malformed one costs its author reputation.
  */
 export class AnnouncementChannel {
   readonly #peer: IPFSLibp2pPeer
@@ -161,6 +162,8 @@ export class AnnouncementChannel {
     if (typeof parsed === 'string') {
       this.#metrics.rejectedMalformed++
       this.#log('rejected announcement from %p: %s', message.from, parsed)
+      // the message is signed: its origin wrote it
+      this.#discovery.penalise(message.from)
       return TopicValidatorResult.Reject
     }
     return TopicValidatorResult.Accept

@@ -1,5 +1,5 @@
 import type { Helia } from '@helia/interface'
-import type { AbortOptions, PeerId } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'
 import { InvalidParametersError } from '../../errors.ts'
@@ -58,11 +58,38 @@ export interface BitswapWantList {
   removeEventListener(type: 'block', listener: (evt: CustomEvent<ReceivedBlock>) => void): void
 }
 
+/** A bitswap message as Helia's network hands it on (its `BitswapMessage`, the parts we count). */
+export interface InboundBitswapMessage {
+  peer: PeerId
+  connection: Connection
+  message: {
+    wantlist?: { entries?: unknown[] }
+    blocks?: unknown[]
+    blockPresences?: unknown[]
+  }
+}
+
+/**
+ * Helia's bitswap network (its `Network`): the inbound stream handler and the message event
+ * it emits for every decoded message.
+ */
+export interface BitswapNetwork {
+  /** the protocols it handles (`/ipfs/bitswap/1.2.0`) */
+  protocols: string[]
+  maxOutboundStreams: number
+  _onStream(stream: Stream, connection: Connection): void
+  addEventListener(type: 'bitswap:message', listener: (evt: CustomEvent<InboundBitswapMessage>) => void): void
+  removeEventListener(
+    type: 'bitswap:message',
+    listener: (evt: CustomEvent<InboundBitswapMessage>) => void
+  ): void
+}
+
 export interface BitswapBroker {
   name: 'bitswap'
   retrieve(cid: CID, options?: AbortOptions): Promise<Uint8Array>
   announce?(cid: CID, options?: AbortOptions): Promise<void>
-  bitswap: { wantList: BitswapWantList }
+  bitswap: { wantList: BitswapWantList; network?: BitswapNetwork }
 }
 
 /** The bitswap broker of a started Helia node, with its want list. */

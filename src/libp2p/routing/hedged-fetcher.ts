@@ -1,6 +1,7 @@
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 import { AdaptiveTimeout, type AdaptiveTimeoutSignal } from '@libp2p/utils'
 import { base64 } from 'multiformats/bases/base64'
+import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
 import { blockMatches } from '../../blocks/verify.ts'
 import {
@@ -8,7 +9,8 @@ import {
   ROUTING_HEDGE_MIN_DELAY_MS,
   ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
   ROUTING_PEER_TIMEOUTS_KEPT,
-  ROUTING_RECENT_WANT_TTL_MS
+  ROUTING_RECENT_WANT_TTL_MS,
+  ROUTING_WANT_RESEND_MAX_MS
 } from '../../constants.ts'
 import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
 import { type BitswapWantList, type ReceivedBlock, sendCancel, type WantPresence } from './bitswap-access.ts'
@@ -233,12 +235,59 @@ export class HedgedBlockFetcher {
   /**
    * A want-block to one peer. A HAVE without the block (the peer's ledger may have merged
    * our want-block with an earlier want-have for the same CID) is not an answer: ask for
-   * the block again, once.
+   * the block again, once. The block itself is taken whenever it comes from that peer, from
+   * the first want on: it may come between the HAVE and the second want, and the peer will
+   * not send it again within 5 s (a bitswap server's resend window), so a wait that started
+   * after it came would wait in vain. Bitswap does not deliver reliably (a loaded peer drops
+   * a stream it cannot read in time, and a server whose send failed never retries), so a
+   * want with no answer at all is sent again, after a CANCEL that makes the peer forget the
+   * old one: first after the longest hedge delay, then at doubling intervals.
    */
   async #wantBlock(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
-    const first = await this.#wantList.wantSessionBlock(cid, peer, { signal })
-    if (!first.has || first.block != null) return first
-    return this.#wantList.wantSessionBlock(cid, peer, { signal })
+    const done = new AbortController()
+    const wantSignal = AbortSignal.any([signal, done.signal])
+    let onBlock: ((evt: CustomEvent<ReceivedBlock>) => void) | undefined
+    const arrived = new Promise<WantPresence>((resolve) => {
+      onBlock = (evt) => {
+        const { sender, cid: got, block } = evt.detail
+        if (sender.equals(peer) && equals(got.multihash.bytes, cid.multihash.bytes)) {
+          resolve({ sender, cid, has: true, block })
+        }
+      }
+      this.#wantList.addEventListener('block', onBlock)
+    })
+    let haves = 0
+    let resendAfter = this.#maxHedge
+    try {
+      for (;;) {
+        wantSignal.throwIfAborted()
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const silence = new Promise<undefined>((resolve) => {
+          timer = setTimeout(resolve, resendAfter, undefined)
+        })
+        let answer: WantPresence | undefined
+        try {
+          answer = await Promise.race([
+            this.#wantList.wantSessionBlock(cid, peer, { signal: wantSignal }),
+            arrived,
+            silence
+          ])
+        } finally {
+          clearTimeout(timer)
+        }
+        if (answer == null) {
+          this.#log('no answer from %p for %c in %d ms: asking again', peer, cid, resendAfter)
+          await sendCancel(this.#wantList, peer, cid).catch(() => {})
+          resendAfter = Math.min(2 * resendAfter, ROUTING_WANT_RESEND_MAX_MS)
+          continue
+        }
+        if (!answer.has || answer.block != null || ++haves > 1) return answer
+      }
+    } finally {
+      if (onBlock != null) this.#wantList.removeEventListener('block', onBlock)
+      // drop the waits that lost the race
+      done.abort()
+    }
   }
 
   /**

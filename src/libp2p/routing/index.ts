@@ -1,6 +1,7 @@
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
+import { base64 } from 'multiformats/bases/base64'
 import type { CID } from 'multiformats/cid'
 import { collectBytes } from '../../blocks/bytes.ts'
 import { blockMatches } from '../../blocks/verify.ts'
@@ -32,6 +33,35 @@ import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from '.
 
 export { type ContentAnnouncement, parseAnnouncement } from './announcements.ts'
 export type { FetchedBlock, OutcomeSink, RequestOutcome } from './hedged-fetcher.ts'
+
+/** Where a fetched block came from: a provider's provenance, a gateway, or the local repo. */
+export type BlockSource = Provenance | 'gateway' | 'local'
+
+/** A block fetch that several requests wait on. */
+interface SharedFetch {
+  promise: Promise<FetchedBlock & { provenance: BlockSource }>
+  controller: AbortController
+  waiters: number
+}
+
+/** `promise`, or the reason `signal` aborts (a {@link TimeoutError} if the reason is not an error). */
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined, cid: CID): Promise<T> {
+  if (signal == null) return promise
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(
+        signal.reason instanceof Error ? signal.reason : new TimeoutError(`fetching ${cid} was cancelled`)
+      )
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
 
 /** Options of {@link ContentRoutingManager}. Every option is optional. */
 export interface ContentRoutingInit extends HedgedFetcherInit {
@@ -96,6 +126,8 @@ export class ContentRoutingManager {
   #reprovideTimer?: ReturnType<typeof setInterval>
   /** per peer: block fetches that have it among their candidates (its expected load) */
   readonly #reserved = new Map<string, number>()
+  /** block fetches running, by multihash (base64) */
+  readonly #fetching = new Map<string, SharedFetch>()
   readonly #announced = new Map<
     string,
     { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }
@@ -265,6 +297,17 @@ export class ContentRoutingManager {
       const id = give(p)
       if (id != null) yield id
     }
+    // what other lookups found meanwhile: the DAG's session lookup runs alongside this one,
+    // and a peer probed twice within a few seconds may leave the second want-have unanswered
+    // (bitswap servers do not resend a block within 5 s), so its first answer must count
+    const late = [
+      ...this.discovery.getOptimalProviders(cid, { root: options.root }),
+      ...(options.session?.values() ?? [])
+    ].filter((p) => !yielded.has(p.id.toString()))
+    for (const p of this.#order(cid, late, options)) {
+      const id = give(p)
+      if (id != null) yield id
+    }
   }
 
   /**
@@ -274,7 +317,7 @@ export class ContentRoutingManager {
   async fetchBlock(
     cid: CID,
     options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> } = {}
-  ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
+  ): Promise<FetchedBlock & { provenance: BlockSource }> {
     await this.start()
     const started = Date.now()
     try {
@@ -290,6 +333,12 @@ export class ContentRoutingManager {
     }
   }
 
+  /**
+   * One fetch per block at a time: a request for a block already being fetched joins that
+   * fetch (which runs until its last caller gives up), and a block stored meanwhile is read
+   * locally. Two requests for one block must not both ask the same peer: a bitswap server
+   * does not send a block to a peer again within 5 s, so the second would wait in vain.
+   */
   async #fetchBlock(
     cid: CID,
     options: AbortOptions & {
@@ -297,7 +346,47 @@ export class ContentRoutingManager {
       preferredPeers?: Array<PeerId | string>
       session?: Map<string, Provider>
     }
-  ): Promise<FetchedBlock & { provenance: Provenance | 'gateway' }> {
+  ): Promise<FetchedBlock & { provenance: BlockSource }> {
+    const key = base64.baseEncode(cid.multihash.bytes)
+    let shared = this.#fetching.get(key)
+    if (shared == null) {
+      // (a fetch stores its block before it leaves the map, so one of the two checks sees it)
+      const blockstore = this.peer.helia.blockstore
+      if (await blockstore.has(cid)) {
+        const block = await collectBytes(blockstore.get(cid, { signal: options.signal, offline: true }))
+        return { cid, block, peer: this.peer.host.peerId, latencyMs: 0, provenance: 'local' }
+      }
+      shared = this.#fetching.get(key)
+    }
+    if (shared == null) {
+      const controller = new AbortController()
+      const fetch = this.#fetchBlockOnce(cid, { ...options, signal: controller.signal })
+      const entry: SharedFetch = { controller, waiters: 0, promise: fetch }
+      fetch
+        .finally(() => {
+          if (this.#fetching.get(key) === entry) this.#fetching.delete(key)
+        })
+        .catch(() => {})
+      this.#fetching.set(key, entry)
+      shared = entry
+    }
+    shared.waiters++
+    try {
+      return await raceAbort(shared.promise, options.signal, cid)
+    } finally {
+      // the last caller gone: stop the fetch (a no-op once it has finished)
+      if (--shared.waiters === 0) shared.controller.abort(options.signal?.reason)
+    }
+  }
+
+  async #fetchBlockOnce(
+    cid: CID,
+    options: AbortOptions & {
+      root?: CID
+      preferredPeers?: Array<PeerId | string>
+      session?: Map<string, Provider>
+    }
+  ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
     try {
@@ -386,7 +475,7 @@ export class ContentRoutingManager {
     const started = Date.now()
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
     const blockstore = this.peer.helia.blockstore
-    let rootSource: Provenance | 'gateway' | 'local' | undefined
+    let rootSource: BlockSource | undefined
     // the DAG's providers, found in the background while the first blocks come in
     const session = new Map<string, Provider>()
     const sessionController = new AbortController()
@@ -448,7 +537,7 @@ export class ContentRoutingManager {
     this.#countSource(rootSource)
   }
 
-  #countSource(source: Provenance | 'gateway' | 'local' | undefined): void {
+  #countSource(source: BlockSource | undefined): void {
     switch (source) {
       case 'local':
         this.#metrics.retrievalsFromCache++
@@ -533,7 +622,6 @@ function timeoutSignal(signal: AbortSignal | undefined, ms: number): AbortSignal
   timer.addEventListener('abort', () => own.abort(new TimeoutError(`gave up after ${ms} ms`)), { once: true })
   return AbortSignal.any([own.signal, ...(signal == null ? [] : [signal])])
 }
-
 
 function translate(err: unknown, cid: CID, signal: AbortSignal): Error {
   if (signal.aborted && signal.reason instanceof TimeoutError) {
