@@ -40,7 +40,8 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
     peerId = (await initLocal(repo, '--role', 'worker')).trim()
     daemon = start(['--repo', repo, 'daemon'])
     await daemon.waitFor(/^Daemon is ready$/m, 'stdout', 30_000)
-    apiAddr = (await daemon.waitFor(/^RPC API server listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+)$/m))[1] ?? ''
+    apiAddr =
+      (await daemon.waitFor(/^RPC API server listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+)$/m))[1] ?? ''
     const port = apiAddr.split('/').at(-1)
     client = create({ url: `http://127.0.0.1:${port}/api/v0` })
     other = await localKit('worker', work)
@@ -83,7 +84,11 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
     const topic = 'daemon-topic'
     const got: string[] = []
     await client.pubsub.subscribe(topic, (m) => got.push(new TextDecoder().decode(m.data)))
-    await waitFor(async () => (await other!.ipfsPubsubPeers(topic)).includes(peerId), 'the daemon subscribed', 15_000)
+    await waitFor(
+      async () => (await other!.ipfsPubsubPeers(topic)).includes(peerId),
+      'the daemon subscribed',
+      15_000
+    )
     await other.ipfsPubsubPublish(topic, 'to the daemon')
     await waitFor(() => got.length > 0, 'the message at the client', 15_000)
     assert.deepEqual(got, ['to the daemon'])
@@ -92,7 +97,11 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
     await other.ipfsPubsubSubscribe(topic, (m) => {
       back.push(new TextDecoder().decode(m.data))
     })
-    await waitFor(async () => (await client.pubsub.peers(topic)).length > 0, 'the other node subscribed', 15_000)
+    await waitFor(
+      async () => (await client.pubsub.peers(topic)).length > 0,
+      'the other node subscribed',
+      15_000
+    )
     await client.pubsub.publish(topic, new TextEncoder().encode('from the daemon'))
     await waitFor(() => back.length > 0, 'the message at the other node', 15_000)
     await client.pubsub.unsubscribe(topic)
@@ -114,7 +123,10 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
     const out = join(dirs[0] ?? '', 'got')
     await ok(['--repo', repo, 'get', root, '-o', out])
     assert.equal(await readFile(join(out, 'sub', 'b.txt'), 'utf8'), 'file b\n')
-    assert.match(await ok(['--repo', repo, 'swarm', 'peers']), new RegExp(`/p2p/${other?.repo.config.Identity.PeerID}$`, 'm'))
+    assert.match(
+      await ok(['--repo', repo, 'swarm', 'peers']),
+      new RegExp(`/p2p/${other?.repo.config.Identity.PeerID}$`, 'm')
+    )
   })
 
   it('stops on SIGTERM, removes <repo>/api and releases the repo', async () => {

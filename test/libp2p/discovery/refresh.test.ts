@@ -19,15 +19,19 @@ const INIT: RefreshSchedulerInit = {
   queryTimeoutMs: MINUTE
 }
 
-/** A view over real peers whose highest occupied bucket is at least TOP. */
+/** A view over real peers with every bucket from 0 to TOP occupied (random ids: fill until so). */
 async function populatedView(): Promise<{ view: KBucketView; peers: PeerId[] }> {
   const view = new KBucketView({ peerId: await newPeerId() })
   const peers: PeerId[] = []
-  for (let i = 0; i < 20_000 && view.highestOccupiedIndex() < TOP; i++) {
+  const allOccupied = (): boolean => {
+    for (let i = 0; i <= TOP; i++) if (view.bucket(i).length === 0) return false
+    return true
+  }
+  for (let i = 0; i < 20_000 && !allOccupied(); i++) {
     const peer = await newPeerId()
     if (view.add(peer, 0) === 'added') peers.push(peer)
   }
-  assert.ok(view.highestOccupiedIndex() >= TOP)
+  assert.ok(allOccupied(), 'every bucket 0..TOP has a peer')
   return { view, peers }
 }
 
