@@ -1,5 +1,5 @@
 /**
- * CLI arguments, fuzzed: thousands of argument vectors through the CLI in-process (a child
+ * CLI arguments, fuzzed: 10,000 argument vectors through the CLI in-process (a child
  * process runs them, see fixtures/cli-fuzz-worker.ts), then 50 runs of the real binary with
  * random bad arguments.
  */
@@ -14,7 +14,7 @@ import { tempDir } from '../helpers.ts'
 
 const WORKER = join(import.meta.dirname, 'fixtures', 'cli-fuzz-worker.ts')
 const TSX = import.meta.resolve('tsx')
-const IN_PROCESS_RUNS = 5_000
+const IN_PROCESS_RUNS = 10_000
 const BINARY_RUNS = 50
 
 interface WorkerReport {
