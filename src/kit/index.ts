@@ -304,7 +304,8 @@ export class IPFSKit {
     const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
     const signal = this.#signal(options)
     try {
-      if (await this.helia.pins.isPinned(cid, { signal })) return cid
+      // a CID held only through another pin still gets its own (Kubo does the same); an existing
+      // pin of this CID is an AlreadyPinnedError from Helia, caught below
       // `offline` reaches the blockstore: a missing block fails at once instead of asking block brokers
       const pinOptions: PinAddOptions & { offline: boolean } = {
         signal,

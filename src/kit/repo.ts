@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { FsBlockstore } from 'blockstore-fs'
 import { LevelDatastore } from 'datastore-level'
 import { base64 } from 'multiformats/bases/base64'
+import { RepoBlockstore } from '../blocks/fs-blockstore.ts'
 import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_PROFILE, DEFAULT_REPO_DIRNAME, REPO_PATH_ENV, REPO_VERSION } from '../constants.ts'
@@ -218,7 +218,7 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
     throw err instanceof RepoError ? err : await datastoreError(datastorePath, err)
   }
   const blocksPath = join(path, 'blocks')
-  const fsBlockstore = new FsBlockstore(blocksPath)
+  const fsBlockstore = new RepoBlockstore(blocksPath)
   try {
     await fsBlockstore.open()
   } catch (err) {

@@ -119,6 +119,33 @@ describe('repo', () => {
     }
   })
 
+  it('pinning a CID that a parent pin already holds records its own pin, which outlives the parent', async () => {
+    const kit = await ipfsKit({ repo: join(dir.path, 'pin-child'), profile: 'local', offline: true })
+    try {
+      const parent = await kit.ipfsAddBytes(
+        new Uint8Array(1024 * 1024).map((_, i) => i % 241),
+        { pin: false }
+      )
+      const child = dagPb.decode(await collectBytes(kit.helia.blockstore.get(parent.cid))).Links[1]!.Hash
+      await kit.ipfsPinAdd(parent.Hash)
+      await kit.ipfsPinAdd(child)
+      assert.deepEqual(
+        (await kit.ipfsPinLs()).map((p) => p.Hash).sort(),
+        [parent.Hash, child.toString()].sort()
+      )
+      await kit.ipfsPinRm(parent.Hash)
+      await kit.ipfsGc()
+      assert.equal(await kit.helia.blockstore.has(parent.cid), false, 'the parent went on gc')
+      assert.equal(await kit.helia.blockstore.has(child), true, 'the child kept by its own pin')
+      assert.deepEqual(
+        (await kit.ipfsPinLs()).map((p) => p.Hash),
+        [child.toString()]
+      )
+    } finally {
+      await kit.stop()
+    }
+  })
+
   it('pinning a DAG with a missing block fails and records no pin', async () => {
     const kit = await ipfsKit({ repo: join(dir.path, 'pin-missing'), profile: 'local', offline: true })
     try {
