@@ -125,13 +125,15 @@ describe('the disk tier across a restart of the kit', () => {
       const again = await ipfsKit({ repo, offline: true })
       await again.helia.blockstore.delete(cid)
       const cache = await again.getCache()
-      assert.ok(cache.disk != null && cache.disk.has(cid), 'the disk tier kept the block')
+      const disk = cache.disk
+      assert.ok(disk != null, 'a disk tier')
+      assert.ok(disk.has(cid), 'the disk tier kept the block')
       const fs = again.getFilesystem()
       assert.deepEqual(await fs.cat(cid), bytes)
       assert.equal(fs.getStats().blocksFromDisk, 1, 'read from the disk tier')
 
       // corrupt the block on disk: it is detected and dropped, never returned
-      const file = cache.disk.pathOf(cid)
+      const file = disk.pathOf(cid)
       const onDisk = await readFile(file)
       onDisk[10] = (onDisk[10] ?? 0) ^ 0xff
       await writeFile(file, onDisk)
@@ -142,7 +144,7 @@ describe('the disk tier across a restart of the kit', () => {
         'offline, with the only copy corrupt: not found'
       )
       assert.ok(cache.getStats().corruptDropped >= 1, 'the corrupt item was counted')
-      assert.equal(cache.disk.has(cid), false, 'and dropped')
+      assert.equal(disk.has(cid), false, 'and dropped')
       await again.stop()
 
       // online again: fetched again from the peer, correct

@@ -42,10 +42,17 @@ describe('a leecher cache miss served by a worker that announced the content ove
 
     const integration = leecher.libp2pIntegration!
     await waitFor(
-      () => integration.discovery.providers.get(cid).some((r) => r.id.equals(worker.peer.peerId) && r.provenance === 'pubsub'),
+      () =>
+        integration.discovery.providers
+          .get(cid)
+          .some((r) => r.id.equals(worker.peer.peerId) && r.provenance === 'pubsub'),
       'the announcement on the leecher'
     )
-    assert.equal(leecher.peer.host.getConnections(worker.peer.peerId).length, 0, 'the leecher is not connected to the worker yet')
+    assert.equal(
+      leecher.peer.host.getConnections(worker.peer.peerId).length,
+      0,
+      'the leecher is not connected to the worker yet'
+    )
 
     const fs = leecher.getFilesystem({ useLibp2p: true })
     const first = await fs.cat(cid, { signal: AbortSignal.timeout(30_000) })
@@ -53,7 +60,10 @@ describe('a leecher cache miss served by a worker that announced the content ove
     const afterMiss = integration.getStats()
     assert.ok(afterMiss.cacheMisses >= 1 && afterMiss.cacheMissesHandled === afterMiss.cacheMisses)
     assert.equal(afterMiss.successRate, 1)
-    assert.ok(afterMiss.discoveryMetrics.retrievalsFromPubsub >= 1, 'the root came from the peer the announcement named')
+    assert.ok(
+      afterMiss.discoveryMetrics.retrievalsFromPubsub >= 1,
+      'the root came from the peer the announcement named'
+    )
     assert.ok(afterMiss.discoveryMetrics.announcements.received >= 1)
     assert.ok(fs.getStats().blocksFromLibp2p >= 1)
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { CID } from 'multiformats/cid'
+import { FaultyBlockstore } from '../../../bench/faults.ts'
 import { EnhancedDHTDiscovery } from '../../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import { IPFSLibp2pPeer } from '../../../src/libp2p/peer/index.ts'
 import type { AttemptEvent } from '../../../src/libp2p/routing/hedged-fetcher.ts'
 import { ContentRoutingManager } from '../../../src/libp2p/routing/index.ts'
-import { FaultyBlockstore } from '../../../bench/faults.ts'
 import { pseudoRandomBytes } from '../../helpers.ts'
 import { addOn, stopAll } from '../swarm.ts'
 
@@ -79,6 +79,9 @@ describe('6 providers of a 20 MiB file: 3 slow, 1 corrupting', () => {
     // half the providers are slow: an uninformed choice asks one of them first half the time
     // (the mean of the last two rounds: one round on a loaded 2-core machine is noisy)
     const late = (firstAskedSlow.at(-1)! + firstAskedSlow.at(-2)!) / 2
-    assert.ok(late <= 0.25, `in the last rounds at most 25% of first asks go to slow peers, not ~50% (${late})`)
+    assert.ok(
+      late <= 0.25,
+      `in the last rounds at most 25% of first asks go to slow peers, not ~50% (${late})`
+    )
   })
 })
