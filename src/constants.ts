@@ -359,6 +359,13 @@ export const ANNOUNCE_RATE_LIMIT_PER_MINUTE = 120
 /** How often masters and workers re-announce what they announced (pubsub and DHT). @default 600000 */
 export const ANNOUNCE_REPROVIDE_INTERVAL_MS = 10 * 60_000
 
+/**
+ * How long a retrieval runs on the providers it already knows (and proven connected peers)
+ * before it also looks for the DAG's other providers, as bitswap sessions wait before a
+ * provider search (go-bitswap's provSearchDelay is 1 s). A lookup at once would probe the
+ * peers being asked for the same blocks. @default 1000
+ */
+export const ROUTING_SESSION_LOOKUP_DELAY_MS = 1_000
 /** Blocks of one DAG fetched at once by the routing layer. @default 16 */
 export const ROUTING_BLOCK_CONCURRENCY = 16
 /** How long `retrieveContent` may take when no timeout is given (the seed's `result(timeout=30)`). @default 30000 */
@@ -371,6 +378,15 @@ export const ROUTING_UNKNOWN_LATENCY_MS = 100
 export const ROUTING_PROBATION_OBSERVATIONS = 3
 /** Requests a peer on probation may have in flight before others are preferred. @default 2 */
 export const ROUTING_PROBATION_IN_FLIGHT = 2
+/**
+ * Connected peers with a proven record (at least {@link ROUTING_PROBATION_OBSERVATIONS}
+ * outcomes, a score above {@link ROUTING_PROVEN_MIN_SCORE}, not backed off) asked for a block
+ * at once, before any lookup answers: a want-have probe yields providers in the order they
+ * answer, and a bad peer answers a want-have as fast as a good one. @default 2
+ */
+export const ROUTING_PROVEN_CONNECTED_FIRST = 2
+/** Reputation score above which a connected peer counts as proven (the prior is 0.5). @default 0.55 */
+export const ROUTING_PROVEN_MIN_SCORE = 0.55
 /** Requests in a row a peer leaves unanswered (abandoned for a faster peer) that count as one failure. @default 3 */
 export const DISCOVERY_UNANSWERED_STREAK_FAILURE = 3
 /** Peers whose unanswered streak is tracked, at most. @default 4096 */

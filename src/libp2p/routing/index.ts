@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises'
 import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
@@ -12,7 +13,10 @@ import {
   ROUTING_BLOCK_CONCURRENCY,
   ROUTING_PROBATION_IN_FLIGHT,
   ROUTING_PROBATION_OBSERVATIONS,
+  ROUTING_PROVEN_CONNECTED_FIRST,
+  ROUTING_PROVEN_MIN_SCORE,
   ROUTING_RETRIEVE_TIMEOUT_MS,
+  ROUTING_SESSION_LOOKUP_DELAY_MS,
   ROUTING_TYPICAL_BLOCK_BYTES,
   ROUTING_UNKNOWN_LATENCY_MS
 } from '../../constants.ts'
@@ -251,6 +255,25 @@ export class ContentRoutingManager {
     return [...head, ...middle, ...tail].map((r) => r.provider)
   }
 
+  /**
+   * Connected peers with a proven record: enough outcomes, a score above the bar, neither
+   * backed off nor flagged. Excludes those in `skip`.
+   */
+  #provenConnected(skip: Set<string>): Provider[] {
+    const { reputation, backoff } = this.discovery
+    const out = new Map<string, Provider>()
+    for (const connection of this.peer.host.getConnections()) {
+      const id = connection.remotePeer
+      const key = id.toString()
+      if (out.has(key) || skip.has(key)) continue
+      if (reputation.observations(id) < ROUTING_PROBATION_OBSERVATIONS) continue
+      if (reputation.score(id) <= ROUTING_PROVEN_MIN_SCORE) continue
+      if (reputation.isFlagged(id) || backoff.isBackedOff(id)) continue
+      out.set(key, { id, multiaddrs: [connection.remoteAddr], provenance: 'connected' })
+    }
+    return [...out.values()]
+  }
+
   /** Candidates for one block: known and affinity first (ordered), then what discovery finds. */
   async *#candidates(
     cid: CID,
@@ -291,6 +314,15 @@ export class ContentRoutingManager {
       )[0]
       if (next == null) break
       const id = give(next)
+      if (id != null) yield id
+    }
+    // then the best proven peers we are connected to, before a lookup has answered: a proven
+    // peer without the block says DONT_HAVE in one round trip and the next candidate is asked
+    for (const p of this.#order(cid, this.#provenConnected(yielded), options).slice(
+      0,
+      ROUTING_PROVEN_CONNECTED_FIRST
+    )) {
+      const id = give(p)
       if (id != null) yield id
     }
     for await (const p of this.discovery.findProviders(cid, { root: options.root, signal: options.signal })) {
@@ -481,6 +513,7 @@ export class ContentRoutingManager {
     const sessionController = new AbortController()
     const sessionSignal = AbortSignal.any([signal, sessionController.signal])
     const sessionLookup = (async () => {
+      await setTimeout(ROUTING_SESSION_LOOKUP_DELAY_MS, undefined, { signal: sessionSignal })
       for await (const p of this.discovery.findProviders(root, { signal: sessionSignal }))
         session.set(p.id.toString(), p)
     })().catch(() => {})
