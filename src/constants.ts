@@ -385,6 +385,20 @@ export const ROUTING_PROBATION_IN_FLIGHT = 2
  * answer, and a bad peer answers a want-have as fast as a good one. @default 2
  */
 export const ROUTING_PROVEN_CONNECTED_FIRST = 2
+/**
+ * Exploration: the probability that a block fetch also asks one unexplored connected peer (fewer
+ * than {@link ROUTING_PROBATION_OBSERVATIONS} outcomes, not backed off) for the block on the
+ * side. The fetch does not wait for it, so exploring costs bandwidth, not latency, and a peer
+ * that serves well becomes proven and shares the load. @default 0.1
+ */
+export const ROUTING_EXPLORE_PROBABILITY = 0.1
+/**
+ * Exploration leaves out a peer asked for the block within this long (a bitswap server does not
+ * send a block to a peer again within 5 s). @default 5000
+ */
+export const ROUTING_EXPLORE_SKIP_ASKED_MS = 5_000
+/** Side requests of exploration running at once, at most. @default 2 */
+export const ROUTING_EXPLORE_MAX_CONCURRENT = 2
 /** Reputation score above which a connected peer counts as proven (the prior is 0.5). @default 0.55 */
 export const ROUTING_PROVEN_MIN_SCORE = 0.55
 /** Requests in a row a peer leaves unanswered (abandoned for a faster peer) that count as one failure. @default 3 */

@@ -40,6 +40,8 @@ export interface AttemptEvent {
   cid: CID
   peer: PeerId
   hedge: boolean
+  /** a side request to learn how an unexplored peer serves (see `HedgedBlockFetcher.probe`) */
+  explore?: boolean
 }
 
 export interface HedgedFetcherInit {
@@ -108,6 +110,15 @@ export function noteAsked(wantList: BitswapWantList, peer: PeerId, cid: CID): vo
   }
 }
 
+/**
+ * True if this node asked `peer` for `cid` within the last `withinMs` (a bitswap server does
+ * not send a block to a peer again within 5 s, so asking again so soon may go unanswered).
+ */
+export function askedWithin(wantList: BitswapWantList, peer: PeerId, cid: CID, withinMs: number): boolean {
+  const expiry = askedByNode.get(wantList)?.get(peer.toString())?.get(mhKey(cid))
+  return expiry != null && expiry - ROUTING_RECENT_WANT_TTL_MS >= Date.now() - withinMs
+}
+
 /** True if anyone on this node asked any peer for `cid` within the last while. */
 function askedOfAnyone(byPeer: Map<string, Map<string, number>>, cid: CID, now: number): boolean {
   const key = mhKey(cid)
@@ -151,6 +162,8 @@ export class HedgedBlockFetcher {
   readonly #asked: Map<string, Map<string, number>>
   /** per peer: aborts its in-flight requests (when it sends garbage) */
   readonly #inFlight = new Map<string, Set<Attempt>>()
+  /** side requests running (`probe`) */
+  readonly #probes = new Set<AbortController>()
   #started = false
 
   constructor(components: HedgedFetcherComponents, init: HedgedFetcherInit = {}) {
@@ -181,6 +194,49 @@ export class HedgedBlockFetcher {
     this.#wantList.removeEventListener('block', this.#onBlock)
     for (const attempts of this.#inFlight.values()) for (const a of attempts) a.controller.abort()
     this.#inFlight.clear()
+    for (const probe of this.#probes) probe.abort()
+    this.#probes.clear()
+  }
+
+  /** Side requests (`probe`) running now. */
+  get probing(): number {
+    return this.#probes.size
+  }
+
+  /**
+   * Ask `peer` for `cid` on the side, to learn how it serves: exploration that costs no
+   * latency, since no fetch waits for it. The answer (a verified block, DONT_HAVE, a wrong
+   * block, or silence until the longest hedge delay) goes to the outcome sink like any other;
+   * the block itself is dropped. Resolves to the outcome, or `undefined` if stopped first.
+   */
+  async probe(cid: CID, peer: PeerId): Promise<RequestOutcome | undefined> {
+    if (!this.#started) return undefined
+    const controller = new AbortController()
+    this.#probes.add(controller)
+    const deadline = AbortSignal.timeout(this.#maxHedge)
+    const signal = AbortSignal.any([controller.signal, deadline])
+    const started = Date.now()
+    noteAsked(this.#wantList, peer, cid)
+    this.#onAttempt?.({ cid, peer, hedge: false, explore: true })
+    let outcome: RequestOutcome
+    try {
+      const presence = await this.#wantBlock(cid, peer, signal)
+      const latencyMs = Date.now() - started
+      if (!presence.has || presence.block == null) outcome = { kind: 'dont-have', latencyMs }
+      else if (!(await blockMatches(cid, presence.block))) outcome = { kind: 'corrupt', latencyMs }
+      else outcome = { kind: 'success', latencyMs, bytes: presence.block.byteLength }
+    } catch (err) {
+      if (controller.signal.aborted) return undefined
+      const latencyMs = Date.now() - started
+      outcome = deadline.aborted
+        ? { kind: 'timeout', latencyMs }
+        : { kind: 'error', latencyMs, error: err as Error }
+      void sendCancel(this.#wantList, peer, cid).catch(() => {})
+    } finally {
+      this.#probes.delete(controller)
+    }
+    this.#outcomes.recordOutcome(peer, outcome, cid)
+    return outcome
   }
 
   /** A block arrived from a peer: if we never asked that peer for it, the peer misbehaves. */

@@ -11,6 +11,9 @@ import {
   ANNOUNCE_REPROVIDE_INTERVAL_MS,
   ROLES,
   ROUTING_BLOCK_CONCURRENCY,
+  ROUTING_EXPLORE_MAX_CONCURRENT,
+  ROUTING_EXPLORE_PROBABILITY,
+  ROUTING_EXPLORE_SKIP_ASKED_MS,
   ROUTING_PROBATION_IN_FLIGHT,
   ROUTING_PROBATION_OBSERVATIONS,
   ROUTING_PROVEN_CONNECTED_FIRST,
@@ -33,7 +36,12 @@ import type { Provenance, Provider } from '../discovery/types.ts'
 import type { IPFSLibp2pPeer } from '../peer/index.ts'
 import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
 import { bitswapOf } from './bitswap-access.ts'
-import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
+import {
+  askedWithin,
+  type FetchedBlock,
+  HedgedBlockFetcher,
+  type HedgedFetcherInit
+} from './hedged-fetcher.ts'
 
 export { type ContentAnnouncement, parseAnnouncement } from './announcements.ts'
 export type { FetchedBlock, OutcomeSink, RequestOutcome } from './hedged-fetcher.ts'
@@ -69,6 +77,10 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined
 
 /** Options of {@link ContentRoutingManager}. Every option is optional. */
 export interface ContentRoutingInit extends HedgedFetcherInit {
+  /** probability that a block fetch also explores an unexplored connected peer @default ROUTING_EXPLORE_PROBABILITY */
+  exploreProbability?: number
+  /** randomness for exploration, [0, 1) @default Math.random */
+  random?: () => number
   /** trustless HTTP gateways (`https://host`) asked when every peer failed @default [] */
   gateways?: string[]
   /** blocks of one DAG fetched at once @default ROUTING_BLOCK_CONCURRENCY */
@@ -256,6 +268,37 @@ export class ContentRoutingManager {
   }
 
   /**
+   * Exploration (the rule): with probability `exploreProbability`, a block fetch also asks one
+   * connected peer that has fewer than ROUTING_PROBATION_OBSERVATIONS outcomes, is neither
+   * backed off nor flagged, and was not asked for this block lately, chosen at random, for the
+   * block on the side (`HedgedBlockFetcher.probe`). Nothing waits for it; its outcome feeds
+   * reputation, and a peer that served the block becomes a provider of the DAG (affinity).
+   * Proven peers then compete for blocks by load (`#candidates`).
+   */
+  #maybeExplore(fetcher: HedgedBlockFetcher, cid: CID, root: CID | undefined): void {
+    if (fetcher.probing >= ROUTING_EXPLORE_MAX_CONCURRENT) return
+    const random = this.#init.random ?? Math.random
+    if (random() >= (this.#init.exploreProbability ?? ROUTING_EXPLORE_PROBABILITY)) return
+    const { reputation, backoff } = this.discovery
+    const wantList = bitswapOf(this.peer.helia).bitswap.wantList
+    const unexplored = new Map<string, PeerId>()
+    for (const connection of this.peer.host.getConnections()) {
+      const id = connection.remotePeer
+      if (unexplored.has(id.toString())) continue
+      if (reputation.observations(id) >= ROUTING_PROBATION_OBSERVATIONS) continue
+      if (reputation.isFlagged(id) || backoff.isBackedOff(id)) continue
+      if (askedWithin(wantList, id, cid, ROUTING_EXPLORE_SKIP_ASKED_MS)) continue
+      unexplored.set(id.toString(), id)
+    }
+    const choices = [...unexplored.values()]
+    const peer = choices[Math.floor(random() * choices.length)]
+    if (peer == null) return
+    void fetcher.probe(cid, peer).then((outcome) => {
+      if (outcome?.kind === 'success') this.discovery.recordServed(peer, cid, root)
+    })
+  }
+
+  /**
    * Connected peers with a proven record: enough outcomes, a score above the bar, neither
    * backed off nor flagged. Excludes those in `skip`.
    */
@@ -305,6 +348,12 @@ export class ContentRoutingManager {
       pool.push(...this.discovery.getOptimalProviders(options.root))
     // the DAG's providers found so far (a session, as in bitswap)
     pool.push(...(options.session?.values() ?? []))
+    // inside a DAG, proven connected peers compete for its blocks with its known providers, so
+    // that its blocks spread over them by load (one that lacks a block says DONT_HAVE at once)
+    if (options.root != null && !options.root.equals(cid)) {
+      const inPool = new Set(pool.map((p) => p.id.toString()))
+      pool.push(...this.#provenConnected(inPool))
+    }
     // best first, re-ordered at every step: each pick changes the load
     for (;;) {
       const next = this.#order(
@@ -421,6 +470,7 @@ export class ContentRoutingManager {
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
+    this.#maybeExplore(fetcher, cid, options.root)
     try {
       const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), {
         signal: options.signal
