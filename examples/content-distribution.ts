@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { applyIpfsKitIntegration, type IPFSKit, ipfsKit, type Profile, type Role } from 'ipfs-kit'
+import { parseCommandLine, usageError, wholeNumber } from './args.ts'
 
 /** Print one machine-readable progress line. */
 function emit(event: string, fields: Record<string, unknown> = {}): void {
@@ -55,30 +56,6 @@ function stopRequested(ms: number): Promise<string> {
       resolve(String(shutdown.signal.reason))
     })
   })
-}
-
-/** Say what is wrong with the command line and exit 2. */
-function usageError(message: string): never {
-  process.stderr.write(`Error: ${message}\n`)
-  process.exit(2)
-}
-
-/** A whole-number option (0 or more), or exit 2. */
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
-    usageError(`--${name} takes a whole number, not "${text}"`)
-  }
-  return n
-}
-
-/** Parse the command line, or exit 2 with the parser's message. */
-function parseCommandLine<T>(parse: () => T): T {
-  try {
-    return parse()
-  } catch (err) {
-    return usageError((err as Error).message)
-  }
 }
 
 const { values, positionals } = parseCommandLine(() =>

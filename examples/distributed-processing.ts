@@ -26,6 +26,7 @@
  */
 import { parseArgs } from 'node:util'
 import { applyIpfsKitIntegration, type IPFSKit, ipfsKit, type Profile, type PubsubMessage } from 'ipfs-kit'
+import { parseCommandLine, usageError, wholeNumber } from './args.ts'
 
 const TASK_QUEUE = 'task_queue'
 const TASK_CLAIMS = 'task_claims'
@@ -97,30 +98,6 @@ function sleep(ms: number): Promise<void> {
       resolve()
     })
   })
-}
-
-/** Say what is wrong with the command line and exit 2. */
-function usageError(message: string): never {
-  process.stderr.write(`Error: ${message}\n`)
-  process.exit(2)
-}
-
-/** A whole-number option (0 or more), or exit 2. */
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
-    usageError(`--${name} takes a whole number, not "${text}"`)
-  }
-  return n
-}
-
-/** Parse the command line, or exit 2 with the parser's message. */
-function parseCommandLine<T>(parse: () => T): T {
-  try {
-    return parse()
-  } catch (err) {
-    return usageError((err as Error).message)
-  }
 }
 
 const { values } = parseCommandLine(() =>

@@ -49,6 +49,7 @@ import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { IPFSLibp2pPeer } from 'ipfs-kit'
+import { parseCommandLine, usageError, wholeNumber } from './args.ts'
 
 /** Our private protocol id (never a standard one). */
 const PROTOCOL = '/ipfs-kit/messaging/1.0.0'
@@ -242,30 +243,6 @@ async function writeFrame(
   signal: AbortSignal
 ): Promise<void> {
   await lp.write(utf8(JSON.stringify(frame)), { signal })
-}
-
-/** Say what is wrong with the command line and exit 2. */
-function usageError(message: string): never {
-  process.stderr.write(`Error: ${message}\n`)
-  process.exit(2)
-}
-
-/** A whole-number option (0 or more), or exit 2. */
-function wholeNumber(name: string, text: string): number {
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
-    usageError(`--${name} takes a whole number, not "${text}"`)
-  }
-  return n
-}
-
-/** Parse the command line, or exit 2 with the parser's message. */
-function parseCommandLine<T>(parse: () => T): T {
-  try {
-    return parse()
-  } catch (err) {
-    return usageError((err as Error).message)
-  }
 }
 
 const { values } = parseCommandLine(() =>
