@@ -3,31 +3,23 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { assertOneError, initLocal, killAll, ok, removeAll, requireBuild, run, tempDir } from './helpers.ts'
+import { assertOneError, CliScratch, ok, run } from './helpers.ts'
 
 const HELLO = 'hello world\n'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 describe('ipfs-kit CLI: large files and add options', () => {
-  const dirs: string[] = []
+  const scratch = new CliScratch()
+  const { kit } = scratch
   let work = ''
-  let repo = ''
-  /** `--repo <repo>` before the arguments */
-  const kit = (...args: string[]): string[] => ['--repo', repo, ...args]
 
   before(async () => {
-    requireBuild()
-    work = await tempDir()
-    dirs.push(work)
-    repo = join(work, 'repo')
-    await initLocal(repo)
+    await scratch.setup()
+    work = scratch.work
   })
 
-  after(async () => {
-    killAll()
-    await removeAll(dirs)
-  })
+  after(() => scratch.teardown())
 
   it('a 20 MiB file round-trips through add and cat in separate processes', async () => {
     const big = join(work, 'big.bin')

@@ -2,28 +2,23 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { initLocal, killAll, ok, removeAll, requireBuild, run, tempDir } from './helpers.ts'
+import { CliScratch, ok, run, tempDir } from './helpers.ts'
 
 const HELLO = 'hello world\n'
 const HELLO_CID = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'
 const EMPTY_DIR_CID = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
 
 describe('ipfs-kit CLI: add, cat, get, ls, pin, gc', () => {
-  const dirs: string[] = []
+  const scratch = new CliScratch()
+  const { dirs, kit } = scratch
   let work = ''
-  let repo = ''
   let folder = ''
   /** root CID of `folder` added with -r (set by the add -r test) */
   let root = ''
-  /** `--repo <repo>` before the arguments */
-  const kit = (...args: string[]): string[] => ['--repo', repo, ...args]
 
   before(async () => {
-    requireBuild()
-    work = await tempDir()
-    dirs.push(work)
-    repo = join(work, 'repo')
-    await initLocal(repo)
+    await scratch.setup()
+    work = scratch.work
     folder = join(work, 'site')
     await mkdir(join(folder, 'sub'), { recursive: true })
     await writeFile(join(folder, 'a.txt'), 'file a\n')
@@ -31,10 +26,7 @@ describe('ipfs-kit CLI: add, cat, get, ls, pin, gc', () => {
     await writeFile(join(folder, '.secret'), 'hidden\n')
   })
 
-  after(async () => {
-    killAll()
-    await removeAll(dirs)
-  })
+  after(() => scratch.teardown())
 
   it("add of 'hello world\\n' from stdin prints Kubo's CID with -q", async () => {
     const r = await run(kit('add', '-q'), { input: HELLO })

@@ -194,3 +194,29 @@ export async function removeAll(dirs: string[]): Promise<void> {
 export async function initLocal(repo: string, ...extra: string[]): Promise<string> {
   return (await ok(['--repo', repo, 'init', '--profile', 'local', '-q', ...extra])).trim()
 }
+
+/**
+ * One CLI suite's scratch space: `setup()` (in `before`) makes a temp folder `work` with an
+ * initialised local repo `repo` in it; `kit(...)` puts `--repo <repo>` before the arguments;
+ * `teardown()` (in `after`) kills what the suite started and removes `work` and any folder
+ * pushed on `dirs`.
+ */
+export class CliScratch {
+  work = ''
+  repo = ''
+  readonly dirs: string[] = []
+  readonly kit = (...args: string[]): string[] => ['--repo', this.repo, ...args]
+
+  async setup(...initArgs: string[]): Promise<void> {
+    requireBuild()
+    this.work = await tempDir()
+    this.dirs.push(this.work)
+    this.repo = join(this.work, 'repo')
+    await initLocal(this.repo, ...initArgs)
+  }
+
+  async teardown(): Promise<void> {
+    killAll()
+    await removeAll(this.dirs)
+  }
+}

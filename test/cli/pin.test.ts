@@ -2,35 +2,27 @@ import assert from 'node:assert/strict'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { assertOneError, initLocal, killAll, ok, removeAll, requireBuild, run, tempDir } from './helpers.ts'
+import { assertOneError, CliScratch, ok, run } from './helpers.ts'
 
 const HELLO = 'hello world\n'
 const HELLO_CID = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'
 
 describe('ipfs-kit CLI: pin, gc and bad input', () => {
-  const dirs: string[] = []
+  const scratch = new CliScratch()
+  const { kit } = scratch
   let work = ''
-  let repo = ''
   let folder = ''
-  /** `--repo <repo>` before the arguments */
-  const kit = (...args: string[]): string[] => ['--repo', repo, ...args]
 
   before(async () => {
-    requireBuild()
-    work = await tempDir()
-    dirs.push(work)
-    repo = join(work, 'repo')
-    await initLocal(repo)
+    await scratch.setup()
+    work = scratch.work
     folder = join(work, 'site')
     await mkdir(join(folder, 'sub'), { recursive: true })
     await writeFile(join(folder, 'a.txt'), 'file a\n')
     await ok(kit('add', '-q'), { input: HELLO })
   })
 
-  after(async () => {
-    killAll()
-    await removeAll(dirs)
-  })
+  after(() => scratch.teardown())
 
   it('pins: --no-pin / --pin=false leave content unpinned; pin add, ls, rm; gc removes unpinned blocks', async () => {
     const a = (await ok(kit('add', '-q', '--no-pin'), { input: 'unpinned a\n' })).trim()
