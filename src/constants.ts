@@ -397,6 +397,12 @@ export const ROUTING_EXPLORE_PROBABILITY = 0.1
  * send a block to a peer again within 5 s). @default 5000
  */
 export const ROUTING_EXPLORE_SKIP_ASKED_MS = 5_000
+/**
+ * Exploration stops while this many connected peers are proven (see
+ * {@link ROUTING_PROVEN_MIN_SCORE}): enough peers to share the load and stand in for each
+ * other; side requests beyond that only cost bandwidth and CPU. @default 3
+ */
+export const ROUTING_EXPLORE_UNTIL_PROVEN = 3
 /** Side requests of exploration running at once, at most. @default 2 */
 export const ROUTING_EXPLORE_MAX_CONCURRENT = 2
 /** Reputation score above which a connected peer counts as proven (the prior is 0.5). @default 0.55 */

@@ -14,6 +14,7 @@ import {
   ROUTING_EXPLORE_MAX_CONCURRENT,
   ROUTING_EXPLORE_PROBABILITY,
   ROUTING_EXPLORE_SKIP_ASKED_MS,
+  ROUTING_EXPLORE_UNTIL_PROVEN,
   ROUTING_PROBATION_IN_FLIGHT,
   ROUTING_PROBATION_OBSERVATIONS,
   ROUTING_PROVEN_CONNECTED_FIRST,
@@ -268,7 +269,8 @@ export class ContentRoutingManager {
   }
 
   /**
-   * Exploration (the rule): with probability `exploreProbability`, a block fetch also asks one
+   * Exploration (the rule): while fewer than ROUTING_EXPLORE_UNTIL_PROVEN connected peers are
+   * proven, with probability `exploreProbability`, a block fetch also asks one
    * connected peer that has fewer than ROUTING_PROBATION_OBSERVATIONS outcomes, is neither
    * backed off nor flagged, and was not asked for this block lately, chosen at random, for the
    * block on the side (`HedgedBlockFetcher.probe`). Nothing waits for it; its outcome feeds
@@ -279,6 +281,7 @@ export class ContentRoutingManager {
     if (fetcher.probing >= ROUTING_EXPLORE_MAX_CONCURRENT) return
     const random = this.#init.random ?? Math.random
     if (random() >= (this.#init.exploreProbability ?? ROUTING_EXPLORE_PROBABILITY)) return
+    if (this.#provenConnected(new Set()).length >= ROUTING_EXPLORE_UNTIL_PROVEN) return
     const { reputation, backoff } = this.discovery
     const wantList = bitswapOf(this.peer.helia).bitswap.wantList
     const unexplored = new Map<string, PeerId>()
