@@ -273,7 +273,7 @@ export class ContentRoutingManager {
    * proven, with probability `exploreProbability`, a block fetch also asks one
    * connected peer that has fewer than ROUTING_PROBATION_OBSERVATIONS outcomes, is neither
    * backed off nor flagged, and was not asked for this block lately, chosen at random, for the
-   * block on the side (`HedgedBlockFetcher.probe`). Nothing waits for it; its outcome feeds
+   * block on the side (`HedgedBlockFetcher.probe`), once the fetch has the block. Nothing waits for it; its outcome feeds
    * reputation, and a peer that served the block becomes a provider of the DAG (affinity).
    * Proven peers then compete for blocks by load (`#candidates`).
    */
@@ -473,11 +473,13 @@ export class ContentRoutingManager {
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
-    this.#maybeExplore(fetcher, cid, options.root)
     try {
       const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), {
         signal: options.signal
       })
+      // explored only now: the peers this fetch asked are left out (a bitswap server does not
+      // send a block twice within 5 s, so a side request to one of them would hold up the fetch)
+      this.#maybeExplore(fetcher, cid, options.root)
       this.discovery.recordServed(fetched.peer, cid, options.root)
       const key = fetched.peer.toString()
       if (options.session != null && !options.session.has(key)) {
