@@ -90,6 +90,15 @@ export interface ContentRoutingInit extends HedgedFetcherInit {
   reprovideIntervalMs?: number
 }
 
+/** Options of one block fetch inside the router. */
+interface BlockFetchOptions extends AbortOptions {
+  /** the DAG the block belongs to */
+  root?: CID
+  preferredPeers?: Array<PeerId | string>
+  /** the DAG's providers found so far */
+  session?: Map<string, Provider>
+}
+
 /** Options of a retrieval. */
 export interface RetrieveOptions extends AbortOptions {
   /** ms @default ROUTING_RETRIEVE_TIMEOUT_MS */
@@ -281,55 +290,48 @@ export class ContentRoutingManager {
     if (fetcher.probing >= ROUTING_EXPLORE_MAX_CONCURRENT) return
     const random = this.#init.random ?? Math.random
     if (random() >= (this.#init.exploreProbability ?? ROUTING_EXPLORE_PROBABILITY)) return
-    if (this.#provenConnected(new Set()).length >= ROUTING_EXPLORE_UNTIL_PROVEN) return
-    const { reputation, backoff } = this.discovery
+    if (this.#provenConnected().length >= ROUTING_EXPLORE_UNTIL_PROVEN) return
     const wantList = bitswapOf(this.peer.helia).bitswap.wantList
-    const unexplored = new Map<string, PeerId>()
-    for (const connection of this.peer.host.getConnections()) {
-      const id = connection.remotePeer
-      if (unexplored.has(id.toString())) continue
-      if (reputation.observations(id) >= ROUTING_PROBATION_OBSERVATIONS) continue
-      if (reputation.isFlagged(id) || backoff.isBackedOff(id)) continue
-      if (askedWithin(wantList, id, cid, ROUTING_EXPLORE_SKIP_ASKED_MS)) continue
-      unexplored.set(id.toString(), id)
-    }
-    const choices = [...unexplored.values()]
-    const peer = choices[Math.floor(random() * choices.length)]
+    const choices = this.#availableConnected().filter(
+      (p) =>
+        this.discovery.reputation.observations(p.id) < ROUTING_PROBATION_OBSERVATIONS &&
+        !askedWithin(wantList, p.id, cid, ROUTING_EXPLORE_SKIP_ASKED_MS)
+    )
+    const peer = choices[Math.floor(random() * choices.length)]?.id
     if (peer == null) return
     void fetcher.probe(cid, peer).then((outcome) => {
       if (outcome?.kind === 'success') this.discovery.recordServed(peer, cid, root)
     })
   }
 
-  /**
-   * Connected peers with a proven record: enough outcomes, a score above the bar, neither
-   * backed off nor flagged. Excludes those in `skip`.
-   */
-  #provenConnected(skip: Set<string>): Provider[] {
+  /** Connected peers, once each, that are neither backed off nor flagged. */
+  #availableConnected(): Provider[] {
     const { reputation, backoff } = this.discovery
     const out = new Map<string, Provider>()
     for (const connection of this.peer.host.getConnections()) {
       const id = connection.remotePeer
       const key = id.toString()
-      if (out.has(key) || skip.has(key)) continue
-      if (reputation.observations(id) < ROUTING_PROBATION_OBSERVATIONS) continue
-      if (reputation.score(id) <= ROUTING_PROVEN_MIN_SCORE) continue
-      if (reputation.isFlagged(id) || backoff.isBackedOff(id)) continue
+      if (out.has(key) || reputation.isFlagged(id) || backoff.isBackedOff(id)) continue
       out.set(key, { id, multiaddrs: [connection.remoteAddr], provenance: 'connected' })
     }
     return [...out.values()]
+  }
+
+  /** Available connected peers with a proven record: enough outcomes and a score above the bar. */
+  #provenConnected(): Provider[] {
+    const { reputation } = this.discovery
+    return this.#availableConnected().filter(
+      (p) =>
+        reputation.observations(p.id) >= ROUTING_PROBATION_OBSERVATIONS &&
+        reputation.score(p.id) > ROUTING_PROVEN_MIN_SCORE
+    )
   }
 
   /** Candidates for one block: known and affinity first (ordered), then what discovery finds. */
   async *#candidates(
     cid: CID,
     provenance: Map<string, Provenance>,
-    options: {
-      root?: CID
-      preferredPeers?: Array<PeerId | string>
-      signal?: AbortSignal
-      session?: Map<string, Provider>
-    }
+    options: BlockFetchOptions
   ): AsyncGenerator<PeerId> {
     const yielded = new Set<string>()
     const give = (p: Provider): PeerId | undefined => {
@@ -353,10 +355,8 @@ export class ContentRoutingManager {
     pool.push(...(options.session?.values() ?? []))
     // inside a DAG, proven connected peers compete for its blocks with its known providers, so
     // that its blocks spread over them by load (one that lacks a block says DONT_HAVE at once)
-    if (options.root != null && !options.root.equals(cid)) {
-      const inPool = new Set(pool.map((p) => p.id.toString()))
-      pool.push(...this.#provenConnected(inPool))
-    }
+    const proven = this.#provenConnected()
+    if (options.root != null && !options.root.equals(cid)) pool.push(...proven)
     // best first, re-ordered at every step: each pick changes the load
     for (;;) {
       const next = this.#order(
@@ -370,10 +370,8 @@ export class ContentRoutingManager {
     }
     // then the best proven peers we are connected to, before a lookup has answered: a proven
     // peer without the block says DONT_HAVE in one round trip and the next candidate is asked
-    for (const p of this.#order(cid, this.#provenConnected(yielded), options).slice(
-      0,
-      ROUTING_PROVEN_CONNECTED_FIRST
-    )) {
+    const unasked = proven.filter((p) => !yielded.has(p.id.toString()))
+    for (const p of this.#order(cid, unasked, options).slice(0, ROUTING_PROVEN_CONNECTED_FIRST)) {
       const id = give(p)
       if (id != null) yield id
     }
@@ -425,11 +423,7 @@ export class ContentRoutingManager {
    */
   async #fetchBlock(
     cid: CID,
-    options: AbortOptions & {
-      root?: CID
-      preferredPeers?: Array<PeerId | string>
-      session?: Map<string, Provider>
-    }
+    options: BlockFetchOptions
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const key = base64.baseEncode(cid.multihash.bytes)
     let shared = this.#fetching.get(key)
@@ -465,11 +459,7 @@ export class ContentRoutingManager {
 
   async #fetchBlockOnce(
     cid: CID,
-    options: AbortOptions & {
-      root?: CID
-      preferredPeers?: Array<PeerId | string>
-      session?: Map<string, Provider>
-    }
+    options: BlockFetchOptions
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
