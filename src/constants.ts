@@ -250,6 +250,13 @@ export const REPUTATION_FLAG_DURATION_MS = 24 * 60 * 60_000
 export const REPUTATION_FLAGGED_SCORE_CAP = 0.05
 /** Peers whose reputation is kept; the least recently seen are evicted beyond it. @default 10 000 */
 export const REPUTATION_MAX_PEERS = 10_000
+/**
+ * A peer not seen for this long is forgotten by `prune()` (unless it is flagged): after 28
+ * half-lives its evidence has decayed to nothing. @default 7 days
+ */
+export const REPUTATION_MAX_IDLE_MS = 7 * 24 * 60 * 60_000
+/** How often a peer writes the reputation records that changed to its datastore. @default 60 s */
+export const REPUTATION_PERSIST_INTERVAL_MS = 60_000
 /** Datastore key prefix of saved reputations: `/ipfs-kit/reputation/<peerId>`. */
 export const REPUTATION_DATASTORE_PREFIX = '/ipfs-kit/reputation'
 
@@ -277,6 +284,8 @@ export const PROVIDER_MAX_MULTIADDRS = 16
 
 /** DAGs and announcement groups tracked for content affinity. @default 5 000 */
 export const AFFINITY_MAX_GROUPS = 5_000
+/** A peer that served or announced nothing of a group for this long leaves it. @default 24 h */
+export const AFFINITY_MAX_AGE_MS = 24 * 60 * 60_000
 /** Peers kept per DAG or announcement group (lowest count evicted). @default 64 */
 export const AFFINITY_MAX_PEERS_PER_GROUP = 64
 /** Block → group links kept (least recently used evicted). @default 100 000 */
@@ -326,8 +335,17 @@ export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
 /** Per-peer adaptive timeouts kept (least recently used dropped first). @default 1024 */
 export const ROUTING_PEER_TIMEOUTS_KEPT = 1024
 
-/** A block that arrives this long after we asked a peer for it still counts as asked for. @default 60000 */
+/**
+ * A block that arrives this long after we last asked a peer for it (or after the request
+ * ended) still counts as asked for; a request still open always counts. @default 60000
+ */
 export const ROUTING_RECENT_WANT_TTL_MS = 60_000
+/** CIDs whose recent wants are remembered (least recently asked forgotten). @default 65 536 */
+export const ROUTING_RECENT_WANTS_MAX_CIDS = 65_536
+/** Peers remembered as asked for one CID (hedges, probes, want-haves). @default 32 */
+export const ROUTING_RECENT_WANTS_MAX_PEERS_PER_CID = 32
+/** Peers remembered as asked for anything lately (the peers we fetch from). @default 4096 */
+export const ROUTING_RECENT_WANTS_MAX_PEERS = 4_096
 
 /**
  * Longest wait before a want-block that got no answer at all is sent again (the first resend
@@ -345,9 +363,6 @@ export const DISCOVERY_CONNECTED_PROBE_LIMIT = 8
 /** How long connected peers get to answer a want-have. @default 2000 */
 export const DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS = 2_000
 
-/** How often reputation is written to the repo's datastore (also on stop). @default 60000 */
-export const DISCOVERY_PERSIST_INTERVAL_MS = 60_000
-
 /** Largest content announcement accepted, bytes. @default 16384 */
 export const ANNOUNCE_MAX_MESSAGE_BYTES = 16 * 1024
 /** CIDs in one announcement, at most. @default 64 */
@@ -356,6 +371,13 @@ export const ANNOUNCE_MAX_CIDS = 64
 export const ANNOUNCE_MAX_ADDRS = 16
 /** Announcements accepted per origin peer per minute; the rest are ignored. @default 120 */
 export const ANNOUNCE_RATE_LIMIT_PER_MINUTE = 120
+/**
+ * Message origins (and forwarding peers) the announce rate limit tracks at once; a message
+ * from a new one past this is ignored like one over its limit. @default 10 000
+ */
+export const ANNOUNCE_RATE_LIMIT_MAX_KEYS = 10_000
+/** Announced CIDs a master or worker re-announces (least recently announced dropped). @default 10 000 */
+export const ANNOUNCE_MAX_REPROVIDED = 10_000
 /** How often masters and workers re-announce what they announced (pubsub and DHT). @default 600000 */
 export const ANNOUNCE_REPROVIDE_INTERVAL_MS = 10 * 60_000
 
@@ -414,6 +436,13 @@ export const ROUTING_PROVEN_MIN_SCORE = 0.55
 export const DISCOVERY_UNANSWERED_STREAK_FAILURE = 3
 /** Peers whose unanswered streak is tracked, at most. @default 4096 */
 export const DISCOVERY_UNANSWERED_PEERS_KEPT = 4096
+/** An unanswered streak with no new request for this long is forgotten. @default 10 min */
+export const DISCOVERY_UNANSWERED_MAX_AGE_MS = 10 * 60_000
+/**
+ * How often discovery drops what has aged out: expired provider records and cached lookups,
+ * reset backoff, idle reputation and affinity, old unanswered streaks. @default 60 s
+ */
+export const DISCOVERY_PRUNE_INTERVAL_MS = 60_000
 
 // ---------------------------------------------------------------------------
 // HTTP API, gateway, metrics and dashboard (src/api).

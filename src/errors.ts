@@ -77,6 +77,14 @@ export class DialError extends IpfsKitError {
   static override readonly code = 'ERR_DIAL_FAILED'
 }
 
+/**
+ * A node on the `local` profile was asked to dial an address off the machine (a non-loopback
+ * IP, or a DNS name other than `localhost`): refused before any DNS query or packet.
+ */
+export class LoopbackOnlyError extends IpfsKitError {
+  static override readonly code = 'ERR_LOOPBACK_ONLY'
+}
+
 /** The node is offline, or not started, and the call needs the network. */
 export class OfflineError extends IpfsKitError {
   static override readonly code = 'ERR_OFFLINE'

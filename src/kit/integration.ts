@@ -28,13 +28,15 @@ export function appliedIntegration(): LibP2PIntegrationInit | undefined {
 /**
  * Connect a libp2p peer to a kit (the seed's `register_libp2p_with_ipfs_kit`): the kit's
  * cache misses are then served through this peer's discovery and routing. The peer is
- * started if it is not.
+ * started if it is not. A peer made without a datastore of its own keeps its provider
+ * reputation in the kit's repo from now on (loaded from there, saved there).
  */
 export async function registerLibp2pWithIpfsKit(
   kit: IPFSKit,
   peer: IPFSLibp2pPeer,
   init: LibP2PIntegrationInit & { cache?: TieredCache } = {}
 ): Promise<LibP2PIntegration> {
+  await peer.persistReputationIn(kit.repo.datastore)
   const integration = new LibP2PIntegration(peer, kit, init.cache ?? (await kit.getCache()), init)
   await kit.setLibp2pIntegration(integration)
   return integration

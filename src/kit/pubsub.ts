@@ -1,6 +1,5 @@
 import type { Message } from '@libp2p/gossipsub'
 import type { AbortOptions } from '@libp2p/interface'
-import { PUBSUB_PUBLISH_STREAM_WAIT_MS, PUBSUB_WAITED_PEERS_KEPT } from '../constants.ts'
 import { InvalidParametersError } from '../errors.ts'
 import type { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import type { PubsubHandler, PubsubMessage } from './types.ts'
@@ -22,8 +21,6 @@ function checkTopic(topic: unknown): string {
 export class PubsubHub {
   readonly #peer: IPFSLibp2pPeer
   readonly #handlers = new Map<string, Set<PubsubHandler>>()
-  /** peers a publish already waited for (see #outboundStreams) */
-  readonly #waitedFor = new Set<string>()
   #listening = false
 
   constructor(peer: IPFSLibp2pPeer) {
@@ -92,35 +89,7 @@ export class PubsubHub {
         `pubsub message of ${bytes.byteLength} bytes is over the ${MAX_PUBSUB_MESSAGE_BYTES} byte limit`
       )
     }
-    options.signal?.throwIfAborted()
-    await this.#outboundStreams(topic, options)
-    await this.#service().publish(topic, bytes)
-  }
-
-  /**
-   * Wait (briefly) until every known subscriber of `topic` has an outbound gossipsub
-   * stream. Gossipsub learns a subscription over the remote's stream before its own
-   * stream to that peer is open, and drops a message for a peer with no stream yet: a
-   * publish right after a peer joined would silently miss it.
-   */
-  async #outboundStreams(topic: string, options: AbortOptions): Promise<void> {
-    const service = this.#service()
-    // gossipsub's own field (@libp2p/gossipsub 17), not in its public types
-    const outbound = (service as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
-    if (!(outbound instanceof Map)) return
-    // wait once for each peer: one that still has no stream after that is not waited for again
-    const fresh = service
-      .getSubscribers(topic)
-      .map((p) => p.toString())
-      .filter((p) => !outbound.has(p) && !this.#waitedFor.has(p))
-    if (fresh.length === 0) return
-    const deadline = Date.now() + PUBSUB_PUBLISH_STREAM_WAIT_MS
-    while (Date.now() < deadline && fresh.some((p) => !outbound.has(p))) {
-      options.signal?.throwIfAborted()
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    for (const p of fresh) this.#waitedFor.add(p)
-    if (this.#waitedFor.size > PUBSUB_WAITED_PEERS_KEPT) this.#waitedFor.clear()
+    await this.#peer.publish(topic, bytes, options)
   }
 
   peers(topic?: string): string[] {

@@ -11,6 +11,7 @@ import type { CID } from 'multiformats/cid'
 import {
   AFFINITY_ANNOUNCEMENT_WEIGHT,
   AFFINITY_DAG_WEIGHT,
+  AFFINITY_MAX_AGE_MS,
   AFFINITY_MAX_ANNOUNCEMENT_SIZE,
   AFFINITY_MAX_GROUPS,
   AFFINITY_MAX_LINKS,
@@ -32,6 +33,8 @@ export interface ContentAffinityInit {
   dagWeight?: number
   /** weight of a shared announcement group. @default AFFINITY_ANNOUNCEMENT_WEIGHT (0.7) */
   announcementWeight?: number
+  /** a peer leaves a group after this long without serving or announcing in it. @default AFFINITY_MAX_AGE_MS (24 h) */
+  maxAgeMs?: number
 }
 
 /** A candidate peer for some CID and its affinity to it, in [0, 1]. */
@@ -81,6 +84,7 @@ export class ContentAffinity {
   readonly #maxAnnouncementSize: number
   readonly #dagWeight: number
   readonly #announcementWeight: number
+  readonly #maxAgeMs: number
 
   constructor(init: ContentAffinityInit = {}) {
     this.#groups = new LruMap(init.maxGroups ?? AFFINITY_MAX_GROUPS)
@@ -89,6 +93,34 @@ export class ContentAffinity {
     this.#maxAnnouncementSize = Math.max(1, init.maxAnnouncementSize ?? AFFINITY_MAX_ANNOUNCEMENT_SIZE)
     this.#dagWeight = clamp01(init.dagWeight ?? AFFINITY_DAG_WEIGHT)
     this.#announcementWeight = clamp01(init.announcementWeight ?? AFFINITY_ANNOUNCEMENT_WEIGHT)
+    this.#maxAgeMs = init.maxAgeMs ?? AFFINITY_MAX_AGE_MS
+  }
+
+  /** The bounds on groups and on CID → group links. */
+  get bounds(): { maxGroups: number; maxLinks: number } {
+    return { maxGroups: this.#groups.max, maxLinks: this.#links.max }
+  }
+
+  /**
+   * Drop peers idle in a group for `maxAgeMs`, groups left empty, and links to no group that
+   * still exists. Returns how many group memberships were dropped.
+   */
+  prune(now: number = Date.now()): number {
+    let removed = 0
+    for (const [groupKey, group] of this.#groups) {
+      for (const [pk, entry] of group.peers) {
+        if (now - entry.lastSeen >= this.#maxAgeMs) {
+          group.peers.delete(pk)
+          removed++
+        }
+      }
+      if (group.peers.size === 0) this.#groups.delete(groupKey)
+    }
+    for (const [cidKey, groups] of this.#links) {
+      for (const groupKey of groups) if (!this.#groups.has(groupKey)) groups.delete(groupKey)
+      if (groups.size === 0) this.#links.delete(cidKey)
+    }
+    return removed
   }
 
   /** Groups (DAGs and announcement groups) tracked. */

@@ -138,6 +138,16 @@ export class AdaptiveBackoff implements BackoffSource {
     return removed
   }
 
+  /** Peers with backoff state. */
+  get size(): number {
+    return this.#peers.size
+  }
+
+  /** The bound on peers with backoff state. */
+  get maxPeers(): number {
+    return this.#peers.max
+  }
+
   /** Peers in backoff at `now`. */
   peersInBackoff(now: number = Date.now()): number {
     let count = 0

@@ -102,6 +102,42 @@ export class DiscoveryCache<P extends { id: PeerId } = Provider> {
     return this.#entries.delete(contentKey(cid))
   }
 
+  /**
+   * Drop `peer` from the cached result of `cid` (it said it does not have it). A result left
+   * empty is forgotten, so that the next lookup asks the network. Returns true if it was there.
+   */
+  removeProvider(cid: CID, peer: PeerId): boolean {
+    const key = contentKey(cid)
+    const entry = this.#entries.peek(key)
+    if (entry === undefined) return false
+    return this.#without(key, entry, peerKey(peer))
+  }
+
+  /**
+   * Drop `peer` from every cached result at once (it sent a bad block, went into backoff or
+   * disconnected); results left empty are forgotten. Returns how many results named it.
+   */
+  removePeer(peer: PeerId): number {
+    const pk = peerKey(peer)
+    let removed = 0
+    for (const [key, entry] of this.#entries) if (this.#without(key, entry, pk)) removed++
+    return removed
+  }
+
+  #without(key: string, entry: CacheEntry<P>, pk: string): boolean {
+    const kept = entry.providers.filter((p) => peerKey(p.id) !== pk)
+    if (kept.length === entry.providers.length) return false
+    // an answer that had providers and has none left is no "none found": forget it
+    if (kept.length === 0) this.#entries.delete(key)
+    else entry.providers = Object.freeze(kept)
+    return true
+  }
+
+  /** The bound on results held. */
+  get maxEntries(): number {
+    return this.#entries.max
+  }
+
   /** Drop expired results; returns how many. */
   prune(now: number = Date.now()): number {
     let removed = 0

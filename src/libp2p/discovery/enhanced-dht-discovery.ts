@@ -8,25 +8,30 @@ import {
   DISCOVERY_CONNECTED_PROBE_LIMIT,
   DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS,
   DISCOVERY_FIND_TIMEOUT_MS,
-  DISCOVERY_PERSIST_INTERVAL_MS,
   DISCOVERY_PROVIDER_TAG,
   DISCOVERY_PROVIDER_TAG_TTL_MS,
+  DISCOVERY_PRUNE_INTERVAL_MS,
+  DISCOVERY_UNANSWERED_MAX_AGE_MS,
   DISCOVERY_UNANSWERED_PEERS_KEPT,
   DISCOVERY_UNANSWERED_STREAK_FAILURE
 } from '../../constants.ts'
 import { NotStartedError } from '../../errors.ts'
 import type { BitswapViolationEvent, IPFSLibp2pPeer, PeerServices } from '../peer/index.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
-import { noteAsked, type OutcomeSink, type RequestOutcome } from '../routing/hedged-fetcher.ts'
+import type { OutcomeSink, RequestOutcome } from '../routing/hedged-fetcher.ts'
+import { recentWantsOf } from '../routing/recent-wants.ts'
 import { ContentAffinity, type ContentAffinityInit } from './affinity.ts'
 import { AdaptiveBackoff, type BackoffInit } from './backoff.ts'
 import { DiscoveryCache, type DiscoveryCacheInit } from './discovery-cache.ts'
 import { KBucketView, type KBucketViewInit } from './k-buckets.ts'
+import { LruMap } from './keys.ts'
 import { ProviderStore, type ProviderStoreInit } from './providers.ts'
 import { rankProviders } from './ranking.ts'
 import { BucketRefreshScheduler, type RefreshSchedulerInit } from './refresh.ts'
-import { type ReputationInit, ReputationTracker } from './reputation.ts'
-import type { PeerStats, Provenance, Provider } from './types.ts'
+import type { ReputationTracker } from './reputation.ts'
+import type { DiscoveryMetrics, PeerStats, Provenance, Provider, StateSizes } from './types.ts'
+
+export type { DiscoveryMetrics, StateSizes } from './types.ts'
 
 /** Options of {@link EnhancedDHTDiscovery}. Every option is optional. */
 export interface EnhancedDHTDiscoveryInit {
@@ -34,13 +39,12 @@ export interface EnhancedDHTDiscoveryInit {
   role?: Role
   buckets?: KBucketViewInit
   refresh?: RefreshSchedulerInit
-  reputation?: ReputationInit
   backoff?: BackoffInit
   providers?: ProviderStoreInit
   affinity?: ContentAffinityInit
   cache?: DiscoveryCacheInit
-  /** how often reputation is written to the repo's datastore @default DISCOVERY_PERSIST_INTERVAL_MS */
-  persistIntervalMs?: number
+  /** how often aged-out state is dropped @default DISCOVERY_PRUNE_INTERVAL_MS */
+  pruneIntervalMs?: number
 }
 
 /** Options of a provider lookup. */
@@ -53,26 +57,6 @@ export interface FindProvidersOptions extends AbortOptions {
   noCache?: boolean
   /** the peers to prefer, in order */
   preferredPeers?: Array<PeerId | string>
-}
-
-/** The discovery layer's counters (`getMetrics()`). */
-export interface DiscoveryMetrics {
-  /** live peers per bucket index, only non-empty buckets */
-  bucketFill: Record<number, number>
-  peersInBuckets: number
-  refreshes: number
-  refreshesSkipped: number
-  refreshErrors: number
-  lookups: number
-  /** lookups answered by the discovery cache, with no network traffic */
-  discoveryCacheHits: number
-  providersFound: Record<Provenance, number>
-  peersInBackoff: number
-  peersKnown: number
-  trackedProviders: number
-  successfulRequests: number
-  failedRequests: number
-  corruptBlocks: number
 }
 
 /** kad-dht's routing table, as far as we read it (`@libp2p/kad-dht` 16, not in its public types). */
@@ -106,6 +90,7 @@ interface DhtQueryEvent {
 export class EnhancedDHTDiscovery implements OutcomeSink {
   readonly peer: IPFSLibp2pPeer
   readonly role: Role
+  /** the peer's reputation store, shared by every discovery on the peer */
   readonly reputation: ReputationTracker
   readonly backoff: AdaptiveBackoff
   readonly providers: ProviderStore
@@ -115,12 +100,12 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   #buckets?: KBucketView
   #refresh?: BucketRefreshScheduler
   #log?: Logger
-  #persistTimer?: ReturnType<typeof setInterval>
+  #pruneTimer?: ReturnType<typeof setInterval>
   #started = false
   #starting?: Promise<void>
   #stopController = new AbortController()
-  /** per peer: requests in a row abandoned unanswered */
-  readonly #unanswered = new Map<string, number>()
+  /** per peer: requests in a row abandoned unanswered, and when the last one was */
+  readonly #unanswered = new LruMap<string, { streak: number; at: number }>(DISCOVERY_UNANSWERED_PEERS_KEPT)
   #counters = {
     lookups: 0,
     discoveryCacheHits: 0,
@@ -134,7 +119,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     this.peer = peer
     this.role = init.role ?? peer.role
     this.#init = init
-    this.reputation = new ReputationTracker(init.reputation)
+    this.reputation = peer.reputation
     this.backoff = new AdaptiveBackoff(init.backoff)
     this.providers = new ProviderStore(init.providers)
     this.affinity = new ContentAffinity(init.affinity)
@@ -159,7 +144,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     return (this.#libp2p().services.dht as unknown as { routingTable: KadRoutingTable }).routingTable
   }
 
-  /** Start: starts the peer if needed, loads reputation, mirrors the routing table, schedules refreshes. */
+  /** Start: starts the peer if needed (which loads reputation), mirrors the routing table, schedules refreshes. */
   async start(options: AbortOptions = {}): Promise<void> {
     this.#starting ??= this.#start(options)
     return this.#starting
@@ -169,9 +154,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     await this.peer.start()
     this.#stopController = new AbortController()
     this.#log = this.peer.logger.forComponent('kit:discovery')
-    await this.reputation.load(this.peer.helia.datastore, options).catch((err: Error) => {
-      this.#log?.error('could not load reputation: %s', err.message)
-    })
+    options.signal?.throwIfAborted()
     const libp2p = this.#libp2p()
     this.#buckets = new KBucketView(
       { peerId: libp2p.peerId, stats: (p) => this.reputation.stats(p) },
@@ -182,6 +165,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     table.addEventListener('peer:add', this.#onPeerAdd)
     table.addEventListener('peer:remove', this.#onPeerRemove)
     this.peer.bitswapGuard.addEventListener('violation', this.#onViolation)
+    libp2p.addEventListener('peer:disconnect', this.#onDisconnect)
     this.#refresh = new BucketRefreshScheduler(
       {
         buckets: this.#buckets,
@@ -195,45 +179,109 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       this.#init.refresh
     )
     this.#refresh.start()
-    this.#persistTimer = setInterval(() => {
-      void this.persist()
-    }, this.#init.persistIntervalMs ?? DISCOVERY_PERSIST_INTERVAL_MS)
-    this.#persistTimer.unref?.()
+    this.#pruneTimer = setInterval(() => {
+      this.prune()
+    }, this.#init.pruneIntervalMs ?? DISCOVERY_PRUNE_INTERVAL_MS)
+    this.#pruneTimer.unref?.()
     this.#started = true
+  }
+
+  /**
+   * Drop what has aged out: expired provider records and cached lookups, backoff that has
+   * reset, reputation and affinity of peers idle for long, old unanswered streaks. Runs every
+   * `pruneIntervalMs` while started.
+   */
+  prune(now: number = Date.now()): void {
+    this.providers.prune(now)
+    this.#cache.prune(now)
+    this.backoff.prune(now)
+    this.reputation.prune(now)
+    this.affinity.prune(now)
+    if (this.peer.isStarted && !this.peer.offline)
+      recentWantsOf(bitswapOf(this.peer.helia).bitswap.wantList).prune(now)
+    for (const [key, { at }] of this.#unanswered) {
+      if (now - at >= DISCOVERY_UNANSWERED_MAX_AGE_MS) this.#unanswered.delete(key)
+    }
+  }
+
+  /**
+   * Every map this discovery keeps that is keyed by peer or CID, with its bound: what the
+   * churn test checks, and what an operator can watch.
+   */
+  stateSizes(): StateSizes {
+    const providers = this.providers.bounds
+    const affinity = this.affinity.bounds
+    const view = this.#buckets
+    return {
+      'discovery.providers.cids': { size: this.providers.cidCount, max: providers.maxCids },
+      'discovery.providers.records': { size: this.providers.size, max: providers.maxRecords },
+      'discovery.cache': { size: this.#cache.size, max: this.#cache.maxEntries },
+      'discovery.reputation': { size: this.reputation.size, max: this.reputation.maxPeers },
+      'discovery.backoff': { size: this.backoff.size, max: this.backoff.maxPeers },
+      'discovery.affinity.groups': { size: this.affinity.groupCount, max: affinity.maxGroups },
+      'discovery.affinity.links': { size: this.affinity.linkCount, max: affinity.maxLinks },
+      'discovery.unanswered': { size: this.#unanswered.size, max: this.#unanswered.max },
+      'discovery.buckets': {
+        size: (view?.size ?? 0) + (view?.replacementCount ?? 0),
+        // one bucket per bit of the key, each with k live entries and its replacements
+        max: 256 * ((view?.k ?? 0) + (view?.replacementCacheSize ?? 0))
+      }
+    }
+  }
+
+  /** A peer disconnected: it is no longer a provider we can count on without a dial. */
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.#cache.removePeer(evt.detail)
   }
 
   readonly #onPeerAdd = (evt: CustomEvent<PeerId>): void => {
     this.#buckets?.add(evt.detail)
   }
 
-  /** A peer broke bitswap's rules on our server (the peer has already cut it off). */
+  /**
+   * A peer broke bitswap's rules on our server: the peer has already cut it off and recorded
+   * the failure in its reputation; this discovery stops relying on it.
+   */
   readonly #onViolation = (evt: CustomEvent<BitswapViolationEvent>): void => {
-    this.penalise(evt.detail.peer)
+    this.distrust(evt.detail.peer)
   }
 
   /**
    * A peer broke a protocol's rules (flooded our bitswap server, sent a malformed
-   * announcement): one failure in reputation and backoff, and its provider records and
-   * affinity are dropped, so nothing it told us is relied on.
+   * announcement) and its failure is in the peer's reputation already (recorded once by
+   * whoever saw it, as every discovery on the peer shares that store): it goes into backoff,
+   * and its provider records, cached lookups and affinity are dropped, so nothing it told us is
+   * relied on.
    */
-  penalise(peer: PeerId): void {
-    this.reputation.recordFailure(peer)
+  distrust(peer: PeerId): void {
+    this.#log?.('%p broke a rule: backed off, its records, cached lookups and affinity dropped', peer)
     this.backoff.recordFailure(peer)
-    this.#counters.failedRequests++
+    this.#forget(peer)
     this.providers.removePeer(peer)
     this.affinity.forgetPeer(peer)
+  }
+
+  /** A failed request: reputation, backoff, and out of every cached lookup at once. */
+  #fail(peer: PeerId, waitedMs?: number): void {
+    this.reputation.recordFailure(peer, { waitedMs })
+    this.backoff.recordFailure(peer)
+    this.#forget(peer)
+  }
+
+  /** Bad news of a peer: out of every cached lookup, its unanswered streak ended, counted. */
+  #forget(peer: PeerId): void {
+    this.#cache.removePeer(peer)
+    this.#unanswered.delete(peer.toString())
+    this.#counters.failedRequests++
   }
 
   readonly #onPeerRemove = (evt: CustomEvent<PeerId>): void => {
     this.#buckets?.remove(evt.detail)
   }
 
-  /** Write reputation to the repo's datastore. */
+  /** Write the reputation that changed to the peer's datastore (see `IPFSLibp2pPeer.saveReputation`). */
   async persist(options: AbortOptions = {}): Promise<void> {
-    if (!this.#started) return
-    await this.reputation.save(this.peer.helia.datastore, options).catch((err: Error) => {
-      this.#log?.error('could not save reputation: %s', err.message)
-    })
+    await this.peer.saveReputation(options)
   }
 
   /** Stop: saves reputation, clears every timer and listener. Safe to call twice. */
@@ -245,9 +293,10 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     if (!this.#started) return
     this.#stopController.abort()
     this.peer.bitswapGuard.removeEventListener('violation', this.#onViolation)
-    clearInterval(this.#persistTimer)
+    clearInterval(this.#pruneTimer)
     await this.#refresh?.stop()
     if (this.peer.isStarted) {
+      this.#libp2p().removeEventListener('peer:disconnect', this.#onDisconnect)
       const table = this.#routingTable()
       table.removeEventListener('peer:add', this.#onPeerAdd)
       table.removeEventListener('peer:remove', this.#onPeerRemove)
@@ -272,6 +321,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   recordOutcome(peer: PeerId, outcome: RequestOutcome, cid: CID): void {
     switch (outcome.kind) {
       case 'success':
+        // (an answer ends an unanswered streak)
         this.#unanswered.delete(peer.toString())
         this.reputation.recordSuccess(peer, { latencyMs: outcome.latencyMs, bytes: outcome.bytes })
         this.backoff.recordSuccess(peer)
@@ -281,54 +331,38 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         break
       case 'corrupt':
         this.reputation.recordVerificationFailure(peer)
-        this.backoff.recordFailure(peer)
+        this.distrust(peer)
         this.#counters.corruptBlocks++
-        this.#counters.failedRequests++
-        this.providers.removePeer(peer)
-        this.affinity.forgetPeer(peer)
         break
       case 'dont-have':
         // a peer that told us itself, over pubsub, that it has the content, and then does not,
         // lied (or announced what it no longer holds): that is a failure; otherwise the record
         // that sent us there (a DHT record, a want-have answer) is merely stale
+        this.#unanswered.delete(peer.toString())
         if (this.providers.get(cid, { provenance: 'pubsub' }).some((r) => r.id.equals(peer))) {
-          this.reputation.recordFailure(peer)
-          this.backoff.recordFailure(peer)
-          this.#counters.failedRequests++
+          this.#fail(peer)
         } else {
           this.reputation.seen(peer)
         }
         this.providers.remove(cid, peer)
+        this.#cache.removeProvider(cid, peer)
         break
       case 'slow':
         // it was cancelled while still waiting, so its real latency is longer than that:
         // count twice the wait (libp2p's AdaptiveTimeout uses the same failure multiplier)
         this.reputation.recordSlow(peer, 2 * outcome.latencyMs)
         {
-          // a peer whose requests all go unanswered is failing, not slow
+          // a peer that leaves request after request unanswered is failing, not slow: one
+          // lost race is no fault, a streak of them with no answer in between is
           const key = peer.toString()
-          const streak = (this.#unanswered.get(key) ?? 0) + 1
-          if (streak >= DISCOVERY_UNANSWERED_STREAK_FAILURE) {
-            this.#unanswered.delete(key)
-            this.reputation.recordFailure(peer)
-            this.backoff.recordFailure(peer)
-            this.#counters.failedRequests++
-          } else {
-            this.#unanswered.set(key, streak)
-            if (this.#unanswered.size > DISCOVERY_UNANSWERED_PEERS_KEPT) {
-              const oldest = this.#unanswered.keys().next().value
-              if (oldest != null) this.#unanswered.delete(oldest)
-            }
-          }
+          const streak = (this.#unanswered.get(key)?.streak ?? 0) + 1
+          if (streak >= DISCOVERY_UNANSWERED_STREAK_FAILURE) this.#fail(peer)
+          else this.#unanswered.set(key, { streak, at: Date.now() })
         }
         break
       case 'timeout':
       case 'error':
-        this.reputation.recordFailure(peer, {
-          waitedMs: outcome.kind === 'timeout' ? outcome.latencyMs : undefined
-        })
-        this.backoff.recordFailure(peer)
-        this.#counters.failedRequests++
+        this.#fail(peer, outcome.kind === 'timeout' ? outcome.latencyMs : undefined)
         break
     }
   }
@@ -351,6 +385,11 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   /** Note that `peer` served `cid` (part of the DAG under `root`): content affinity. */
   recordServed(peer: PeerId, cid: CID, root?: CID): void {
     this.affinity.recordServed(peer, cid, { root })
+  }
+
+  /** Neither flagged for a bad block nor backed off. */
+  #usable(peer: PeerId): boolean {
+    return !this.reputation.isFlagged(peer) && !this.backoff.isBackedOff(peer)
   }
 
   #connected(): Set<string> {
@@ -427,7 +466,9 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       if (emit(p)) yield p
       if (found.length >= count) return
     }
-    if (cached != null && cached.length > 0) {
+    // a cached answer stands only while one of its providers is usable (bad outcomes drop
+    // peers from it at once; a peer flagged or backed off since is no answer either)
+    if (cached?.some((p) => this.#usable(p.id)) === true) {
       this.#counters.discoveryCacheHits++
       return
     }
@@ -461,23 +502,28 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     const connections = libp2p.getConnections()
     if (connections.length === 0) return
     const wantList = bitswapOf(this.peer.helia).bitswap.wantList
+    const recent = recentWantsOf(wantList)
     const peers = this.rank(
       cid,
-      connections.map((c) => ({
-        id: c.remotePeer,
-        multiaddrs: [c.remoteAddr],
-        provenance: 'connected' as const
-      })),
+      connections
+        // a peer we are asking for the block already: a want-have would downgrade that want
+        // on its side (it would answer HAVE, not the block), and it answers the want anyway
+        .filter((c) => !recent.isAsking(c.remotePeer, cid))
+        .map((c) => ({
+          id: c.remotePeer,
+          multiaddrs: [c.remoteAddr],
+          provenance: 'connected' as const
+        })),
       { count: DISCOVERY_CONNECTED_PROBE_LIMIT }
     )
+    if (peers.length === 0) return
     const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS)])
     const answers = pushable<Provider>({ objectMode: true })
     let remaining = peers.length
     for (const p of peers) {
-      // a peer may answer a want-have for a small block with the block itself
-      noteAsked(wantList, p.id, cid)
-      wantList
-        .wantSessionPresence(cid, p.id, { signal: probeSignal })
+      // (tracked as asked: a peer may answer a want-have for a small block with the block itself)
+      recent
+        .track(p.id, cid, async () => wantList.wantSessionPresence(cid, p.id, { signal: probeSignal }))
         .then((presence) => {
           if (presence.has) answers.push({ ...p, provenance: 'bitswap' })
         })

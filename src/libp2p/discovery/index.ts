@@ -32,7 +32,6 @@ export {
   type StatsResolver
 } from './k-buckets.ts'
 export { contentKey, LruMap, peerKey } from './keys.ts'
-export { collectDiscoveryMetrics, type DiscoveryMetricsSources, emptyLookupMetrics } from './metrics.ts'
 export {
   type AddProviderOptions,
   type ProviderRecord,
@@ -65,11 +64,12 @@ export {
 export {
   type BackoffSource,
   type DiscoveryMetrics,
-  type LookupMetrics,
+  type InFlightSizes,
   type PeerStats,
   PROVENANCES,
   type Provenance,
   type Provider,
   type RefreshMetrics,
-  type ReputationSource
+  type ReputationSource,
+  type StateSizes
 } from './types.ts'

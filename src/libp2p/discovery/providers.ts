@@ -84,6 +84,11 @@ export class ProviderStore {
     return this.#records
   }
 
+  /** The bounds: CIDs tracked, and records in all (CIDs × providers per CID). */
+  get bounds(): { maxCids: number; maxRecords: number } {
+    return { maxCids: this.#byCid.max, maxRecords: this.#byCid.max * this.#maxPerCid }
+  }
+
   /** CIDs with at least one record. */
   get cidCount(): number {
     return this.#byCid.size

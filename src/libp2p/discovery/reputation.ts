@@ -17,6 +17,7 @@ import {
   REPUTATION_LATENCY_EWMA_ALPHA,
   REPUTATION_LATENCY_SAMPLES,
   REPUTATION_LATENCY_WEIGHT,
+  REPUTATION_MAX_IDLE_MS,
   REPUTATION_MAX_PEERS,
   REPUTATION_PRIOR_ALPHA,
   REPUTATION_PRIOR_BETA,
@@ -65,6 +66,8 @@ export interface ReputationInit {
   flaggedScoreCap?: number
   /** peers kept (least recently seen evicted). @default REPUTATION_MAX_PEERS (10 000) */
   maxPeers?: number
+  /** a peer not seen for this long is dropped by `prune()` unless flagged. @default REPUTATION_MAX_IDLE_MS (7 days) */
+  maxIdleMs?: number
   /** datastore key prefix. @default REPUTATION_DATASTORE_PREFIX ('/ipfs-kit/reputation') */
   datastorePrefix?: string
 }
@@ -101,6 +104,14 @@ export class ReputationTracker implements ReputationSource {
   readonly #peers: LruMap<string, PeerRecord>
   readonly #opts: Required<ReputationInit>
   readonly #weightSum: number
+  /** peers whose record changed since the last `save()` (a subset of `#peers`) */
+  readonly #dirty = new Set<string>()
+  /**
+   * peers this tracker evicted or forgot since the last `save()`: the only saved records it
+   * deletes (another tracker writing to the same datastore keeps its own). At most `maxPeers`;
+   * past that the oldest are left in the datastore, and `load()` trims the excess later.
+   */
+  readonly #removed = new Set<string>()
 
   constructor(init: ReputationInit = {}) {
     this.#opts = {
@@ -119,10 +130,16 @@ export class ReputationTracker implements ReputationSource {
       flagDurationMs: init.flagDurationMs ?? REPUTATION_FLAG_DURATION_MS,
       flaggedScoreCap: init.flaggedScoreCap ?? REPUTATION_FLAGGED_SCORE_CAP,
       maxPeers: init.maxPeers ?? REPUTATION_MAX_PEERS,
+      maxIdleMs: init.maxIdleMs ?? REPUTATION_MAX_IDLE_MS,
       datastorePrefix: (init.datastorePrefix ?? REPUTATION_DATASTORE_PREFIX).replace(/\/+$/, '')
     }
     this.#weightSum = this.#opts.successWeight + this.#opts.latencyWeight + this.#opts.throughputWeight
-    this.#peers = new LruMap(this.#opts.maxPeers)
+    this.#peers = new LruMap(this.#opts.maxPeers, (key) => this.#noteRemoved(key))
+  }
+
+  /** The bound on peers kept. */
+  get maxPeers(): number {
+    return this.#opts.maxPeers
   }
 
   /** Peers tracked. */
@@ -255,35 +272,75 @@ export class ReputationTracker implements ReputationSource {
     return [...this.#peers.values()].map((record) => record.peerId)
   }
 
-  /** Forget a peer. */
+  /** Forget a peer (its saved record is deleted by the next `save()`). */
   forget(peer: PeerId): boolean {
-    return this.#peers.delete(peerKey(peer))
+    const key = peerKey(peer)
+    if (!this.#peers.delete(key)) return false
+    this.#noteRemoved(key)
+    return true
   }
 
   /**
-   * Write every tracked peer to `datastore` under `<prefix>/<peerId>` as JSON, and delete saved
-   * peers no longer tracked (evicted or forgotten). Returns the number of peers written.
+   * Forget peers not seen for `maxIdleMs` (their evidence has decayed to the prior), except
+   * flagged ones. Returns how many.
+   */
+  prune(now: number = Date.now()): number {
+    let removed = 0
+    for (const [key, record] of this.#peers) {
+      if (now - record.lastSeenAt < this.#opts.maxIdleMs) continue
+      if (record.flaggedUntil !== undefined && now < record.flaggedUntil) continue
+      this.#peers.delete(key)
+      this.#noteRemoved(key)
+      removed++
+    }
+    return removed
+  }
+
+  /** Records changed since the last `save()`. */
+  get unsaved(): number {
+    return this.#dirty.size + this.#removed.size
+  }
+
+  /** Count every tracked peer as changed (their records go to the next datastore saved to). */
+  markAllUnsaved(): void {
+    for (const key of this.#peers.keys()) this.#dirty.add(key)
+  }
+
+  /**
+   * Write the records that changed since the last save to `datastore` under
+   * `<prefix>/<peerId>` as JSON, and delete the saved records of peers this tracker evicted or
+   * forgot. Records it never held are left alone, so several trackers may save to one
+   * datastore. Returns the number of records written.
    */
   async save(datastore: Datastore, options: AbortOptions = {}): Promise<number> {
-    const batch = datastore.batch()
-    const keep = new Set<string>()
-    for (const record of this.#peers.values()) {
-      const key = this.#key(record.peerId.toString())
-      keep.add(key.toString())
-      batch.put(key, encodeRecord(record))
-    }
-    for await (const key of datastore.queryKeys({ prefix: `${this.#opts.datastorePrefix}/` }, options)) {
-      if (!keep.has(key.toString())) batch.delete(key)
-    }
     options.signal?.throwIfAborted()
-    await batch.commit(options)
-    return keep.size
+    const batch = datastore.batch()
+    const written = [...this.#dirty]
+    const removed = [...this.#removed]
+    for (const key of written) {
+      const record = this.#peers.peek(key)
+      if (record !== undefined) batch.put(this.#key(key), encodeRecord(record))
+    }
+    for (const key of removed) if (!this.#peers.has(key)) batch.delete(this.#key(key))
+    if (written.length === 0 && removed.length === 0) return 0
+    // changes made while the batch commits stay unsaved
+    for (const key of written) this.#dirty.delete(key)
+    for (const key of removed) this.#removed.delete(key)
+    try {
+      await batch.commit(options)
+    } catch (err) {
+      for (const key of written) if (this.#peers.has(key)) this.#dirty.add(key)
+      for (const key of removed) this.#noteRemoved(key)
+      throw err
+    }
+    return written.length
   }
 
   /**
    * Read saved peers from `datastore`. A peer already tracked keeps its in-memory record (it is
-   * newer). Unreadable records are skipped. The bound applies: the most recently seen are kept.
-   * Returns the number of peers loaded.
+   * newer). Unreadable records are skipped. The bound applies: the most recently seen are kept,
+   * and the saved records of the others are deleted by the next `save()`. Returns the number of
+   * peers loaded.
    */
   async load(datastore: Datastore, options: AbortOptions = {}): Promise<number> {
     const records: PeerRecord[] = []
@@ -302,6 +359,16 @@ export class ReputationTracker implements ReputationSource {
     for (const record of records) this.#peers.set(record.peerId.toString(), record)
     for (const [key, record] of current) this.#peers.set(key, record)
     return records.filter((record) => this.#peers.has(record.peerId.toString())).length
+  }
+
+  #noteRemoved(key: string): void {
+    this.#dirty.delete(key)
+    this.#removed.delete(key)
+    this.#removed.add(key)
+    if (this.#removed.size > this.#opts.maxPeers) {
+      const oldest = this.#removed.values().next().value
+      if (oldest !== undefined) this.#removed.delete(oldest)
+    }
   }
 
   #key(peer: string): Key {
@@ -339,6 +406,7 @@ export class ReputationTracker implements ReputationSource {
         lastFailureAt: undefined,
         lastSeenAt: now
       }
+      this.#removed.delete(key)
       this.#peers.set(key, record)
     }
     // bring the counts to `now` so new evidence is added at full weight
@@ -347,6 +415,7 @@ export class ReputationTracker implements ReputationSource {
     record.failures *= decay
     record.decayedAt = Math.max(record.decayedAt, now)
     record.lastSeenAt = Math.max(record.lastSeenAt, now)
+    this.#dirty.add(key)
     return record
   }
 

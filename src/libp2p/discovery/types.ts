@@ -88,32 +88,34 @@ export interface RefreshMetrics {
   skippedRecentTraffic: number
 }
 
-/** Counters of provider lookups, kept by the class that runs them. */
-export interface LookupMetrics {
-  /** findProviders lookups that went to the network */
-  started: number
-  /** lookups that found at least one provider */
-  succeeded: number
-  /** lookups that found none or failed */
-  failed: number
-  /** providers yielded, by provenance */
-  providersByProvenance: Record<Provenance, number>
+/** The discovery layer's counters (`EnhancedDHTDiscovery.getMetrics()`). Bounded: no per-peer or per-CID labels. */
+export interface DiscoveryMetrics {
+  /** live peers per bucket index, only non-empty buckets */
+  bucketFill: Record<number, number>
+  peersInBuckets: number
+  refreshes: number
+  refreshesSkipped: number
+  refreshErrors: number
+  lookups: number
+  /** lookups answered by the discovery cache, with no network traffic */
+  discoveryCacheHits: number
+  providersFound: Record<Provenance, number>
+  peersInBackoff: number
+  peersKnown: number
+  trackedProviders: number
+  successfulRequests: number
+  failedRequests: number
+  corruptBlocks: number
 }
 
-/** Everything `EnhancedDHTDiscovery.getMetrics()` reports. Bounded: no per-peer or per-CID labels. */
-export interface DiscoveryMetrics {
-  /** live entries per bucket index (length 256, index = common-prefix length) */
-  bucketFill: number[]
-  /** live entries in the k-bucket view */
-  peersInTable: number
-  /** entries waiting in replacement caches */
-  replacementCacheSize: number
-  refreshes: RefreshMetrics
-  lookups: LookupMetrics
-  /** findProviders calls answered by the discovery cache (no network traffic) */
-  discoveryCacheHits: number
-  /** findProviders calls the discovery cache could not answer */
-  discoveryCacheMisses: number
-  /** peers currently in backoff */
-  peersInBackoff: number
-}
+/**
+ * Maps keyed by peer or CID, each with its size and its bound (`stateSizes()` of discovery and
+ * routing): every one must stay under its bound however many peers and CIDs pass through.
+ */
+export type StateSizes = Record<string, { size: number; max: number }>
+
+/**
+ * Maps of work in progress (requests, fetches, reservations), keyed by peer or CID: bounded by
+ * the work running, and empty when the node is idle (`inFlightSizes()` of routing).
+ */
+export type InFlightSizes = Record<string, number>

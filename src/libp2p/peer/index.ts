@@ -1,16 +1,17 @@
 import { withBitswap } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
 import { withLibp2pLight } from '@helia/libp2p'
-import type {
-  AbortOptions,
-  ComponentLogger,
-  Libp2p,
-  Logger,
-  PeerId,
-  PrivateKey,
-  Stream,
-  StreamHandler,
-  StreamHandlerOptions
+import {
+  type AbortOptions,
+  type ComponentLogger,
+  isPeerId,
+  type Libp2p,
+  type Logger,
+  type PeerId,
+  type PrivateKey,
+  type Stream,
+  type StreamHandler,
+  type StreamHandlerOptions
 } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
@@ -41,10 +42,14 @@ import {
 } from '../../errors.ts'
 import { kitLogger } from '../../logger.ts'
 import { VERSION } from '../../version.ts'
+import type { ReputationTracker } from '../discovery/reputation.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
 import { BitswapGuard, type BitswapGuardInit } from './bitswap-guard.ts'
 import { enforceConnectionLimit } from './connection-limit.ts'
+import { assertLoopbackOnly } from './loopback.ts'
 import { libp2pOptions, type ResolvedPeerOptions } from './options.ts'
+import { Publisher } from './publish.ts'
+import { PeerReputationStore, type PeerReputationStoreInit } from './reputation-store.ts'
 import type { PeerServices } from './types.ts'
 
 export type {
@@ -82,8 +87,14 @@ export interface IPFSLibp2pPeerInit {
   privateKey?: PrivateKey
   /** where blocks live @default a MemoryBlockstore */
   blockstore?: Blockstore
-  /** where the peer store, pins and DHT records live @default a MemoryDatastore */
+  /**
+   * where the peer store, pins, DHT records and provider reputation live; reputation is
+   * persisted only in a datastore given here (or by {@link IPFSLibp2pPeer.persistReputationIn})
+   * @default a MemoryDatastore
+   */
   datastore?: Datastore
+  /** how provider reputation is scored, bounded and persisted (see {@link PeerReputationStore}) */
+  reputation?: PeerReputationStoreInit
   /** no network at all: blocks come only from the local blockstore @default false */
   offline?: boolean
   /** peer ids never connected to, either way @default [] */
@@ -165,6 +176,8 @@ export class IPFSLibp2pPeer {
   readonly bitswapGuard: BitswapGuard
   #stopConnectionLimit?: () => void
   #stopController = new AbortController()
+  readonly #reputation: PeerReputationStore
+  readonly #publisher = new Publisher(() => this.host.services.pubsub)
 
   constructor(init: IPFSLibp2pPeerInit = {}) {
     this.role = init.role ?? DEFAULT_ROLE
@@ -179,6 +192,12 @@ export class IPFSLibp2pPeer {
     this.#datastore = init.datastore ?? new MemoryDatastore()
     this.#privateKey = init.privateKey ?? generatedKeyPlaceholder
     this.bitswapGuard = new BitswapGuard(init.bitswapGuard)
+    this.#reputation = new PeerReputationStore(init.datastore, this.#log, init.reputation)
+    // a peer that broke bitswap's rules on our server: one failure, recorded here once (every
+    // discovery on this peer also stops relying on it, see `EnhancedDHTDiscovery.distrust`)
+    this.bitswapGuard.addEventListener('violation', (evt) => {
+      this.reputation.recordFailure(evt.detail.peer)
+    })
     const listenAddrs = init.listenAddrs ?? [...DEFAULT_LISTEN_ADDRS[this.profile]]
     for (const a of listenAddrs) parseMultiaddr(a)
     const bootstrapPeers = (
@@ -288,6 +307,7 @@ export class IPFSLibp2pPeer {
       throw wrapStartError(err)
     }
     this.#helia = helia
+    await this.#reputation.start()
     if (!this.offline) {
       for (const topic of ROLES[this.role].topics) this.host.services.pubsub.subscribe(topic)
       this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
@@ -341,11 +361,43 @@ export class IPFSLibp2pPeer {
     ])
   }
 
+  /**
+   * How every provider behaved, one store per peer: every discovery on this peer reads and
+   * writes it, so what one learns the others use, and none erases the other's saved records.
+   * Persisted in the peer's datastore, if it was given one.
+   */
+  get reputation(): ReputationTracker {
+    return this.#reputation.tracker
+  }
+
+  /** Write the reputation records that changed (also done periodically and on stop). */
+  async saveReputation(options: AbortOptions = {}): Promise<void> {
+    await this.#reputation.save(options)
+  }
+
+  /**
+   * Persist reputation in `datastore` (e.g. the repo of the kit this peer is registered with)
+   * if the peer was made without a datastore of its own. Returns false (and does nothing) if
+   * the peer already persists elsewhere.
+   */
+  async persistReputationIn(datastore: Datastore, options: AbortOptions = {}): Promise<boolean> {
+    return this.#reputation.persistIn(datastore, options)
+  }
+
+  /**
+   * Publish on gossipsub, first waiting briefly for streams to peers that just subscribed
+   * (gossipsub would drop the message for them).
+   */
+  async publish(topic: string, data: Uint8Array, options: AbortOptions = {}): Promise<void> {
+    await this.#publisher.publish(topic, data, options)
+  }
+
   /** Stop the node, close every connection and clear every timer. Safe to call twice. */
   async stop(): Promise<void> {
     const starting = this.#starting
     if (starting == null) return
     await starting.catch(() => {})
+    await this.#reputation.stop()
     this.#stopController.abort()
     this.bitswapGuard.uninstall()
     this.#stopConnectionLimit?.()
@@ -362,13 +414,23 @@ export class IPFSLibp2pPeer {
     return this.host.getMultiaddrs()
   }
 
+  /**
+   * What a dial may target: a multiaddr or a peer id; on the `local` profile, a multiaddr off
+   * the machine is refused here with a {@link LoopbackOnlyError}, before any DNS query.
+   */
+  #dialTarget(target: DialTarget): Multiaddr | PeerId {
+    const t = toDialTarget(target)
+    if (this.#opts.loopbackOnly && !isPeerId(t)) assertLoopbackOnly(t)
+    return t
+  }
+
   /** Dial a peer (multiaddr with `/p2p/`, or a known peer id). */
   async connect(target: DialTarget, options: AbortOptions = {}): Promise<PeerId> {
     const signal = AbortSignal.any([
       options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS),
       this.#stopController.signal
     ])
-    const t = toDialTarget(target)
+    const t = this.#dialTarget(target)
     try {
       const connection = await this.host.dial(t, { signal })
       return connection.remotePeer
@@ -397,8 +459,9 @@ export class IPFSLibp2pPeer {
       options.signal ?? AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS),
       this.#stopController.signal
     ])
+    const t = this.#dialTarget(target)
     try {
-      return await this.host.dialProtocol(toDialTarget(target), protocol, { signal })
+      return await this.host.dialProtocol(t, protocol, { signal })
     } catch (err) {
       throw new DialError(
         `cannot open ${String(protocol)} to ${target.toString()}: ${(err as Error).message}`,

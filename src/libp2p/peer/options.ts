@@ -15,6 +15,7 @@ import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import type { Profile, Role } from '../../constants.ts'
 import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, ROLES } from '../../constants.ts'
+import { loopbackNameResolvers, refusingDns } from './loopback.ts'
 import type { PeerServices } from './types.ts'
 
 /** Everything the libp2p options depend on, resolved (no defaults left to apply). */
@@ -37,8 +38,9 @@ export interface ResolvedPeerOptions {
 
 /**
  * A connection gater: in the `local` profile nothing but 127.0.0.0/8 and ::1 is ever
- * dialled, so no packet leaves the machine; and peers on the deny list, or refused for a
- * while by `isBanned` (the bitswap guard's bans), are refused both ways.
+ * dialled, so no packet leaves the machine (DNS names are refused earlier, before any query:
+ * see `loopback.ts`); and peers on the deny list, or refused for a while by `isBanned` (the
+ * bitswap guard's bans), are refused both ways.
  */
 export function kitConnectionGater(
   opts: Pick<ResolvedPeerOptions, 'loopbackOnly' | 'denyPeers'>,
@@ -82,8 +84,11 @@ export function libp2pOptions(
     connectionGater: kitConnectionGater(opts, isBanned),
     connectionManager: {
       maxConnections: opts.maxConnections,
-      dialTimeout: DEFAULT_DIAL_TIMEOUT_MS
+      dialTimeout: DEFAULT_DIAL_TIMEOUT_MS,
+      // loopback only: `localhost` is 127.0.0.1 by rule, every other name is refused unresolved
+      ...(opts.loopbackOnly ? { resolvers: loopbackNameResolvers() } : {})
     },
+    ...(opts.loopbackOnly ? { dns: refusingDns() } : {}),
     peerDiscovery,
     nodeInfo: {
       name: AGENT_NAME,

@@ -7,6 +7,7 @@ import {
   ANNOUNCE_MAX_ADDRS,
   ANNOUNCE_MAX_CIDS,
   ANNOUNCE_MAX_MESSAGE_BYTES,
+  ANNOUNCE_RATE_LIMIT_MAX_KEYS,
   ANNOUNCE_RATE_LIMIT_PER_MINUTE,
   CONTENT_ANNOUNCE_TOPIC
 } from '../../constants.ts'
@@ -94,24 +95,85 @@ export function parseAnnouncement(from: PeerId, data: Uint8Array): ValidAnnounce
   return { from, cids, size: a.size, metadata, addrs }
 }
 
+type PubSubService = IPFSLibp2pPeer['host']['services']['pubsub']
+
+/**
+ * The announce topic's validator, one per node (gossipsub holds one validator per topic): it
+ * rate limits and checks messages for every channel on the node, and stays until the last
+ * channel stops.
+ */
+class TopicGuard {
+  readonly channels = new Set<AnnouncementChannel>()
+  readonly #peer: IPFSLibp2pPeer
+  readonly #limiter = new RateLimiter({ points: ANNOUNCE_RATE_LIMIT_PER_MINUTE, duration: 60 })
+  readonly #log: Logger
+  rejectedMalformed = 0
+  rejectedRateLimited = 0
+
+  constructor(peer: IPFSLibp2pPeer, log: Logger) {
+    this.#peer = peer
+    this.#log = log
+  }
+
+  /** Rate-limit keys held (each expires a minute after its first message). */
+  get limiterKeys(): number {
+    return this.#limiter.memoryStorage.storage.size
+  }
+
+  readonly validate = (peer: PeerId, message: Message): TopicValidatorResult => {
+    if (message.type !== 'signed') {
+      this.rejectedMalformed++
+      return TopicValidatorResult.Reject
+    }
+    if (
+      !this.#consume(message.from.toString()) ||
+      (!peer.equals(message.from) && !this.#consume(`via:${peer}`))
+    ) {
+      // limit per origin of the message and per forwarding peer
+      this.rejectedRateLimited++
+      return TopicValidatorResult.Ignore
+    }
+    const parsed = parseAnnouncement(message.from, message.data)
+    if (typeof parsed === 'string') {
+      this.rejectedMalformed++
+      this.#log('rejected announcement from %p: %s', message.from, parsed)
+      // the message is signed: its origin wrote it. One failure in the peer's reputation,
+      // and every discovery on the node stops relying on what the author told it
+      this.#peer.reputation.recordFailure(message.from)
+      for (const channel of this.channels) channel.distrust(message.from)
+      return TopicValidatorResult.Reject
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  /** Take one point for `key`; false when over its limit, or when too many keys are held already. */
+  #consume(key: string): boolean {
+    if (this.#limiter.get(key) == null && this.limiterKeys >= ANNOUNCE_RATE_LIMIT_MAX_KEYS) return false
+    try {
+      this.#limiter.consume(key)
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+const guards = new WeakMap<PubSubService, TopicGuard>()
+
 /**
  * Publishes and receives content announcements on `ipfs-kit/content-announce`. Each
  * valid announcement becomes provider records (provenance `pubsub`) and an affinity
  * group. Malformed or flooding messages are rejected in gossipsub's validator, which
  * also lowers the sender's gossipsub score; they never reach provider tracking, and a
- * malformed one costs its author reputation.
+ * malformed one costs its author reputation. Several channels on one node (one per router)
+ * share the topic's validator and rate limit.
  */
 export class AnnouncementChannel {
   readonly #peer: IPFSLibp2pPeer
   readonly #discovery: EnhancedDHTDiscovery
   readonly #log: Logger
-  readonly #limiter = new RateLimiter({ points: ANNOUNCE_RATE_LIMIT_PER_MINUTE, duration: 60 })
-  readonly #metrics: AnnouncementMetrics = {
-    published: 0,
-    received: 0,
-    rejectedMalformed: 0,
-    rejectedRateLimited: 0
-  }
+  #guard?: TopicGuard
+  readonly #metrics = { published: 0, received: 0 }
   #started = false
 
   constructor(peer: IPFSLibp2pPeer, discovery: EnhancedDHTDiscovery, log: Logger) {
@@ -120,53 +182,55 @@ export class AnnouncementChannel {
     this.#log = log
   }
 
+  /** Counters; the rejections are the node's (its channels share one validator). */
   get metrics(): AnnouncementMetrics {
-    return { ...this.#metrics }
+    return {
+      ...this.#metrics,
+      rejectedMalformed: this.#guard?.rejectedMalformed ?? 0,
+      rejectedRateLimited: this.#guard?.rejectedRateLimited ?? 0
+    }
+  }
+
+  /** Rate-limit keys the node's validator holds, and their bound. */
+  get limiterKeys(): { size: number; max: number } {
+    return { size: this.#guard?.limiterKeys ?? 0, max: ANNOUNCE_RATE_LIMIT_MAX_KEYS }
   }
 
   start(): void {
     if (this.#started) return
     this.#started = true
     const pubsub = this.#peer.host.services.pubsub
-    // one validator per node: a second channel on the same peer shares the first one's
-    if (!pubsub.topicValidators.has(CONTENT_ANNOUNCE_TOPIC))
-      pubsub.topicValidators.set(CONTENT_ANNOUNCE_TOPIC, this.#validate)
+    let guard = guards.get(pubsub)
+    if (guard == null) {
+      guard = new TopicGuard(this.#peer, this.#log)
+      guards.set(pubsub, guard)
+      pubsub.topicValidators.set(CONTENT_ANNOUNCE_TOPIC, guard.validate)
+    }
+    guard.channels.add(this)
+    this.#guard = guard
     pubsub.addEventListener('message', this.#onMessage)
     pubsub.subscribe(CONTENT_ANNOUNCE_TOPIC)
   }
 
+  /** Stop listening; the node's validator goes with the last channel. */
   stop(): void {
     if (!this.#started) return
     this.#started = false
+    const guard = this.#guard
+    guard?.channels.delete(this)
     if (!this.#peer.isStarted) return
     const pubsub = this.#peer.host.services.pubsub
-    if (pubsub.topicValidators.get(CONTENT_ANNOUNCE_TOPIC) === this.#validate)
-      pubsub.topicValidators.delete(CONTENT_ANNOUNCE_TOPIC)
+    if (guard != null && guard.channels.size === 0 && guards.get(pubsub) === guard) {
+      guards.delete(pubsub)
+      if (pubsub.topicValidators.get(CONTENT_ANNOUNCE_TOPIC) === guard.validate)
+        pubsub.topicValidators.delete(CONTENT_ANNOUNCE_TOPIC)
+    }
     pubsub.removeEventListener('message', this.#onMessage)
   }
 
-  readonly #validate = (peer: PeerId, message: Message): TopicValidatorResult => {
-    if (message.type !== 'signed') {
-      this.#metrics.rejectedMalformed++
-      return TopicValidatorResult.Reject
-    }
-    try {
-      // limit per origin of the message and per forwarding peer
-      this.#limiter.consume(message.from.toString())
-      if (!peer.equals(message.from)) this.#limiter.consume(`via:${peer.toString()}`)
-    } catch {
-      this.#metrics.rejectedRateLimited++
-      return TopicValidatorResult.Ignore
-    }
-    const parsed = parseAnnouncement(message.from, message.data)
-    if (typeof parsed === 'string') {
-      this.#metrics.rejectedMalformed++
-      this.#log('rejected announcement from %p: %s', message.from, parsed)
-      // the message is signed: its origin wrote it
-      this.#discovery.penalise(message.from)
-      return TopicValidatorResult.Reject
-    }
-    return TopicValidatorResult.Accept
+  /** The author of a malformed announcement: this channel's discovery stops relying on it. */
+  distrust(peer: PeerId): void {
+    this.#discovery.distrust(peer)
   }
 
   readonly #onMessage = (evt: CustomEvent<Message>): void => {
@@ -195,7 +259,7 @@ export class AnnouncementChannel {
       ts: Date.now()
     }
     const bytes = new TextEncoder().encode(JSON.stringify(announcement))
-    await this.#peer.host.services.pubsub.publish(CONTENT_ANNOUNCE_TOPIC, bytes)
+    await this.#peer.publish(CONTENT_ANNOUNCE_TOPIC, bytes)
     this.#metrics.published++
   }
 }

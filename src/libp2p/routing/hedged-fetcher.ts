@@ -1,4 +1,4 @@
-import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import { AbortError, type ComponentLogger, type Logger, type PeerId } from '@libp2p/interface'
 import { AdaptiveTimeout, type AdaptiveTimeoutSignal } from '@libp2p/utils'
 import { base64 } from 'multiformats/bases/base64'
 import { equals } from 'multiformats/bytes'
@@ -9,20 +9,21 @@ import {
   ROUTING_HEDGE_MIN_DELAY_MS,
   ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
   ROUTING_PEER_TIMEOUTS_KEPT,
-  ROUTING_RECENT_WANT_TTL_MS,
   ROUTING_WANT_RESEND_MAX_MS
 } from '../../constants.ts'
 import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
+import type { InFlightSizes, StateSizes } from '../discovery/types.ts'
 import { type BitswapWantList, type ReceivedBlock, sendCancel, type WantPresence } from './bitswap-access.ts'
+import { type RecentWants, recentWantsOf } from './recent-wants.ts'
 
 /** How one request to one peer ended. */
 export type RequestOutcome =
   | { kind: 'success'; latencyMs: number; bytes: number }
   /** the peer said DONT_HAVE */
   | { kind: 'dont-have'; latencyMs: number }
-  /** the peer had not answered, past its hedge timeout, when another peer did */
+  /** the peer had not answered, past its hedge timeout, when another peer did (no failure) */
   | { kind: 'slow'; latencyMs: number }
-  /** the peer did not answer within the longest hedge delay: it is not answering */
+  /** the peer did not answer a side request within the longest hedge delay */
   | { kind: 'timeout'; latencyMs: number }
   /** the peer could not be reached, or the stream failed */
   | { kind: 'error'; latencyMs: number; error: Error }
@@ -81,55 +82,6 @@ interface Attempt {
 const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
 
 /**
- * What this node asked peers for recently, per node (want list): per peer, multihash →
- * expiry. Shared by every fetcher on the node and by discovery's want-have probes, so
- * one component's requests are never another's "unrequested" blocks.
- */
-const askedByNode = new WeakMap<BitswapWantList, Map<string, Map<string, number>>>()
-
-/**
- * Note that `peer` was asked for `cid` (a want-block or a want-have: a peer may answer a
- * want-have for a small block with the block itself).
- */
-export function noteAsked(wantList: BitswapWantList, peer: PeerId, cid: CID): void {
-  let byPeer = askedByNode.get(wantList)
-  if (byPeer == null) {
-    byPeer = new Map()
-    askedByNode.set(wantList, byPeer)
-  }
-  const key = peer.toString()
-  let asked = byPeer.get(key)
-  if (asked == null) {
-    asked = new Map()
-    byPeer.set(key, asked)
-  }
-  const now = Date.now()
-  asked.set(mhKey(cid), now + ROUTING_RECENT_WANT_TTL_MS)
-  if (asked.size > 256) {
-    for (const [k, exp] of asked) if (exp < now) asked.delete(k)
-  }
-}
-
-/**
- * True if this node asked `peer` for `cid` within the last `withinMs` (a bitswap server does
- * not send a block to a peer again within 5 s, so asking again so soon may go unanswered).
- */
-export function askedWithin(wantList: BitswapWantList, peer: PeerId, cid: CID, withinMs: number): boolean {
-  const expiry = askedByNode.get(wantList)?.get(peer.toString())?.get(mhKey(cid))
-  return expiry != null && expiry - ROUTING_RECENT_WANT_TTL_MS >= Date.now() - withinMs
-}
-
-/** True if anyone on this node asked any peer for `cid` within the last while. */
-function askedOfAnyone(byPeer: Map<string, Map<string, number>>, cid: CID, now: number): boolean {
-  const key = mhKey(cid)
-  for (const asked of byPeer.values()) {
-    const expiry = asked.get(key)
-    if (expiry != null && expiry >= now) return true
-  }
-  return false
-}
-
-/**
  * Fetches one block from the best of a stream of candidate providers over the standard
  * bitswap protocol, with hedged requests:
  *
@@ -142,7 +94,9 @@ function askedOfAnyone(byPeer: Map<string, Map<string, number>>, cid: CID, now: 
  *
  * Every outcome goes to the {@link OutcomeSink}. A block that a peer sends without our
  * having asked it for one (which is also how a corrupted block shows up, since bitswap
- * derives a block's CID from its bytes) is reported as `corrupt` for that peer.
+ * derives a block's CID from its bytes) is reported as `corrupt` for that peer. Our own
+ * cancellations (`stop()`, the caller's abort) record nothing, and a request that lost the
+ * race records at most how long it had waited (`slow`), never a failure by itself.
  */
 export class HedgedBlockFetcher {
   readonly #wantList: BitswapWantList
@@ -155,25 +109,22 @@ export class HedgedBlockFetcher {
   /** per-peer adaptive hedge timeouts, least recently used first */
   readonly #timeouts = new Map<string, AdaptiveTimeout>()
   /**
-   * per peer: multihashes asked for recently (key → expiry), to tell unrequested blocks;
-   * shared by every fetcher on the same node, so one fetcher's requests are not another's
-   * "unrequested" blocks
+   * what this node asked which peer for, to tell unrequested blocks; shared by every fetcher
+   * and discovery probe on the same node, so one's requests are not another's "unrequested"
+   * blocks
    */
-  readonly #asked: Map<string, Map<string, number>>
-  /** per peer: aborts its in-flight requests (when it sends garbage) */
+  readonly #recent: RecentWants
+  /** per peer: its requests not yet answered (a peer with none has no entry) */
   readonly #inFlight = new Map<string, Set<Attempt>>()
   /** side requests running (`probe`) */
   readonly #probes = new Set<AbortController>()
+  /** block fetches running: each ends at once, recording nothing, when we stop */
+  readonly #fetches = new Set<(reason: Error) => void>()
   #started = false
 
   constructor(components: HedgedFetcherComponents, init: HedgedFetcherInit = {}) {
     this.#wantList = components.wantList
-    let asked = askedByNode.get(components.wantList)
-    if (asked == null) {
-      asked = new Map()
-      askedByNode.set(components.wantList, asked)
-    }
-    this.#asked = asked
+    this.#recent = recentWantsOf(components.wantList)
     this.#outcomes = components.outcomes
     this.#log = components.logger.forComponent('kit:routing:fetcher')
     this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
@@ -188,14 +139,37 @@ export class HedgedBlockFetcher {
     this.#wantList.addEventListener('block', this.#onBlock)
   }
 
+  /**
+   * Stop: every fetch and side request running ends with an `AbortError`, and none of their
+   * requests counts against its peer (stopping is our doing, not theirs).
+   */
   stop(): void {
     if (!this.#started) return
     this.#started = false
     this.#wantList.removeEventListener('block', this.#onBlock)
-    for (const attempts of this.#inFlight.values()) for (const a of attempts) a.controller.abort()
-    this.#inFlight.clear()
-    for (const probe of this.#probes) probe.abort()
+    const reason = new AbortError('the block fetcher stopped')
+    for (const cancel of [...this.#fetches]) cancel(reason)
+    this.#fetches.clear()
+    for (const probe of this.#probes) probe.abort(reason)
     this.#probes.clear()
+  }
+
+  /** Sizes and bounds of the maps keyed by peer or CID, with the node's record of recent wants. */
+  stateSizes(): StateSizes {
+    return {
+      'routing.fetcher.timeouts': { size: this.#timeouts.size, max: ROUTING_PEER_TIMEOUTS_KEPT },
+      ...this.#recent.stateSizes()
+    }
+  }
+
+  /** Work in progress: peers with requests open, fetches and side requests running. */
+  inFlightSizes(): InFlightSizes {
+    return {
+      'routing.fetcher.inFlight': this.#inFlight.size,
+      'routing.fetcher.fetches': this.#fetches.size,
+      'routing.fetcher.probes': this.#probes.size,
+      ...this.#recent.inFlightSizes()
+    }
   }
 
   /** Side requests (`probe`) running now. */
@@ -216,7 +190,6 @@ export class HedgedBlockFetcher {
     const deadline = AbortSignal.timeout(this.#maxHedge)
     const signal = AbortSignal.any([controller.signal, deadline])
     const started = Date.now()
-    noteAsked(this.#wantList, peer, cid)
     this.#onAttempt?.({ cid, peer, hedge: false, explore: true })
     let outcome: RequestOutcome
     try {
@@ -243,16 +216,15 @@ export class HedgedBlockFetcher {
   readonly #onBlock = (evt: CustomEvent<ReceivedBlock>): void => {
     const { sender, cid } = evt.detail
     const peerKey = sender.toString()
-    const asked = this.#asked.get(peerKey)
-    const now = Date.now()
-    // a block this node asked anyone for (a late or second copy) is no offence
-    if (askedOfAnyone(this.#asked, cid, now)) return
+    // a block this node is asking, or asked anyone for lately (a late or second copy), is no offence
+    if (this.#recent.askedOfAnyone(cid)) return
     // Helia's own bitswap wants (a broadcast to every connected peer) are not ours to judge
     if (this.#wantList.wants?.has(mhKey(cid)) === true) return
+    // not a peer we fetch from: it answers Helia's own wants
+    if (!this.#recent.askedPeer(sender)) return
     // a block nobody here asked for, from a peer we fetch from: unrequested, or corrupted
     // (bitswap names a block by the hash of its bytes, so corrupt bytes arrive as a block
     // no one wanted)
-    if (asked == null || asked.size === 0) return // not a peer we fetch from: Helia's own wants
     this.#log('unrequested block %c from %p: treating as corrupt', cid, sender)
     this.#outcomes.recordOutcome(sender, { kind: 'corrupt', latencyMs: 0 }, cid)
     for (const attempt of this.#inFlight.get(peerKey) ?? []) {
@@ -297,9 +269,14 @@ export class HedgedBlockFetcher {
    * after it came would wait in vain. Bitswap does not deliver reliably (a loaded peer drops
    * a stream it cannot read in time, and a server whose send failed never retries), so a
    * want with no answer at all is sent again, after a CANCEL that makes the peer forget the
-   * old one: first after the longest hedge delay, then at doubling intervals.
+   * old one: first after the longest hedge delay, then at doubling intervals. The request
+   * counts as asked (see {@link RecentWants}) for as long as it runs, however late the block.
    */
   async #wantBlock(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
+    return this.#recent.track(peer, cid, async () => this.#wantBlockUntracked(cid, peer, signal))
+  }
+
+  async #wantBlockUntracked(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
     const done = new AbortController()
     const wantSignal = AbortSignal.any([signal, done.signal])
     let onBlock: ((evt: CustomEvent<ReceivedBlock>) => void) | undefined
@@ -335,6 +312,7 @@ export class HedgedBlockFetcher {
           this.#log('no answer from %p for %c in %d ms: asking again', peer, cid, resendAfter)
           await sendCancel(this.#wantList, peer, cid).catch(() => {})
           resendAfter = Math.min(2 * resendAfter, ROUTING_WANT_RESEND_MAX_MS)
+          this.#recent.note(peer, cid)
           continue
         }
         if (!answer.has || answer.block != null || ++haves > 1) return answer
@@ -363,41 +341,53 @@ export class HedgedBlockFetcher {
     const attempts = new Set<Attempt>()
     let exhausted = false
     let pulling: Promise<PeerId | undefined> | undefined
+    /**
+     * peers whose request failed with an error (a connection that dropped, a stream reset): each
+     * is asked once more, after every other candidate, since a connection closed under load or
+     * by a restart is no proof the peer cannot serve
+     */
+    const again: PeerId[] = []
+    const retried = new Set<string>()
+    /** no candidate left to ask, now or later */
+    const spent = (): boolean => exhausted && again.length === 0
 
     const nextCandidate = async (): Promise<PeerId | undefined> => {
       while (!exhausted) {
         const r = await iterator.next()
         if (r.done === true) {
           exhausted = true
-          return undefined
+          break
         }
         const key = r.value.toString()
         if (tried.has(key)) continue
         tried.add(key)
         return r.value
       }
-      return undefined
+      return again.shift()
     }
 
+    if (!this.#started) throw new AbortError('the block fetcher is stopped')
     return new Promise<FetchedBlock>((resolve, reject) => {
       let done = false
-      const finish = (err: Error | undefined, result?: FetchedBlock): void => {
+      /**
+       * End the fetch. The requests still open are cancelled (a CANCEL to each peer); if the
+       * fetch ended because another peer answered, one that was already past its own hedge
+       * timeout records how long it had waited (`slow`: a latency bound, not a failure); if it
+       * ended because we cancelled it (a stop, the caller's abort), nothing is recorded.
+       */
+      const finish = (err: Error | undefined, result?: FetchedBlock, cancelled = false): void => {
         if (done) return
         done = true
+        this.#fetches.delete(cancel)
         signal?.removeEventListener('abort', onAbort)
         for (const a of attempts) {
           if (!a.settled) {
-            a.settled = true
+            settle(a)
             a.hedge.clear()
             a.controller.abort()
-            this.#inFlight.get(a.peer.toString())?.delete(a)
             void sendCancel(this.#wantList, a.peer, cid).catch(() => {})
-            // beaten or cancelled: not the peer's fault unless it was already past its timeout;
-            // past the longest hedge delay it is not answering at all
-            if (a.hedge.aborted) {
-              const latencyMs = Date.now() - a.started
-              const kind = latencyMs >= this.#maxHedge ? 'timeout' : 'slow'
-              this.#outcomes.recordOutcome(a.peer, { kind, latencyMs }, cid)
+            if (!cancelled && a.hedge.aborted) {
+              this.#outcomes.recordOutcome(a.peer, { kind: 'slow', latencyMs: Date.now() - a.started }, cid)
             }
           }
         }
@@ -405,14 +395,18 @@ export class HedgedBlockFetcher {
         if (err != null) reject(err)
         else resolve(result!)
       }
+      const cancel = (reason: Error): void => {
+        finish(reason, undefined, true)
+      }
       const onAbort = (): void => {
         const reason = signal?.reason
-        finish(reason instanceof Error ? reason : new TimeoutError(`fetching ${cid} was cancelled`))
+        cancel(reason instanceof Error ? reason : new TimeoutError(`fetching ${cid} was cancelled`))
       }
+      this.#fetches.add(cancel)
       signal?.addEventListener('abort', onAbort, { once: true })
 
       const maybeFinishFailed = (): void => {
-        if (done || !exhausted || pulling != null) return
+        if (done || !spent() || pulling != null) return
         for (const a of attempts) if (!a.settled) return
         if (errors.length === 0) finish(new NotFoundError(`no provider of ${cid} was found`))
         else
@@ -422,7 +416,7 @@ export class HedgedBlockFetcher {
       }
 
       const launchNext = (): void => {
-        if (done || pulling != null || exhausted) {
+        if (done || pulling != null || spent()) {
           maybeFinishFailed()
           return
         }
@@ -469,7 +463,6 @@ export class HedgedBlockFetcher {
           this.#inFlight.set(peerKey, set)
         }
         set.add(attempt)
-        noteAsked(this.#wantList, peer, cid)
         // hedge: past this peer's own timeout, ask the next candidate as well
         hedge.addEventListener('abort', () => {
           if (!attempt.settled && !done) launchNext()
@@ -508,6 +501,10 @@ export class HedgedBlockFetcher {
             const corrupt = controller.signal.reason instanceof BlockVerificationError
             if (!corrupt) {
               this.#outcomes.recordOutcome(peer, { kind: 'error', latencyMs, error: err }, cid)
+              if (!retried.has(peerKey)) {
+                retried.add(peerKey)
+                again.push(peer)
+              }
             }
             errors.push(corrupt ? (controller.signal.reason as Error) : err)
             launchNext()
@@ -519,7 +516,10 @@ export class HedgedBlockFetcher {
 
       const settle = (attempt: Attempt): void => {
         attempt.settled = true
-        this.#inFlight.get(attempt.peer.toString())?.delete(attempt)
+        const key = attempt.peer.toString()
+        const set = this.#inFlight.get(key)
+        set?.delete(attempt)
+        if (set?.size === 0) this.#inFlight.delete(key)
       }
 
       launchNext()

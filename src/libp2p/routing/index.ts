@@ -8,6 +8,8 @@ import { collectBytes } from '../../blocks/bytes.ts'
 import { blockMatches } from '../../blocks/verify.ts'
 import { parseCID } from '../../cids.ts'
 import {
+  ANNOUNCE_MAX_REPROVIDED,
+  ANNOUNCE_RATE_LIMIT_MAX_KEYS,
   ANNOUNCE_REPROVIDE_INTERVAL_MS,
   ROLES,
   ROUTING_BLOCK_CONCURRENCY,
@@ -32,17 +34,14 @@ import {
   TimeoutError
 } from '../../errors.ts'
 import type { EnhancedDHTDiscovery } from '../discovery/enhanced-dht-discovery.ts'
+import { LruMap } from '../discovery/keys.ts'
 import { rankProvidersDetailed } from '../discovery/ranking.ts'
-import type { Provenance, Provider } from '../discovery/types.ts'
+import type { InFlightSizes, Provenance, Provider, StateSizes } from '../discovery/types.ts'
 import type { IPFSLibp2pPeer } from '../peer/index.ts'
 import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
 import { bitswapOf } from './bitswap-access.ts'
-import {
-  askedWithin,
-  type FetchedBlock,
-  HedgedBlockFetcher,
-  type HedgedFetcherInit
-} from './hedged-fetcher.ts'
+import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
+import { recentWantsOf } from './recent-wants.ts'
 
 export { type ContentAnnouncement, parseAnnouncement } from './announcements.ts'
 export type { FetchedBlock, OutcomeSink, RequestOutcome } from './hedged-fetcher.ts'
@@ -88,6 +87,8 @@ export interface ContentRoutingInit extends HedgedFetcherInit {
   blockConcurrency?: number
   /** re-announce interval for masters and workers @default ANNOUNCE_REPROVIDE_INTERVAL_MS */
   reprovideIntervalMs?: number
+  /** announced CIDs re-announced, at most (least recently announced dropped) @default ANNOUNCE_MAX_REPROVIDED */
+  maxReprovided?: number
 }
 
 /** Options of one block fetch inside the router. */
@@ -154,10 +155,8 @@ export class ContentRoutingManager {
   readonly #reserved = new Map<string, number>()
   /** block fetches running, by multihash (base64) */
   readonly #fetching = new Map<string, SharedFetch>()
-  readonly #announced = new Map<
-    string,
-    { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }
-  >()
+  /** what masters and workers re-announce: announced, still held (dropped at the next round if not) */
+  readonly #announced: LruMap<string, { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }>
   #retrieveTimeTotal = 0
   readonly #metrics = {
     successfulRetrievals: 0,
@@ -176,6 +175,35 @@ export class ContentRoutingManager {
     this.discovery = discovery
     this.peer = peer
     this.#init = init
+    this.#announced = new LruMap(init.maxReprovided ?? ANNOUNCE_MAX_REPROVIDED)
+  }
+
+  /**
+   * Every map the routing layer keeps that is keyed by peer or CID (its own, the fetcher's,
+   * the node's record of recent wants, and discovery's), each with its size and bound.
+   */
+  stateSizes(): StateSizes {
+    return {
+      ...this.discovery.stateSizes(),
+      ...this.#fetcher?.stateSizes(),
+      'routing.announced': { size: this.#announced.size, max: this.#announced.max },
+      'routing.announceRateLimit': this.#announcements?.limiterKeys ?? {
+        size: 0,
+        max: ANNOUNCE_RATE_LIMIT_MAX_KEYS
+      }
+    }
+  }
+
+  /**
+   * Maps of work in progress (block fetches, the load reserved on peers, requests open): bounded
+   * by the work running, empty when idle.
+   */
+  inFlightSizes(): InFlightSizes {
+    return {
+      'routing.reserved': this.#reserved.size,
+      'routing.fetching': this.#fetching.size,
+      ...this.#fetcher?.inFlightSizes()
+    }
   }
 
   /** Start (and start discovery and the peer if needed). Safe to call twice. */
@@ -291,11 +319,11 @@ export class ContentRoutingManager {
     const random = this.#init.random ?? Math.random
     if (random() >= (this.#init.exploreProbability ?? ROUTING_EXPLORE_PROBABILITY)) return
     if (this.#provenConnected().length >= ROUTING_EXPLORE_UNTIL_PROVEN) return
-    const wantList = bitswapOf(this.peer.helia).bitswap.wantList
+    const recent = recentWantsOf(bitswapOf(this.peer.helia).bitswap.wantList)
     const choices = this.#availableConnected().filter(
       (p) =>
         this.discovery.reputation.observations(p.id) < ROUTING_PROBATION_OBSERVATIONS &&
-        !askedWithin(wantList, p.id, cid, ROUTING_EXPLORE_SKIP_ASKED_MS)
+        !recent.askedWithin(p.id, cid, ROUTING_EXPLORE_SKIP_ASKED_MS)
     )
     const peer = choices[Math.floor(random() * choices.length)]?.id
     if (peer == null) return
@@ -653,11 +681,15 @@ export class ContentRoutingManager {
   ): Promise<void> {
     await this.start()
     const c = parseCID(cid)
-    if (!(await this.peer.helia.blockstore.has(c))) {
-      throw new NotFoundError(`cannot announce ${c}: it is not held locally`)
+    // every CID announced must be held: an announcement is a promise to serve it
+    const also = (options.also ?? []).map((x) => parseCID(x))
+    for (const x of [c, ...also]) {
+      if (!(await this.peer.helia.blockstore.has(x, { signal: options.signal }))) {
+        throw new NotFoundError(`cannot announce ${x}: it is not held locally`)
+      }
     }
     this.#announced.set(c.toString(), { cid: c, size: options.size, metadata: options.metadata })
-    await this.#announcements?.publish([c, ...(options.also ?? [])], {
+    await this.#announcements?.publish([c, ...also], {
       size: options.size,
       metadata: options.metadata
     })

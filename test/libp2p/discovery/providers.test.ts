@@ -10,10 +10,7 @@ import {
   DISCOVERY_CACHE_TTL_MS,
   PROVIDER_RECORD_VALIDITY_MS
 } from '../../../src/constants.ts'
-import { AdaptiveBackoff } from '../../../src/libp2p/discovery/backoff.ts'
 import { DiscoveryCache } from '../../../src/libp2p/discovery/discovery-cache.ts'
-import { KBucketView } from '../../../src/libp2p/discovery/k-buckets.ts'
-import { collectDiscoveryMetrics, emptyLookupMetrics } from '../../../src/libp2p/discovery/metrics.ts'
 import { ProviderStore } from '../../../src/libp2p/discovery/providers.ts'
 import type { Provider } from '../../../src/libp2p/discovery/types.ts'
 import { cidOf, newPeerIds } from './fixtures.ts'
@@ -139,32 +136,44 @@ describe('DiscoveryCache', () => {
   })
 })
 
-describe('collectDiscoveryMetrics', () => {
-  it('assembles bucket fill, cache hits and peers in backoff from the real parts', async () => {
-    const [self, a, b] = await newPeerIds(3)
-    const view = new KBucketView({ peerId: self! })
-    view.add(a!, T0)
-    view.add(b!, T0)
+describe('DiscoveryCache forgets bad providers at once', () => {
+  it('removePeer drops a peer from every cached answer; an answer left empty is forgotten', async () => {
+    const [a, b] = await newPeerIds(2)
     const cache = new DiscoveryCache()
-    const cid = await cidOf('metrics')
-    cache.set(cid, [{ id: a!, multiaddrs: [], provenance: 'dht' }], { now: T0 })
-    cache.get(cid, T0)
-    const backoff = new AdaptiveBackoff()
-    backoff.recordFailure(b!, T0)
-    const lookups = emptyLookupMetrics()
-    lookups.started = 1
-    lookups.providersByProvenance.dht = 1
-    const metrics = collectDiscoveryMetrics({ view, cache, backoff, lookups }, T0)
-    assert.equal(metrics.bucketFill.length, 256)
-    assert.equal(
-      metrics.bucketFill.reduce((x, y) => x + y, 0),
-      2
+    const [x, y, z] = [await cidOf('x'), await cidOf('y'), await cidOf('z')]
+    const pa = { id: a!, multiaddrs: [], provenance: 'dht' as const }
+    const pb = { id: b!, multiaddrs: [], provenance: 'bitswap' as const }
+    cache.set(x, [pa, pb], { now: T0 })
+    cache.set(y, [pa], { now: T0 })
+    cache.set(z, [pb], { now: T0 })
+    assert.equal(cache.removePeer(a!), 2)
+    assert.deepEqual(
+      cache.get(x, T0)?.map((p) => p.id.toString()),
+      [b!.toString()]
     )
-    assert.equal(metrics.peersInTable, 2)
-    assert.equal(metrics.discoveryCacheHits, 1)
-    assert.equal(metrics.peersInBackoff, 1)
-    assert.equal(metrics.lookups.providersByProvenance.dht, 1)
-    assert.equal(metrics.lookups.providersByProvenance.mdns, 0)
-    assert.deepEqual(metrics.refreshes, { started: 0, completed: 0, failed: 0, skippedRecentTraffic: 0 })
+    assert.equal(cache.get(y, T0), undefined, 'an answer with no provider left is a miss, not "none found"')
+    assert.equal(cache.get(z, T0)?.length, 1)
+    assert.equal(cache.removePeer(a!), 0)
+  })
+
+  it('removeProvider drops a peer from one answer only', async () => {
+    const [a, b] = await newPeerIds(2)
+    const cache = new DiscoveryCache()
+    const [x, y] = [await cidOf('x'), await cidOf('y')]
+    cache.set(
+      x,
+      [
+        { id: a!, multiaddrs: [], provenance: 'dht' },
+        { id: b!, multiaddrs: [], provenance: 'dht' }
+      ],
+      {
+        now: T0
+      }
+    )
+    cache.set(y, [{ id: a!, multiaddrs: [], provenance: 'dht' }], { now: T0 })
+    assert.equal(cache.removeProvider(x, a!), true)
+    assert.equal(cache.removeProvider(x, a!), false)
+    assert.equal(cache.get(x, T0)?.length, 1)
+    assert.equal(cache.get(y, T0)?.length, 1, 'the other answer keeps it')
   })
 })

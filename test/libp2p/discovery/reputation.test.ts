@@ -143,9 +143,14 @@ describe('ReputationTracker', () => {
       reputation.recordVerificationFailure(liar!, { now: T0 })
       reputation.seen(gone!, T0)
       assert.equal(await reputation.save(datastore), 4)
+      assert.equal(await reputation.save(datastore), 0, 'nothing changed: nothing written')
       reputation.forget(gone!)
-      assert.equal(await reputation.save(datastore), 3, 'a forgotten peer is deleted from the store')
-      assert.equal(await datastore.has(new Key(`${REPUTATION_DATASTORE_PREFIX}/${gone!.toString()}`)), false)
+      assert.equal(await reputation.save(datastore), 0)
+      assert.equal(
+        await datastore.has(new Key(`${REPUTATION_DATASTORE_PREFIX}/${gone!.toString()}`)),
+        false,
+        'a forgotten peer is deleted from the store'
+      )
       // an unreadable record under the prefix is skipped
       await datastore.put(
         new Key(`${REPUTATION_DATASTORE_PREFIX}/garbage`),
@@ -165,5 +170,58 @@ describe('ReputationTracker', () => {
       await datastore.close()
       await rm(dir, { recursive: true, force: true })
     }
+  })
+  it('two trackers saving to one datastore never erase each other; each deletes only what it evicted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ipfs-kit-reputation-'))
+    const datastore = new LevelDatastore(join(dir, 'datastore'))
+    await datastore.open()
+    const count = async (): Promise<number> => {
+      let n = 0
+      for await (const _ of datastore.queryKeys({ prefix: `${REPUTATION_DATASTORE_PREFIX}/` })) n++
+      return n
+    }
+    try {
+      const [a, b, c, d] = await newPeerIds(4)
+      const first = new ReputationTracker()
+      const second = new ReputationTracker({ maxPeers: 1 })
+      first.recordSuccess(a!, { now: T0 })
+      first.recordSuccess(b!, { now: T0 })
+      await first.save(datastore)
+      second.recordFailure(c!, { now: T0 })
+      await second.save(datastore)
+      assert.equal(await count(), 3, "the second tracker's save kept the first one's records")
+      first.recordSuccess(a!, { now: T0 + 1 })
+      await first.save(datastore)
+      assert.equal(await count(), 3)
+      // the second evicts c (its bound is 1) for d: it deletes c, and only c
+      second.recordFailure(d!, { now: T0 + 2 })
+      await second.save(datastore)
+      const restored = new ReputationTracker()
+      await restored.load(datastore)
+      assert.deepEqual(
+        new Set(restored.peers().map(String)),
+        new Set([a, b, d].map(String)),
+        'c was evicted and deleted; a and b (never held by the second tracker) are kept'
+      )
+      // loading past the bound keeps the most recently seen and deletes the rest on the next save
+      const small = new ReputationTracker({ maxPeers: 2 })
+      await small.load(datastore)
+      assert.equal(small.size, 2)
+      await small.save(datastore)
+      assert.equal(await count(), 2, 'the datastore is trimmed to the bound')
+    } finally {
+      await datastore.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('prune forgets peers idle past maxIdleMs, except flagged ones', async () => {
+    const [idle, flagged, recent] = await newPeerIds(3)
+    const reputation = new ReputationTracker({ maxIdleMs: 1_000, flagDurationMs: 10_000 })
+    reputation.recordSuccess(idle!, { now: T0 })
+    reputation.recordVerificationFailure(flagged!, { now: T0 })
+    reputation.recordSuccess(recent!, { now: T0 + 900 })
+    assert.equal(reputation.prune(T0 + 1_000), 1)
+    assert.ok(!reputation.has(idle!) && reputation.has(flagged!) && reputation.has(recent!))
   })
 })

@@ -15,6 +15,8 @@ import { addOn, stopAll } from '../swarm.ts'
 
 /** 4 leaves of 1 MiB (Helia's chunk size, which `addOn` keeps) and a root */
 const FILE_BYTES = 4 * 1024 * 1024
+/** blocks of the 12 files: 5 each */
+const BLOCKS = 60
 
 async function seekerWith(
   providers: IPFSLibp2pPeer[],
@@ -32,6 +34,9 @@ async function seekerWith(
   const discovery = new EnhancedDHTDiscovery(seeker)
   const router = new ContentRoutingManager(discovery, seeker, {
     exploreProbability,
+    // no hedges (a loaded machine would otherwise hedge now and then): who serves is then up to
+    // the ranking and exploration alone
+    minHedgeDelayMs: 4_000,
     onAttempt: (e) => attempts.push(e)
   })
   await router.start()
@@ -61,7 +66,7 @@ describe('exploration of connected peers', () => {
   })
 
   for (const exploreProbability of [0, 1]) {
-    it(`exploreProbability ${exploreProbability}: ${exploreProbability === 0 ? 'no side requests' : 'every holder gets a record and the blocks spread over them'}`, async () => {
+    it(`exploreProbability ${exploreProbability}: ${exploreProbability === 0 ? 'no side requests, one provider serves all 60 blocks' : 'every holder gets a record and the blocks spread over them'}`, async () => {
       const { seeker, discovery, router, attempts } = await seekerWith(providers, exploreProbability)
       nodes.push(seeker, discovery, router)
       for (const { cid, bytes } of files) {
@@ -82,6 +87,21 @@ describe('exploration of connected peers', () => {
       const servers = providers.filter((p) => served(p.peerId) > 0).length
       if (exploreProbability === 0) {
         assert.equal(explored.length, 0, 'no side requests')
+        // one provider serves all 60 blocks (12 files of 5): nothing is learnt of the others
+        const servedBlocks = providers.map((p) => discovery.reputation.stats(p.peerId)?.bytesServed ?? 0)
+        const total = files.reduce((n, f) => n + f.bytes.byteLength, 0)
+        assert.equal(
+          servers,
+          1,
+          `one provider was asked for every block (${providers.map((p) => served(p.peerId))})`
+        )
+        assert.equal(Math.max(...observed), BLOCKS, `it served all ${BLOCKS} blocks`)
+        assert.equal(
+          observed.filter((o) => o === 0).length,
+          providers.length - 1,
+          'the others were never asked'
+        )
+        assert.ok(Math.max(...servedBlocks) > total, 'every byte came from it (with the roots)')
       } else {
         assert.ok(explored.length > 0, 'side requests were sent')
         for (const p of providers) {

@@ -61,8 +61,9 @@ describe('reputation and backoff from real requests', () => {
     assert.ok(badStats.failures > 0.9, `failures were recorded (${badStats.failures})`)
     for (const s of goodScores)
       assert.ok(badStats.score < s, `failing peer ${badStats.score} < working peer ${s}`)
-    assert.ok(discovery.backoff.level(bad.peerId) >= 1, 'the failing peer is backed off')
-    assert.ok(discovery.getMetrics().peersInBackoff >= 1)
+    // (its level, not whether the backoff still runs: a loaded machine may take longer than the
+    // backoff between the failure and this line)
+    assert.ok(discovery.backoff.level(bad.peerId) >= 1, 'the failing peer was backed off')
     const lowScore = badStats.score
 
     // it starts answering again
