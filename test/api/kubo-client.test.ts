@@ -8,13 +8,94 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import * as dagPb from '@ipld/dag-pb'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { pseudoRandomBytes, tempDir, waitFor } from '../helpers.ts'
 import { type ApiNode, apiNode, concat, connect } from './helpers.ts'
 
 const run = promisify(execFile)
+
+/** Debian's `ipfs-cid` package: an independent implementation of Kubo's `ipfs add` layout. */
+const IPFS_CID = '/usr/bin/ipfs_cid'
+/** `ipfs add` of an empty file, as Kubo prints it */
+const EMPTY_FILE_V0 = 'QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH'
+/** `echo 'hello world' | ipfs add` */
+const HELLO_WORLD_V0 = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'
+/** `echo 'hello world' | ipfs add --cid-version=1` (one raw leaf) */
+const HELLO_WORLD_V1 = 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4'
+/** Kubo's default chunker (`size-262144`) and links per node of its balanced layout. */
+const CHUNK = 262_144
+const MAX_LINKS = 174
+
+function varint(n: number): number[] {
+  const out: number[] = []
+  let v = n
+  while (v >= 0x80) {
+    out.push((v & 0x7f) | 0x80)
+    v = Math.floor(v / 128)
+  }
+  out.push(v)
+  return out
+}
+
+/** A UnixFS `Data` message of type File, encoded by hand (fields in order, as Go writes them). */
+function unixfsFile(data: Uint8Array, blockSizes: number[]): Uint8Array {
+  const fileSize = data.byteLength + blockSizes.reduce((a, b) => a + b, 0)
+  const head = data.byteLength > 0 ? [0x08, 0x02, 0x12, ...varint(data.byteLength)] : [0x08, 0x02]
+  const tail = [0x18, ...varint(fileSize), ...blockSizes.flatMap((size) => [0x20, ...varint(size)])]
+  return new Uint8Array(Buffer.concat([Uint8Array.from(head), data, Uint8Array.from(tail)]))
+}
+
+interface LayoutNode {
+  cid: CID
+  /** file bytes below it */
+  size: number
+  /** block bytes of it and everything below (a link's Tsize) */
+  tsize: number
+}
+
+/**
+ * The root CID of `ipfs add` (256 KiB chunks, balanced layout, 174 links per node) written
+ * from the UnixFS spec, not with our importer: CIDv0 with UnixFS leaves, or CIDv1 with raw leaves
+ * (what `--cid-version=1` implies).
+ */
+async function kuboLayout(bytes: Uint8Array, version: 0 | 1): Promise<string> {
+  const block = async (data: Uint8Array, codec: number): Promise<CID> =>
+    version === 0 ? CID.createV0(await sha256.digest(data)) : CID.createV1(codec, await sha256.digest(data))
+  let level: LayoutNode[] = []
+  for (let at = 0; at === 0 || at < bytes.byteLength; at += CHUNK) {
+    const chunk = bytes.subarray(at, at + CHUNK)
+    const leaf = version === 0 ? dagPb.encode({ Data: unixfsFile(chunk, []), Links: [] }) : chunk
+    level.push({
+      cid: await block(leaf, version === 0 ? dagPb.code : raw.code),
+      size: chunk.byteLength,
+      tsize: leaf.byteLength
+    })
+  }
+  while (level.length > 1) {
+    const up: LayoutNode[] = []
+    for (let i = 0; i < level.length; i += MAX_LINKS) {
+      const children = level.slice(i, i + MAX_LINKS)
+      const node = dagPb.encode({
+        Data: unixfsFile(
+          new Uint8Array(0),
+          children.map((c) => c.size)
+        ),
+        Links: children.map((c) => ({ Hash: c.cid, Name: '', Tsize: c.tsize }))
+      })
+      up.push({
+        cid: await block(node, dagPb.code),
+        size: children.reduce((a, c) => a + c.size, 0),
+        tsize: node.byteLength + children.reduce((a, c) => a + c.tsize, 0)
+      })
+    }
+    level = up
+  }
+  return level[0]!.cid.toString()
+}
 
 describe('HTTP RPC API with the real kubo-rpc-client', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
@@ -46,24 +127,56 @@ describe('HTTP RPC API with the real kubo-rpc-client', () => {
     assert.match(String(version.version), /^\d+\.\d+\.\d+/)
   })
 
-  it('add (CIDv0 and CIDv1 raw leaves, progress, wrap-with-directory) gives Kubo CIDs; cat reads back', async () => {
+  it("add gives Kubo's CIDs: CIDv0 as Debian's ipfs_cid computes them, from empty to 200 chunks (two levels); CIDv1 raw leaves", async () => {
+    const text = (t: string): Uint8Array => new TextEncoder().encode(t)
+    const inputs: Array<{ name: string; bytes: Uint8Array }> = [
+      { name: 'empty', bytes: new Uint8Array(0) },
+      { name: 'hello world\\n', bytes: text('hello world\n') },
+      { name: 'Hello from IPFS!', bytes: text('Hello from IPFS!') },
+      { name: 'one full chunk', bytes: pseudoRandomBytes(CHUNK, 1) },
+      { name: 'two chunks', bytes: pseudoRandomBytes(CHUNK + 1, 2) },
+      { name: '1 MiB + 123', bytes: pseudoRandomBytes(1024 * 1024 + 123, 7) },
+      // 175 chunks: the smallest file whose balanced DAG needs a second level
+      { name: `${MAX_LINKS + 1} chunks`, bytes: pseudoRandomBytes(MAX_LINKS * CHUNK + 1, 3) },
+      { name: '50 MiB (200 chunks)', bytes: pseudoRandomBytes(50 * 1024 * 1024, 4) }
+    ]
+    for (const [i, { name, bytes }] of inputs.entries()) {
+      const file = join(dir.path, `ipfs-cid-input-${i}`)
+      await writeFile(file, bytes)
+      const { CIDv0 } = JSON.parse((await run(IPFS_CID, [file], { maxBuffer: 1024 * 1024 })).stdout) as {
+        CIDv0: string
+      }
+      // kuboLayout agrees with ipfs_cid here, so its CIDv1 raw-leaves variant can be trusted
+      assert.equal(await kuboLayout(bytes, 0), CIDv0, `${name}: the reference layout agrees with ipfs_cid`)
+      const v0 = await clientA.add(bytes)
+      assert.equal(v0.cid.toString(), CIDv0, `${name}: CIDv0`)
+      const v1 = await clientA.add(bytes, { cidVersion: 1, rawLeaves: true })
+      assert.equal(v1.cid.toString(), await kuboLayout(bytes, 1), `${name}: CIDv1 with raw leaves`)
+    }
+    // the same, from what Kubo prints: ipfs add; ipfs add --cid-version=1
+    assert.equal((await clientA.add(new Uint8Array(0))).cid.toString(), EMPTY_FILE_V0)
+    assert.equal((await clientA.add('hello world\n')).cid.toString(), HELLO_WORLD_V0)
+    assert.equal((await clientA.add('hello world\n', { cidVersion: 1 })).cid.toString(), HELLO_WORLD_V1)
+  })
+
+  it('add reports progress; cat reads back, with offset and length; wrap-with-directory', async () => {
     const text = 'Hello from IPFS!'
     const v0 = await clientA.add(text)
-    // Kubo: echo -n 'Hello from IPFS!' | ipfs add -q
-    const local = await a.kit.ipfsAddString(text, { onlyHash: true })
-    assert.equal(v0.cid.toString(), local.Hash)
-    assert.ok(v0.cid.toString().startsWith('Qm'))
     assert.equal(new TextDecoder().decode(await concat(clientA.cat(v0.cid))), text)
 
     const big = pseudoRandomBytes(1024 * 1024 + 123, 7)
     const progress: number[] = []
     const v1 = await clientA.add(big, { cidVersion: 1, rawLeaves: true, progress: (n) => progress.push(n) })
-    const expected = await a.kit.ipfsAddBytes(big, { cidVersion: 1, rawLeaves: true, onlyHash: true })
-    assert.equal(v1.cid.toString(), expected.Hash)
     assert.ok(progress.length > 0 && progress.at(-1) === big.byteLength, `progress ${progress.join(',')}`)
+    assert.deepEqual(await concat(clientA.cat(v1.cid)), big)
     assert.deepEqual(
       await concat(clientA.cat(v1.cid, { offset: 1000, length: 5000 })),
       big.subarray(1000, 6000)
+    )
+    // across a chunk boundary
+    assert.deepEqual(
+      await concat(clientA.cat(v1.cid, { offset: CHUNK - 10, length: 20 })),
+      big.subarray(CHUNK - 10, CHUNK + 10)
     )
 
     const wrapped = await clientA.add({ path: 'hello.txt', content: text }, { wrapWithDirectory: true })

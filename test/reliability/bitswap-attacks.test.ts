@@ -8,16 +8,16 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { unixfs } from '@helia/unixfs'
-import type { PeerId } from '@libp2p/interface'
+import type { Connection } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { BITSWAP_MAX_MESSAGE_BYTES } from '../../src/constants.ts'
+import { BITSWAP_MAX_MESSAGE_BYTES, BITSWAP_PEER_BUDGET } from '../../src/constants.ts'
 import type { IPFSKit } from '../../src/kit/index.ts'
 import { registerLibp2pWithIpfsKit } from '../../src/kit/integration.ts'
 import type { LibP2PIntegration } from '../../src/libp2p/integration/index.ts'
 import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
-import { bitswapOf } from '../../src/libp2p/routing/bitswap-access.ts'
+import { bitswapOf, type InboundBitswapMessage } from '../../src/libp2p/routing/bitswap-access.ts'
 import { localKit, pseudoRandomBytes, tempDir, waitFor } from '../helpers.ts'
 import {
   cidPrefix,
@@ -30,6 +30,9 @@ import {
   write
 } from './fixtures/bitswap-wire.ts'
 import { corruptedCid, LyingBlockstore, verifyEveryBlock } from './fixtures/stores.ts'
+
+/** want-list entries in each frame of the flood (a frame just under 4 MiB) */
+const FLOOD_WANTS = 90_000
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -224,7 +227,7 @@ describe('hostile bitswap peers', () => {
     )
     assert.equal(victim.peer.bitswapGuard.getStats().oversized, before + 1)
     assert.ok(victim.peer.bitswapGuard.isBanned(attacker.peerId))
-    await assertRefused(attacker, victim.peer.peerId)
+    await assertRefused(attacker, victim.peer)
     assert.ok(
       integration.discovery.reputation.score(attacker.peerId) < 0.5,
       'its reputation is below an unknown peer'
@@ -232,38 +235,102 @@ describe('hostile bitswap peers', () => {
     await victimStillServes(103)
   })
 
-  it('a want-list flood (4 MiB frames, 90 000 wants each): disconnected and refused at once, and the node keeps serving others', async () => {
-    const frames = Array.from({ length: 12 }, (_, m) => wantFloodFrame(90_000, m))
+  it(`a want-list flood (4 MiB frames, ${FLOOD_WANTS} wants each): cut off within one frame past its budget, banned, and the node keeps serving others`, async () => {
+    const frames = Array.from({ length: 12 }, (_, m) => wantFloodFrame(FLOOD_WANTS, m))
+    assert.ok(frames[0]!.byteLength < BITSWAP_MAX_MESSAGE_BYTES, 'each frame is within the size limit')
     const attacker = await startPeer({ role: 'leecher' })
     await attacker.connect(victim.peer.getMultiaddrs()[0]!)
-    assert.ok(frames[0]!.byteLength < BITSWAP_MAX_MESSAGE_BYTES, 'each frame is within the size limit')
-    const started = Date.now()
-    const stream = await openBitswapStream(attacker, victim.peer)
-    const flood = (async () => {
-      for (const f of frames) await write(stream, f, AbortSignal.timeout(10_000))
-    })().catch(() => {})
-    // a bystander reads fresh content from the victim meanwhile
-    const serving = victimStillServes(104, 20_000)
-    await waitFor(
-      () => attacker.host.getConnections(victim.peer.peerId).length === 0,
-      'the victim to drop the flooder',
-      15_000
+    const guard = victim.peer.bitswapGuard
+    const floodsBefore = guard.getStats().floods
+    // every message from the attacker that Helia's network decodes, charged as the guard charges
+    // it; this listener runs after the guard's, so `accepted` ends with the message that crossed
+    // the budget, and `afterBan` counts what was decoded from the attacker once it was banned
+    let accepted = 0
+    let acceptedMessages = 0
+    let afterBan = 0
+    let banned = false
+    const network = bitswapOf(victim.peer.helia).bitswap.network
+    assert.ok(network != null)
+    const onMessage = (evt: CustomEvent<InboundBitswapMessage>): void => {
+      if (!evt.detail.peer.equals(attacker.peerId)) return
+      if (banned) {
+        afterBan++
+        return
+      }
+      const { message } = evt.detail
+      accepted +=
+        1 +
+        (message.wantlist?.entries?.length ?? 0) +
+        (message.blocks?.length ?? 0) +
+        (message.blockPresences?.length ?? 0)
+      acceptedMessages++
+      banned = guard.isBanned(attacker.peerId)
+    }
+    network.addEventListener('bitswap:message', onMessage)
+    try {
+      const stream = await openBitswapStream(attacker, victim.peer)
+      const flood = (async () => {
+        for (const f of frames) await write(stream, f, AbortSignal.timeout(30_000))
+      })().catch(() => {})
+      // a bystander reads fresh content from the victim meanwhile
+      const serving = victimStillServes(104, 60_000)
+      await waitFor(
+        () => attacker.host.getConnections(victim.peer.peerId).length === 0,
+        'the victim to drop the flooder',
+        30_000
+      )
+      await serving
+      await flood
+    } finally {
+      network.removeEventListener('bitswap:message', onMessage)
+    }
+    console.log(
+      `flooder: ${acceptedMessages} messages (${accepted} units) accepted up to the cut-off, ${afterBan} decoded after it`
     )
-    const droppedAfter = Date.now() - started
-    await serving
-    await flood
-    assert.ok(victim.peer.bitswapGuard.getStats().floods >= 1)
-    assert.ok(victim.peer.bitswapGuard.isBanned(attacker.peerId))
-    await assertRefused(attacker, victim.peer.peerId)
+    assert.ok(banned, 'the flooder was banned while its messages were arriving')
+    assert.ok(
+      accepted <= BITSWAP_PEER_BUDGET + FLOOD_WANTS + 1,
+      `at most one frame past the budget accepted (${accepted} units in ${acceptedMessages} messages)`
+    )
+    assert.equal(guard.getStats().floods, floodsBefore + 1, 'counted as one flood')
+    assert.ok(guard.isBanned(attacker.peerId))
+    await assertRefused(attacker, victim.peer)
     assert.ok(integration.discovery.reputation.score(attacker.peerId) < 0.5)
-    console.log(`flooder dropped after ${droppedAfter} ms`)
     await victimStillServes(105)
   })
 })
 
-/** The attacker cannot connect again, and the victim will not dial it. */
-async function assertRefused(attacker: IPFSLibp2pPeer, victim: PeerId): Promise<void> {
-  await attacker.connect(victim).catch(() => {})
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  assert.equal(attacker.host.getConnections(victim).length, 0, 'the banned peer stays disconnected')
+/**
+ * The attacker cannot connect again (the victim refuses it once the handshake names it: no
+ * connection from it opens on the victim's side, and its own side is closed), and the victim
+ * will not dial it.
+ */
+async function assertRefused(attacker: IPFSLibp2pPeer, victim: IPFSLibp2pPeer): Promise<void> {
+  let opened = 0
+  const onOpen = (evt: CustomEvent<Connection>): void => {
+    if (evt.detail.remotePeer.equals(attacker.peerId)) opened++
+  }
+  victim.host.addEventListener('connection:open', onOpen)
+  try {
+    // its side may finish its handshake before the victim's refusal arrives
+    await attacker.connect(victim.getMultiaddrs()[0]!).catch(() => {})
+    await waitFor(
+      () => attacker.host.getConnections(victim.peerId).length === 0,
+      'the refused connection to close',
+      15_000
+    )
+    await assert.rejects(
+      attacker.host.services.ping.ping(victim.peerId, { signal: AbortSignal.timeout(10_000) }),
+      'no protocol can be used'
+    )
+    await assert.rejects(victim.connect(attacker.getMultiaddrs()[0]!), (err: Error & { cause?: Error }) => {
+      assert.equal(err.cause?.name, 'DialDeniedError', err.message)
+      return true
+    })
+  } finally {
+    victim.host.removeEventListener('connection:open', onOpen)
+  }
+  assert.equal(opened, 0, 'no connection from the banned peer opened on the victim')
+  assert.equal(victim.host.getConnections(attacker.peerId).length, 0)
+  assert.equal(attacker.host.getConnections(victim.peerId).length, 0, 'the banned peer stays disconnected')
 }

@@ -16,6 +16,9 @@ const BACKGROUND_PROTOCOL = /^\/ipfs\/id\/|^\/meshsub\/|^\/floodsub\/|\/kad\/1\.
 /** How long a pruned connection gets to close cleanly before it is aborted. */
 const CLOSE_TIMEOUT_MS = 1_000
 
+/** How soon to look again while busy connections keep the node over its limit. */
+const RECHECK_MS = 1_000
+
 /**
  * Keep a node at most at `maxConnections` open connections. libp2p refuses inbound
  * connections over its `maxConnections`, but its pruner never closes a connection that has a
@@ -23,21 +26,57 @@ const CLOSE_TIMEOUT_MS = 1_000
  * stream open to every peer that speaks it, so connections a node dials itself pile up past
  * the limit and stay. This closes the excess, choosing as libp2p's pruner does (lowest peer
  * tag value first, inbound before outbound, newest first) among connections with only
- * background streams open. Returns a function that stops it.
+ * background streams open. Connections it is already closing do not count (a connection
+ * stays `open` while its streams close), and one look runs at a time, so it never closes
+ * more than the excess. While busy connections (or streams still negotiating their protocol)
+ * keep the node over its limit, it looks again every {@link RECHECK_MS}. Returns a function
+ * that stops it.
  */
 export function enforceConnectionLimit(libp2p: Libp2p, maxConnections: number, log: Logger): () => void {
-  let scheduled = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  /** when the pending look is due (ms since the epoch) */
+  let due = 0
   let stopped = false
+  let looking = false
+  let lookAgain = false
+  /** ids of the connections it is closing */
+  const closing = new Set<string>()
+
+  /** Look in `delay` ms, or sooner if a look is already due sooner. */
+  const schedule = (delay: number): void => {
+    if (stopped || (timer != null && due <= Date.now() + delay)) return
+    clearTimeout(timer)
+    due = Date.now() + delay
+    timer = setTimeout(() => {
+      timer = undefined
+      look()
+    }, delay)
+    timer.unref?.()
+  }
+
+  const look = (): void => {
+    if (looking) {
+      lookAgain = true
+      return
+    }
+    looking = true
+    prune()
+      .catch((err: Error) => log.error('could not prune connections: %s', err.message))
+      .finally(() => {
+        looking = false
+        if (lookAgain) {
+          lookAgain = false
+          look()
+        }
+      })
+  }
 
   const prune = async (): Promise<void> => {
-    scheduled = false
     if (stopped) return
-    const connections = libp2p.getConnections()
-    const excess = connections.length - maxConnections
+    const open = libp2p.getConnections().filter((c) => c.status === 'open' && !closing.has(c.id))
+    const excess = open.length - maxConnections
     if (excess <= 0) return
-    const idle = connections.filter(
-      (c) => c.status === 'open' && c.streams.every((s) => BACKGROUND_PROTOCOL.test(s.protocol ?? ''))
-    )
+    const idle = open.filter((c) => c.streams.every((s) => BACKGROUND_PROTOCOL.test(s.protocol ?? '')))
     const values = new Map<string, number>()
     for (const c of idle) values.set(c.remotePeer.toString(), await tagValue(libp2p, c.remotePeer))
     const ordered = idle.sort(
@@ -47,22 +86,23 @@ export function enforceConnectionLimit(libp2p: Libp2p, maxConnections: number, l
         b.timeline.open - a.timeline.open
     )
     const victims = ordered.slice(0, excess)
-    log('%d connections, limit %d: closing %d', connections.length, maxConnections, victims.length)
-    await Promise.all(victims.map(closeConnection))
+    log('%d connections open, limit %d: closing %d', open.length, maxConnections, victims.length)
+    // the rest are busy for now: no connection opening may come to trigger another look
+    if (victims.length < excess) schedule(RECHECK_MS)
+    for (const c of victims) {
+      closing.add(c.id)
+      void closeConnection(c).finally(() => closing.delete(c.id))
+    }
   }
 
-  const onOpen = (): void => {
-    if (scheduled || stopped) return
-    scheduled = true
-    // after libp2p's own pruner and the protocols' first streams have had their turn
-    setTimeout(() => {
-      prune().catch((err: Error) => log.error('could not prune connections: %s', err.message))
-    }, 10).unref?.()
-  }
+  // after libp2p's own pruner and the protocols' first streams have had their turn
+  const onOpen = (): void => schedule(10)
 
   libp2p.addEventListener('connection:open', onOpen)
   return () => {
     stopped = true
+    clearTimeout(timer)
+    timer = undefined
     libp2p.removeEventListener('connection:open', onOpen)
   }
 }
