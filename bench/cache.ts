@@ -1,6 +1,8 @@
 /**
- * Cache benchmark: memory-hit and disk-hit latency (p50, p99) against reading the same bytes with
- * `fs.readFile`, and ARC against LRU hit ratios on the scan-plus-hot-set trace.
+ * Cache benchmark: memory-hit and disk-hit latency (p50, p99) against reading the same files with
+ * `fs.readFile` (which of the two reads a block first alternates, read by read), and ARC against
+ * LRU hit ratios on the scan-plus-hot-set trace. Memory hits are reported, not held to a goal: a
+ * memory hit beats a file read by construction.
  *
  * Run: `npx node --import tsx bench/cache.ts`. `runCacheBench()` returns the figures for a combined
  * `npm run bench`.
@@ -13,32 +15,10 @@ import { pathToFileURL } from 'node:url'
 import { DiskTier, TieredCache } from '../src/cache/index.ts'
 import { DEFAULT_CHUNK_SIZE } from '../src/constants.ts'
 import { DEFAULT_TRACE, replay, scanHotTrace, type TraceBlock } from './cache-trace.ts'
-
-/** One benchmark figure: ours against a baseline. */
-export interface BenchFigure {
-  /** what is measured */
-  figure: string
-  /** our value */
-  ours: number
-  /** the baseline's value */
-  baseline: number
-  /** what the baseline is */
-  baselineName: string
-  /** `ours / baseline` */
-  ratio: number
-  /** unit of `ours` and `baseline` */
-  unit: string
-  /** whether lower or higher values are better */
-  better: 'lower' | 'higher'
-  /** the target, in words */
-  goal: string
-  /** whether the goal is met, where the goal can be checked (absent: "report") */
-  met?: boolean
-}
+import { alternate, type BenchFigure, MiB, row, targetText } from './common.ts'
 
 const BLOCKS = 32
 const READS = 2000
-const MiB = 1024 * 1024
 
 /** Run the cache benchmark in a temp folder (removed afterwards) and return its figures. */
 export async function runCacheBench(): Promise<BenchFigure[]> {
@@ -59,79 +39,46 @@ export async function runCacheBench(): Promise<BenchFigure[]> {
     const arc = await replay(trace, 'arc', 256 * 1024)
     const lru = await replay(trace, 'lru', 256 * 1024)
     const kib = DEFAULT_CHUNK_SIZE / 1024
+    const baselineName = 'fs.readFile of the same bytes'
+    // a memory hit against a file read is faster by construction: reported, not a goal
+    const memoryGoal = 'report (a memory hit against a file read: faster by construction)'
     return [
-      figure(
-        `memory-hit latency p50 (${kib} KiB block)`,
-        memoryHit.ours.p50,
-        memoryHit.base.p50,
-        'ms',
-        'lower',
-        'ours ≤ 0.1× baseline',
-        0.1
+      ...(['p50', 'p99'] as const).map((p) =>
+        row({
+          figure: `memory-hit latency ${p} (${kib} KiB block)`,
+          ours: memoryHit.ours[p],
+          baseline: memoryHit.base[p],
+          baselineName,
+          unit: 'ms',
+          better: 'lower',
+          goal: memoryGoal
+        })
       ),
-      figure(
-        `memory-hit latency p99 (${kib} KiB block)`,
-        memoryHit.ours.p99,
-        memoryHit.base.p99,
-        'ms',
-        'lower',
-        'ours ≤ 0.1× baseline',
-        0.1
+      ...(['p50', 'p99'] as const).map((p) =>
+        row({
+          figure: `disk-hit latency ${p} (${kib} KiB block, verified)`,
+          ours: diskHit.ours[p],
+          baseline: diskHit.base[p],
+          baselineName,
+          unit: 'ms',
+          better: 'lower',
+          goal: 'close to a plain file read (ours also hashes every read and updates its index)',
+          target: { op: '<=', value: 4 }
+        })
       ),
-      figure(
-        `disk-hit latency p50 (${kib} KiB block, verified)`,
-        diskHit.ours.p50,
-        diskHit.base.p50,
-        'ms',
-        'lower',
-        'ours ≤ 4× baseline (ours hashes every read)',
-        4
-      ),
-      figure(
-        `disk-hit latency p99 (${kib} KiB block, verified)`,
-        diskHit.ours.p99,
-        diskHit.base.p99,
-        'ms',
-        'lower',
-        'ours ≤ 4× baseline (ours hashes every read)',
-        4
-      ),
-      {
+      row({
         figure: 'hit ratio, scan + hot set trace (memory 256 KiB)',
         ours: arc,
         baseline: lru,
-        baselineName: 'byte-aware LRU',
-        ratio: arc / lru,
+        baselineName: 'byte-aware LRU (the same memory tier, policy lru)',
         unit: 'ratio',
         better: 'higher',
-        goal: 'ARC > LRU',
-        met: arc > lru
-      }
+        goal: 'ARC keeps the hot set through the scan: at least as many hits as LRU',
+        target: { op: '>=', value: 1 }
+      })
     ]
   } finally {
     await rm(dir, { recursive: true, force: true })
-  }
-
-  function figure(
-    name: string,
-    ours: number,
-    baseline: number,
-    unit: string,
-    better: 'lower' | 'higher',
-    goal: string,
-    goalRatio: number
-  ): BenchFigure {
-    return {
-      figure: name,
-      ours,
-      baseline,
-      baselineName: 'fs.readFile of the same bytes',
-      ratio: ours / baseline,
-      unit,
-      better,
-      goal,
-      met: ours / baseline <= goalRatio
-    }
   }
 }
 
@@ -187,29 +134,29 @@ async function diskHitLatency(
   }
 }
 
-/** Time `ours` and `base` alternately, READS times each after a warm-up; milliseconds. */
+/**
+ * Time `ours` and `base` READS times each after a warm-up, milliseconds; read `i` of each is of
+ * the same block, and which of the two reads it first alternates from one read to the next.
+ */
 async function compare(
   ours: (i: number) => Promise<unknown>,
   base: (i: number) => Promise<unknown>
 ): Promise<{ ours: Percentiles; base: Percentiles }> {
   for (let i = 0; i < 200; i++) {
-    await ours(i)
-    await base(i)
+    for (const read of alternate([ours, base], i)) await read(i)
   }
-  const a: number[] = []
-  const b: number[] = []
+  const samples = { ours: [] as number[], base: [] as number[] }
   for (let i = 0; i < READS; i++) {
-    let start = performance.now()
-    const hit = await ours(i)
-    a.push(performance.now() - start)
-    if (hit == null) {
-      throw new Error(`benchmark read ${i} missed: the figures would not measure hits`)
+    for (const side of alternate(['ours', 'base'] as const, i)) {
+      const start = performance.now()
+      const got = await (side === 'ours' ? ours : base)(i)
+      samples[side].push(performance.now() - start)
+      if (side === 'ours' && got == null) {
+        throw new Error(`benchmark read ${i} missed: the figures would not measure hits`)
+      }
     }
-    start = performance.now()
-    await base(i)
-    b.push(performance.now() - start)
   }
-  return { ours: percentiles(a), base: percentiles(b) }
+  return { ours: percentiles(samples.ours), base: percentiles(samples.base) }
 }
 
 function percentiles(samples: number[]): Percentiles {
@@ -232,7 +179,7 @@ if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]
     const fmt = (v: number): string => (f.unit === 'ms' ? `${v.toFixed(4)} ms` : v.toFixed(3))
     console.log(
       `${f.figure}: ours ${fmt(f.ours)}, ${f.baselineName} ${fmt(f.baseline)}, ratio ${f.ratio.toFixed(2)} ` +
-        `(${f.better} is better; goal: ${f.goal})`
+        `(${f.better} is better; goal: ${f.goal}; target ${targetText(f.target)}${f.met == null ? '' : f.met ? ', met' : ', not met'})`
     )
   }
 }

@@ -1,6 +1,7 @@
 /**
- * What every benchmark shares: the result row, percentiles, deterministic content, reading a
- * process's memory from `/proc`, and child processes that are always killed by pid.
+ * What every benchmark shares: the result row and its target, the order of contenders,
+ * percentiles, deterministic content, reading a process's memory from `/proc`, and child
+ * processes that are always killed by pid.
  *
  * @packageDocumentation
  */
@@ -9,9 +10,6 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import type { BenchFigure } from './cache.ts'
-
-export type { BenchFigure } from './cache.ts'
 
 export const MiB = 1024 * 1024
 
@@ -21,16 +19,90 @@ export function note(message: string): void {
 }
 
 /**
- * A row: `ratio` is `ours / baseline`; with `goalRatio`, the goal is met when the ratio is at
- * most (lower is better) or at least (higher is better) that.
+ * A goal that can be checked: the row's `ratio` (or, with `of: 'ours'`, our own value, as for a
+ * success rate of 100%) compared with `value` by `op`.
  */
-export function row(init: Omit<BenchFigure, 'ratio'> & { goalRatio?: number }): BenchFigure {
-  const { goalRatio, ...rest } = init
+export interface Target {
+  op: '>=' | '<='
+  value: number
+  /** absent: the ratio ours / baseline is compared; `'ours'`: our value itself */
+  of?: 'ours'
+}
+
+/** One benchmark figure: ours against a baseline measured in the same run. */
+export interface BenchFigure {
+  /** what is measured */
+  figure: string
+  /** our value */
+  ours: number
+  /** the baseline's value */
+  baseline: number
+  /** what the baseline is */
+  baselineName: string
+  /** unit of `ours` and `baseline` */
+  unit: string
+  /** whether lower or higher values are better */
+  better: 'lower' | 'higher'
+  /** the goal in words (the threshold is in `target`); "report …" where the row only reports */
+  goal: string
+  /** `ours / baseline` */
+  ratio: number
+  /** the goal as a number; null where the row only reports */
+  target: Target | null
+  /** whether `target` is met; absent where `target` is null */
+  met?: boolean
+}
+
+/** What a benchmark gives {@link row}: `ratio` and `met` are computed there, and only there. */
+export type FigureInit = Omit<BenchFigure, 'ratio' | 'target' | 'met'> & { target?: Target }
+
+/** Whether a figure meets its target (a ratio that is not a number never does). */
+export function isMet(target: Target, ours: number, ratio: number): boolean {
+  const value = target.of === 'ours' ? ours : ratio
+  return target.op === '>=' ? value >= target.value : value <= target.value
+}
+
+/**
+ * A row: `ratio` is `ours / baseline`; `met` is computed from `target`. A row has a target exactly
+ * when its goal does not start with "report", and the target's direction is the row's `better`.
+ */
+export function row(init: FigureInit): BenchFigure {
+  const { target, ...rest } = init
   const ratio = init.baseline === 0 ? Number.NaN : init.ours / init.baseline
-  const met =
-    init.met ??
-    (goalRatio == null ? undefined : init.better === 'lower' ? ratio <= goalRatio : ratio >= goalRatio)
-  return { ...rest, ratio, ...(met == null ? {} : { met }) }
+  if ((target == null) !== init.goal.startsWith('report')) {
+    throw new Error(`${init.figure}: a row has no target exactly when its goal is "report …"`)
+  }
+  if (target == null) return { ...rest, ratio, target: null }
+  if (target.op !== (init.better === 'higher' ? '>=' : '<=')) {
+    throw new Error(`${init.figure}: target ${target.op} but ${init.better} is better`)
+  }
+  return { ...rest, ratio, target, met: isMet(target, init.ours, ratio) }
+}
+
+/** A number for the tables: about 3 significant digits. */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v)
+  const a = Math.abs(v)
+  if (a === 0) return '0'
+  if (a >= 100) return v.toFixed(0)
+  if (a >= 10) return v.toFixed(1)
+  if (a >= 1) return v.toFixed(2)
+  return v.toPrecision(2)
+}
+
+/** A target in words for the tables: `ratio ≥ 0.67`, `ours ≥ 100`, `—` for none. */
+export function targetText(target: Target | null): string {
+  if (target == null) return '—'
+  // two significant digits, no padding: 0.67, 1.1, 100
+  return `${target.of ?? 'ratio'} ${target.op === '>=' ? '≥' : '≤'} ${Number(target.value.toPrecision(2))}`
+}
+
+/**
+ * The contenders of repetition `rep` in the order they run: as given in even repetitions,
+ * reversed in odd ones (ABBA over two repetitions), so that neither side always goes first.
+ */
+export function alternate<T>(contenders: readonly T[], rep: number): T[] {
+  return rep % 2 === 0 ? [...contenders] : [...contenders].reverse()
 }
 
 /** The q-quantile (0..1) of samples, nearest rank. */

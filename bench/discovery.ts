@@ -223,6 +223,9 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
   const pick = (per: Lookup[][], round: number): Lookup[] =>
     per.filter((l) => round === 0 || found(l[0])).map((l) => l[round]!)
   const share = (ls: Lookup[]): number => (100 * ls.filter(found).length) / ls.length
+  // a repeated lookup by ours is answered by the discovery cache, kad-dht's walks the DHT again:
+  // ours wins by construction, so those rows report
+  const repeated = 'report (ours answers from its discovery cache, kad-dht walks the DHT: no contest)'
   const figures: BenchFigure[] = []
   for (const round of [0, 1]) {
     const label = round === 0 ? 'first lookup' : 'repeated lookup'
@@ -238,8 +241,9 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
         baselineName,
         unit: '%',
         better: 'higher',
-        goal: '100%',
-        met: share(allOurs) === 100
+        ...(round === 0
+          ? { goal: 'every lookup finds the provider', target: { op: '>=', value: 100, of: 'ours' } as const }
+          : { goal: repeated })
       }),
       row({
         figure: `DHT time to first provider, ${label}, median (${setting})`,
@@ -248,8 +252,9 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
         baselineName,
         unit: 'ms',
         better: 'lower',
-        goal: round === 0 ? 'no slower than kad-dht (ratio ≤ 1.2)' : 'discovery cache: ratio ≤ 0.1',
-        goalRatio: round === 0 ? 1.2 : 0.1
+        ...(round === 0
+          ? { goal: 'no slower than kad-dht (within noise)', target: { op: '<=', value: 1.2 } as const }
+          : { goal: repeated })
       }),
       row({
         figure: `DHT hops to first provider, ${label}, mean (${setting})`,
@@ -258,8 +263,7 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
         baselineName,
         unit: 'hops',
         better: 'lower',
-        goal: round === 0 ? 'report' : 'no network: 0 hops',
-        ...(round === 0 ? {} : { met: ours.every((l) => l.hops === 0) })
+        goal: round === 0 ? 'report' : repeated
       }),
       row({
         figure: `DHT queries sent before first provider, ${label}, mean (${setting})`,
@@ -268,8 +272,7 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
         baselineName,
         unit: 'queries',
         better: 'lower',
-        goal: round === 0 ? 'report' : 'no network: 0 queries',
-        ...(round === 0 ? {} : { met: ours.every((l) => l.queries === 0) })
+        goal: round === 0 ? 'report' : repeated
       })
     )
   }

@@ -5,16 +5,17 @@
  * it serves, and serves until SIGTERM, SIGINT or the end of its standard input (so it never
  * outlives the bench that started it).
  *
- * - `helia`: a plain Helia node (bench/helia.ts) serving a `blockstore-fs` folder prepared by the
- *   bench (or nothing: the idle baseline of item 6).
+ * - `helia`: a plain Helia node (bench/helia.ts) serving a folder prepared by the bench through
+ *   {@link RepoBlockstore}, the block store class of our daemon's repo (`blockstore-fs` read one
+ *   file per block), so that both sides read blocks alike.
  * - `faulty`: our peer ({@link IPFSLibp2pPeer}) over a {@link FaultyBlockstore}: it adds `count`
  *   seeded files (identical CIDs in every provider), then turns on its fault.
  *
  * @packageDocumentation
  */
 
-import { FsBlockstore } from 'blockstore-fs'
 import { importer } from 'ipfs-unixfs-importer'
+import { RepoBlockstore } from '../src/blocks/fs-blockstore.ts'
 import { kuboImporterOptions } from '../src/kit/importer.ts'
 import { IPFSLibp2pPeer } from '../src/libp2p/peer/index.ts'
 import { seededChunks } from './common.ts'
@@ -26,7 +27,8 @@ async function main(spec: ProviderSpec): Promise<void> {
   let stop: () => Promise<void>
   let ready: ProviderReady
   if (spec.mode === 'helia') {
-    const blockstore = spec.dir == null ? undefined : new FsBlockstore(spec.dir)
+    // the block store class of our daemon's repo, so both providers serve from the same code
+    const blockstore = spec.dir == null ? undefined : new RepoBlockstore(spec.dir)
     await blockstore?.open()
     const helia = plainHelia({ blockstore })
     await helia.start()

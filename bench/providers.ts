@@ -12,7 +12,7 @@ import type { Fault } from './faults.ts'
 
 /** What a bench/provider.ts process serves. */
 export type ProviderSpec =
-  /** a plain Helia node over a `blockstore-fs` folder (none: an empty memory store) */
+  /** a plain Helia node over a block folder, through our RepoBlockstore (none: a memory store) */
   | { mode: 'helia'; dir?: string }
   /** our peer over a FaultyBlockstore holding `count` seeded files, then `fault` turned on */
   | { mode: 'faulty'; fault: Fault; files: { prefix: string; count: number; size: number } }

@@ -4,22 +4,27 @@
  * bench/results.md, and prints the table. Benchmarks report: they never fail on time (the exit
  * code is non-zero only when a benchmark could not be measured at all).
  *
+ * bench/results.md is also copied into the README's benchmark section (bench/readme.ts).
+ *
  * Options (environment): `BENCH_LARGE_MIB` (default 256: items 1 and 2), `BENCH_SMALL_MIB`
- * (default 64: the second file size of item 6), `BENCH_ONLY` (e.g. `1,3`: run only those items).
+ * (default 64: the second file size of item 6), `BENCH_ONLY` (e.g. `1,3`: run only those items),
+ * `BENCH_OUT` (a folder to write results.json and results.md to instead of bench/, leaving
+ * bench/results.* and the README as they are: for trial runs).
  *
  * @packageDocumentation
  */
 
 import { execFileSync } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus } from 'node:os'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runAddBench } from './add.ts'
 import { runCacheBench } from './cache.ts'
-import type { BenchFigure } from './common.ts'
-import { note } from './common.ts'
+import { type BenchFigure, fmt, note, targetText } from './common.ts'
 import { runDiscoveryBench } from './discovery.ts'
 import { runIdleMemoryBench, servingMemoryFigures } from './memory.ts'
+import { copyResultsToReadme } from './readme.ts'
 import { runTransferBench, type ServingPeaks } from './transfer.ts'
 import { runUnreliableBench } from './unreliable.ts'
 
@@ -73,28 +78,17 @@ function git(args: string[]): string {
   }
 }
 
-/** A number for the table: about 3 significant digits. */
-function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v)
-  const a = Math.abs(v)
-  if (a === 0) return '0'
-  if (a >= 100) return v.toFixed(0)
-  if (a >= 10) return v.toFixed(1)
-  if (a >= 1) return v.toFixed(2)
-  return v.toPrecision(2)
-}
-
 /** The results as a Markdown table. */
 export function markdownTable(rows: ResultRow[]): string {
   const lines = [
-    '| # | figure | ours | baseline | unit | ratio (ours / baseline) | better | goal | met | baseline is |',
-    '|---|---|---:|---:|---|---:|---|---|---|---|'
+    '| # | figure | ours | baseline | unit | ratio (ours / baseline) | better | goal | target | met | baseline is |',
+    '|---|---|---:|---:|---|---:|---|---|---|---|---|'
   ]
   for (const r of rows) {
     const met = r.met == null ? '—' : r.met ? 'yes' : 'no'
     lines.push(
       `| ${r.item} | ${r.figure} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.unit} | ${fmt(r.ratio)} | ` +
-        `${r.better} | ${r.goal} | ${met} | ${r.baselineName} |`
+        `${r.better} | ${r.goal} | ${targetText(r.target)} | ${met} | ${r.baselineName} |`
     )
   }
   return lines.join('\n')
@@ -116,7 +110,7 @@ async function main(): Promise<void> {
         `${ISSUE_SMALL_MIB} MiB (item 6)`
     )
   }
-  if (only.length > 0) notes.push(`only items ${only.join(', ')}`)
+  if (only.length > 0) notes.push(`only item${only.length === 1 ? '' : 's'} ${only.join(', ')}`)
 
   const rows: ResultRow[] = []
   const failed: string[] = []
@@ -185,9 +179,14 @@ async function main(): Promise<void> {
     table,
     ''
   ].join('\n')
-  const dir = fileURLToPath(new URL('.', import.meta.url))
-  await writeFile(`${dir}results.json`, `${JSON.stringify([header, ...rows], null, 2)}\n`)
-  await writeFile(`${dir}results.md`, md)
+  const benchDir = fileURLToPath(new URL('.', import.meta.url))
+  const dir = resolve(process.env.BENCH_OUT || benchDir)
+  await mkdir(dir, { recursive: true })
+  await writeFile(resolve(dir, 'results.json'), `${JSON.stringify([header, ...rows], null, 2)}\n`)
+  await writeFile(resolve(dir, 'results.md'), md)
+  // the README quotes bench/results.md, and nothing else
+  if (dir === resolve(benchDir)) await copyResultsToReadme()
+  else note(`results written to ${dir} (bench/results.* and the README left as they were)`)
   process.stdout.write(`\n${md}`)
   if (failed.length > 0) process.exitCode = 1
 }
