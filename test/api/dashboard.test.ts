@@ -77,10 +77,23 @@ describe('dashboard in headless Chromium', () => {
       'ipfs_kit_retrieval_duration_seconds_bucket',
       'ipfs_kit_cache_hit_ratio{tier="memory"}',
       'ipfs_kit_dht_bucket_peers{bucket=',
-      'ipfs_kit_peers_in_backoff'
+      'ipfs_kit_peers_in_backoff',
+      'ipfs_kit_routing_state_entries{map="discovery.reputation"}',
+      'ipfs_kit_routing_state_bound{map="routing.recentWants.cids"} 65536'
     ]) {
       assert.ok(metrics.includes(name), `${name} in /metrics`)
     }
+    // every map under its bound, as the node reports them
+    const entries = new Map(
+      [...metrics.matchAll(/^ipfs_kit_routing_state_entries\{map="([^"]+)"\} (\d+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2])
+      ])
+    )
+    const bounds = [...metrics.matchAll(/^ipfs_kit_routing_state_bound\{map="([^"]+)"\} (\d+)$/gm)]
+    assert.ok(bounds.length >= 10, 'the bounds are exported')
+    for (const [, map, max] of bounds)
+      assert.ok((entries.get(map) ?? 0) <= Number(max), `${map} under its bound`)
     assert.ok(!metrics.includes(provider.repo.config.Identity.PeerID), 'no peer id in a label')
   })
 
