@@ -140,30 +140,26 @@ export class ApiMetrics {
         this.set(kit.peer.isStarted && !kit.peer.offline ? kit.peer.host.getConnections().length : 0)
       }
     })
-    new Gauge({
-      name: `${P}_routing_state_entries`,
-      help: 'Entries of each map the routing layer keys by peer or CID (label: map; see stateSizes())',
-      labelNames: ['map'],
-      registers,
-      collect(this: Gauge<'map'>) {
-        this.reset()
-        const integration = kit.libp2pIntegration
-        if (integration?.discovery.isStarted !== true) return
-        for (const [map, { size }] of Object.entries(integration.router.stateSizes())) this.set({ map }, size)
-      }
-    })
-    new Gauge({
-      name: `${P}_routing_state_bound`,
-      help: 'The bound on each map the routing layer keys by peer or CID (label: map)',
-      labelNames: ['map'],
-      registers,
-      collect(this: Gauge<'map'>) {
-        this.reset()
-        const integration = kit.libp2pIntegration
-        if (integration?.discovery.isStarted !== true) return
-        for (const [map, { max }] of Object.entries(integration.router.stateSizes())) this.set({ map }, max)
-      }
-    })
+    const stateGauges = [
+      ['entries', 'Entries of each map the routing layer keys by peer or CID (label: map; see stateSizes())'],
+      ['bound', 'The bound on each map the routing layer keys by peer or CID (label: map)']
+    ] as const
+    for (const [kind, help] of stateGauges) {
+      new Gauge({
+        name: `${P}_routing_state_${kind}`,
+        help,
+        labelNames: ['map'],
+        registers,
+        collect(this: Gauge<'map'>) {
+          this.reset()
+          const integration = kit.libp2pIntegration
+          if (integration?.discovery.isStarted !== true) return
+          for (const [map, { size, max }] of Object.entries(integration.router.stateSizes())) {
+            this.set({ map }, kind === 'entries' ? size : max)
+          }
+        }
+      })
+    }
     const routing = () => kit.libp2pIntegration?.router.getMetrics()
     new Counter({
       name: `${P}_routing_block_fetches_total`,

@@ -13,6 +13,7 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { encode as varint } from 'uint8-varint'
 import { pseudoRandomBytes, tempDir, waitFor } from '../helpers.ts'
 import { type ApiNode, apiNode, concat, connect } from './helpers.ts'
 
@@ -29,17 +30,6 @@ const HELLO_WORLD_V1 = 'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2dev
 /** Kubo's default chunker (`size-262144`) and links per node of its balanced layout. */
 const CHUNK = 262_144
 const MAX_LINKS = 174
-
-function varint(n: number): number[] {
-  const out: number[] = []
-  let v = n
-  while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80)
-    v = Math.floor(v / 128)
-  }
-  out.push(v)
-  return out
-}
 
 /** A UnixFS `Data` message of type File, encoded by hand (fields in order, as Go writes them). */
 function unixfsFile(data: Uint8Array, blockSizes: number[]): Uint8Array {
