@@ -26,7 +26,7 @@ export async function localKit(role: Role, dir: string, init: IPFSKitInit = {}):
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   what: string,
-  ms = 10_000
+  ms = 30_000
 ): Promise<void> {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {

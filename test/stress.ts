@@ -51,14 +51,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 for (let i = 0; i < burners; i++) {
   children.push(spawn(process.execPath, ['-e', BURN], { stdio: 'ignore' }))
 }
-process.stderr.write(`test:stress: ${burners} CPU burners running (pids ${children.map((c) => c.pid).join(', ')})\n`)
+process.stderr.write(
+  `test:stress: ${burners} CPU burners running (pids ${children.map((c) => c.pid).join(', ')})\n`
+)
 
 let code = 0
 for (let run = 1; run <= runs; run++) {
   const started = Date.now()
   // the README's test command; npm puts the project's Node (node_modules/.bin) first on the PATH
   const suite = spawn('npm', ['test'], { stdio: 'inherit' })
-  code = await new Promise<number>((resolve) => suite.on('exit', (c, s) => resolve(c ?? (s == null ? 1 : 128))))
+  code = await new Promise<number>((resolve) =>
+    suite.on('exit', (c, s) => resolve(c ?? (s == null ? 1 : 128)))
+  )
   const minutes = ((Date.now() - started) / 60_000).toFixed(1)
   process.stderr.write(
     `test:stress: run ${run} of ${runs} ${code === 0 ? 'passed' : `failed (exit ${code})`} in ${minutes} min\n`

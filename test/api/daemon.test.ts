@@ -90,7 +90,7 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
       15_000
     )
     await other.ipfsPubsubPublish(topic, 'to the daemon')
-    await waitFor(() => got.length > 0, 'the message at the client', 15_000)
+    await waitFor(() => got.length > 0, 'the message at the client', 60_000)
     assert.deepEqual(got, ['to the daemon'])
     // and the other way: the daemon publishes, the other node receives
     const back: string[] = []
@@ -103,7 +103,7 @@ describe('ipfs-kit daemon serves the HTTP API', () => {
       15_000
     )
     await client.pubsub.publish(topic, new TextEncoder().encode('from the daemon'))
-    await waitFor(() => back.length > 0, 'the message at the other node', 15_000)
+    await waitFor(() => back.length > 0, 'the message at the other node', 60_000)
     await client.pubsub.unsubscribe(topic)
   })
 

@@ -38,7 +38,7 @@ describe('dashboard in headless Chromium', () => {
       const cat = await fetch(`${node.url}/api/v0/cat?arg=${cid}&length=1000`, { method: 'POST' })
       assert.equal((await cat.arrayBuffer()).byteLength, 1000)
     }
-    await waitFor(() => node.api.activity.history().length >= 3, 'three history samples', 10_000)
+    await waitFor(() => node.api.activity.history().length >= 3, 'three history samples', 60_000)
   })
 
   after(async () => {

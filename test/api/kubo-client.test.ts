@@ -262,13 +262,13 @@ describe('HTTP RPC API with the real kubo-rpc-client', () => {
       })
     })
     assert.ok((await clientB.pubsub.ls()).includes(topic))
-    await waitFor(async () => (await clientA.pubsub.peers(topic)).length > 0, 'A to see B subscribed', 15_000)
+    await waitFor(async () => (await clientA.pubsub.peers(topic)).length > 0, 'A to see B subscribed', 60_000)
     assert.deepEqual(await clientA.pubsub.peers(topic), [b.kit.repo.config.Identity.PeerID])
     await clientA.pubsub.publish(topic, new TextEncoder().encode('hello over HTTP'))
-    await waitFor(() => got.length > 0, 'the message', 15_000)
+    await waitFor(() => got.length > 0, 'the message', 60_000)
     assert.deepEqual(got[0], { data: 'hello over HTTP', from: a.kit.repo.config.Identity.PeerID, topic })
     await clientB.pubsub.unsubscribe(topic)
-    await waitFor(async () => !(await clientB.pubsub.ls()).includes(topic), 'B to leave the topic', 10_000)
+    await waitFor(async () => !(await clientB.pubsub.ls()).includes(topic), 'B to leave the topic', 60_000)
   })
 
   it('repo stat, stats bw, and errors in Kubo shape', async () => {

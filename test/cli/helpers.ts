@@ -62,7 +62,7 @@ export interface RunOptions {
 
 /** Run `ipfs-kit <args>` to completion. */
 export function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const timeoutMs = options.timeoutMs ?? 30_000
+  const timeoutMs = options.timeoutMs ?? 90_000
   const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(options.env), cwd: options.cwd })
   running.add(child)
   const stdout: Buffer[] = []
@@ -146,7 +146,7 @@ export function start(args: string[], options: Omit<RunOptions, 'timeoutMs' | 'i
     pid,
     stdout: () => out,
     stderr: () => err,
-    async waitFor(pattern, stream = 'stdout', timeoutMs = 20_000) {
+    async waitFor(pattern, stream = 'stdout', timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const m = (stream === 'stdout' ? out : err).match(pattern)

@@ -97,7 +97,7 @@ describe('ipfs-kit CLI: daemon, swarm, pubsub, network fetch', () => {
       await ok(['--repo', repo.d, 'pubsub', 'pub', TOPIC, '--connect', subAddr], {
         input: 'second, from stdin\n'
       })
-      await sub.waitFor(/^first message\nsecond, from stdin\n$/, 'stdout', 10_000)
+      await sub.waitFor(/^first message\nsecond, from stdin\n$/, 'stdout', 60_000)
       // a repo held by a one-shot command (no API) is still one clear error
       assertOneError(
         await run(['--repo', repo.b, 'pin', 'ls']),

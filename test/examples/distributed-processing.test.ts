@@ -37,9 +37,10 @@ describe('example: distributed processing network (master and two workers as sep
       '--min-workers',
       '2',
       '--heartbeat-timeout-ms',
-      '1500',
+      '3000',
+      // a bound for a failure only: the master exits as soon as every task has a result
       '--timeout-ms',
-      '40000'
+      '150000'
     ])
     const ready = await master.waitFor('ready')
     const addr = tcpAddr(ready)
@@ -65,11 +66,16 @@ describe('example: distributed processing network (master and two workers as sep
     const survivorId = (await survivor.waitFor('ready')).peerId as string
 
     // the doomed worker is granted a task and dies with it, without a word to anyone
-    const crash = await doomed.waitFor('crashing', undefined, 30_000)
+    const crash = await doomed.waitFor('crashing', undefined, 120_000)
     assert.deepEqual(await doomed.waitExit(10_000), { code: null, signal: 'SIGKILL' })
     const lostTask = crash.task_cid as string
 
-    assert.deepEqual(await master.waitExit(45_000), { code: 0, signal: null }, master.stderr())
+    const exit = await master.waitExit(180_000)
+    assert.deepEqual(
+      exit,
+      { code: 0, signal: null },
+      `master exited ${JSON.stringify(exit)}: ${master.stderr()} ${JSON.stringify(master.all('summary'))}`
+    )
     const tasks = master.all('task').map((e) => ({ cid: e.task_cid as string, task: e.task as Task }))
     assert.equal(tasks.length, 6)
 

@@ -115,7 +115,7 @@ export function startExample(name: string, args: string[], env: Record<string, s
     all: (event) => events.filter((e) => e.event === event),
     stderr: () => err,
     exited,
-    async waitFor(event, where = () => true, timeoutMs = 30_000) {
+    async waitFor(event, where = () => true, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs
       for (;;) {
         const found = events.find((e) => e.event === event && where(e))
@@ -127,7 +127,7 @@ export function startExample(name: string, args: string[], env: Record<string, s
         await new Promise((r) => setTimeout(r, 50))
       }
     },
-    waitExit(timeoutMs = 30_000) {
+    waitExit(timeoutMs = 90_000) {
       return withTimeout(exited, timeoutMs, () => `${name} did not exit: ${describeState()}`)
     },
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {

@@ -68,7 +68,7 @@ describe('reputation and backoff from real requests', () => {
 
     // it starts answering again
     stores[0]!.setFault({ kind: 'none' })
-    await waitFor(() => !discovery.backoff.isBackedOff(bad.peerId), 'the backoff to expire', 10_000)
+    await waitFor(() => !discovery.backoff.isBackedOff(bad.peerId), 'the backoff to expire', 60_000)
     let servedByBad = 0
     for (let i = 0; i < 12 && servedByBad < 3; i++) {
       const got = await router.fetchBlock(cids[next++]!, {
