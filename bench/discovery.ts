@@ -234,6 +234,20 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
     const ours = allOurs.filter(found)
     const dht = allDht.filter(found)
     figures.push(
+      ...(round === 0
+        ? [
+            row({
+              figure: `lookups that found the provider within ${LOOKUP_TIMEOUT_MS / 1000} s, ${label} (${setting})`,
+              ours: share(allOurs),
+              baseline: 100,
+              baselineName: 'the goal: every lookup finds the provider (100 %)',
+              unit: '%',
+              better: 'higher',
+              goal: 'every lookup finds the provider',
+              target: { op: '>=', value: 1 }
+            })
+          ]
+        : []),
       row({
         figure: `lookups that found the provider within ${LOOKUP_TIMEOUT_MS / 1000} s, ${label} (${setting})`,
         ours: share(allOurs),
@@ -241,9 +255,7 @@ export async function runDiscoveryBench(init: DiscoveryBenchInit = {}): Promise<
         baselineName,
         unit: '%',
         better: 'higher',
-        ...(round === 0
-          ? { goal: 'every lookup finds the provider', target: { op: '>=', value: 100, of: 'ours' } as const }
-          : { goal: repeated })
+        goal: round === 0 ? 'report' : repeated
       }),
       row({
         figure: `DHT time to first provider, ${label}, median (${setting})`,

@@ -163,12 +163,21 @@ export async function runUnreliableBench(init: UnreliableBenchInit = {}): Promis
     row({
       figure: `success rate, ${setting}`,
       ours: success(ours),
+      baseline: 100,
+      baselineName: 'the goal: every retrieval returns the file (100 %)',
+      unit: '%',
+      better: 'higher',
+      goal: 'every retrieval returns the file',
+      target: { op: '>=', value: 1 }
+    }),
+    row({
+      figure: `success rate, ${setting}`,
+      ours: success(ours),
       baseline: success(base),
       baselineName,
       unit: '%',
       better: 'higher',
-      goal: 'every retrieval returns the file',
-      target: { op: '>=', value: 100, of: 'ours' }
+      goal: 'report'
     }),
     ...([0.5, 0.95, 0.99] as const).map((q) =>
       row({
