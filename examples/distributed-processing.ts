@@ -388,9 +388,11 @@ async function runWorker(kit: IPFSKit): Promise<boolean> {
   await kit.ipfsPubsubSubscribe(TASK_QUEUE, (message) => {
     const m = decode(message)
     if (m?.type === 'all-done') return allDone()
-    if (typeof m?.task_cid !== 'string' || active.has(m.task_cid) || claims.has(m.task_cid)) return
+    // a claim the master never answered (its grant lost) expires, so that the task, offered
+    // again, can be claimed again
     const at = Date.now()
     for (const [cid, expires] of claims) if (expires < at) claims.delete(cid)
+    if (typeof m?.task_cid !== 'string' || active.has(m.task_cid) || claims.has(m.task_cid)) return
     if (active.size + claims.size >= num('concurrency')) return
     claims.set(m.task_cid, at + num('republish-ms'))
     emit('claimed', { task_cid: m.task_cid })

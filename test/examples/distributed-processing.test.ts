@@ -11,6 +11,11 @@ function expected(task: Task): number {
   return task.text.split(' ').filter((w) => w.length > 0).length
 }
 
+/** What a process did, for the message of a failed assertion. */
+function trail(p: { all(name: string): Array<Record<string, unknown>> }, names: string[]): string {
+  return names.map((n) => `${n}: ${JSON.stringify(p.all(n))}`).join('\n')
+}
+
 describe('example: distributed processing network (master and two workers as separate processes)', () => {
   const dirs: string[] = []
   let work = ''
@@ -74,7 +79,7 @@ describe('example: distributed processing network (master and two workers as sep
     assert.deepEqual(
       exit,
       { code: 0, signal: null },
-      `master exited ${JSON.stringify(exit)}: ${master.stderr()} ${JSON.stringify(master.all('summary'))}`
+      `master exited ${JSON.stringify(exit)}: ${master.stderr()}\n${trail(master, ['assigned', 'requeued', 'result', 'bad-result', 'summary'])}\n${trail(survivor, ['claimed', 'granted', 'completed', 'task-failed'])}`
     )
     const tasks = master.all('task').map((e) => ({ cid: e.task_cid as string, task: e.task as Task }))
     assert.equal(tasks.length, 6)
