@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { readmeHasResults } from '../bench/readme.ts'
 import { tempDir } from './helpers.ts'
 
 const root = join(import.meta.dirname, '..')
@@ -29,6 +30,13 @@ describe('README', () => {
       .filter((l) => l !== '')
     assert.deepEqual(commands, ['npm install && npm start', 'npm test'])
     assert.ok(readme.indexOf('```sh') < readme.indexOf('## '), 'the commands come first')
+  })
+
+  it('quotes the benchmark figures of bench/results.md, as they are, and no other table', async () => {
+    assert.ok(
+      await readmeHasResults(),
+      'README.md holds bench/results.md between its markers (npm run bench copies it)'
+    )
   })
 
   it('npm start leaves a running node on the local profile, stopped cleanly by SIGTERM', async () => {
