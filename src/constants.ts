@@ -412,9 +412,9 @@ export const ROUTING_PROVEN_CONNECTED_FIRST = 2
  * asks one unexplored connected peer (fewer than {@link ROUTING_PROBATION_OBSERVATIONS}
  * outcomes, not backed off) for it. Nothing waits for the answer, so it costs bandwidth and CPU,
  * not latency; a peer that serves well becomes proven and shares the load. Off by default: on
- * the benchmark machine (CPU-bound, every node on loopback) 0.1 cost a quarter of the
- * 4-provider transfer throughput and ~15 % at p95 under unreliable providers. Ranking keeps its
- * own exploration slot (RANKING_EXPLORATION_WINDOW). @default 0
+ * a CPU-bound machine with every node on loopback the side requests cost more than they won
+ * (an uncommitted measurement; `npm run bench` does not measure it yet). Ranking keeps its own
+ * exploration slot (RANKING_EXPLORATION_WINDOW). @default 0
  */
 export const ROUTING_EXPLORE_PROBABILITY = 0
 /**

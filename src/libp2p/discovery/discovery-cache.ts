@@ -125,8 +125,9 @@ export class DiscoveryCache<P extends { id: PeerId } = Provider> {
   }
 
   #without(key: string, entry: CacheEntry<P>, pk: string): boolean {
+    // (called for every cached answer on every failure: allocate only where the peer is)
+    if (!entry.providers.some((p) => peerKey(p.id) === pk)) return false
     const kept = entry.providers.filter((p) => peerKey(p.id) !== pk)
-    if (kept.length === entry.providers.length) return false
     // an answer that had providers and has none left is no "none found": forget it
     if (kept.length === 0) this.#entries.delete(key)
     else entry.providers = Object.freeze(kept)
