@@ -1,4 +1,7 @@
 import { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
+import { sha256, sha512 } from 'multiformats/hashes/sha2'
+import { MAX_DIGEST_BYTES, MIN_DIGEST_BYTES } from './constants.ts'
 import {
   DiskFullError,
   InvalidCIDError,
@@ -13,20 +16,56 @@ import {
 /** A CID, or a path `/ipfs/<cid>/sub/path` or `<cid>/sub/path`. */
 export type CIDOrPath = CID | string
 
+/** Digest lengths of the hash functions whose output length is fixed and known. */
+const DIGEST_BYTES = new Map<number, number>([
+  [sha256.code, 32],
+  [sha512.code, 64]
+])
+
+/**
+ * Throw an {@link InvalidCIDError} if a CID's digest cannot name a block safely: shorter than
+ * its hash function's output (a truncated or empty digest matches bytes an attacker chose),
+ * under {@link MIN_DIGEST_BYTES} for other functions, or over {@link MAX_DIGEST_BYTES}.
+ */
+export function checkDigest(cid: CID): CID {
+  const { code, digest } = cid.multihash
+  const size = digest.byteLength
+  if (size > MAX_DIGEST_BYTES) {
+    throw new InvalidCIDError(
+      `${cid} has a ${size}-byte digest: at most ${MAX_DIGEST_BYTES} bytes are accepted`
+    )
+  }
+  if (code === identity.code) return cid
+  const expected = DIGEST_BYTES.get(code)
+  if (expected != null && size !== expected) {
+    throw new InvalidCIDError(
+      `${cid} has a ${size}-byte digest but its hash function gives ${expected} bytes: truncated digests are refused`
+    )
+  }
+  if (size < MIN_DIGEST_BYTES) {
+    throw new InvalidCIDError(
+      `${cid} has a ${size}-byte digest: at least ${MIN_DIGEST_BYTES} bytes are needed (as Kubo)`
+    )
+  }
+  return cid
+}
+
 /** Parse a CID string, or throw an {@link InvalidCIDError} that says what was wrong. */
 export function parseCID(value: string | CID): CID {
   if (typeof value !== 'string') {
     const cid = CID.asCID(value)
     if (cid == null) throw new InvalidCIDError(`expected a CID, got ${typeof value}`)
-    return cid
+    return checkDigest(cid)
   }
   const text = value.trim()
   if (text === '') throw new InvalidCIDError('empty CID')
+  let cid: CID
   try {
-    return CID.parse(text)
+    cid = CID.parse(text)
   } catch (err) {
     throw new InvalidCIDError(`"${value}" is not a valid CID: ${(err as Error).message}`, { cause: err })
   }
+  return checkDigest(cid)
 }
 
 /** Split `/ipfs/<cid>/a/b`, `<cid>/a/b` or a CID into the root CID and the path below it. */

@@ -73,6 +73,15 @@ export const REPO_PATH_ENV = 'IPFS_KIT_PATH'
 /** Version of the repo layout written into `version` inside the repo. */
 export const REPO_VERSION = 1
 
+/**
+ * Mode of the repo files that hold secrets (`config`, with the private key; `api.token`):
+ * read and write for the owner only, whatever the umask. @default 0o600
+ */
+export const REPO_SECRET_FILE_MODE = 0o600
+
+/** `code` of the process warning about a repo file other users can read (`process.on('warning')`). */
+export const REPO_FILE_MODE_WARNING = 'IPFS_KIT_FILE_MODE'
+
 /** @default 'public' for `ipfs-kit init`, as Kubo */
 export const DEFAULT_PROFILE: Profile = 'public'
 
@@ -117,11 +126,31 @@ export const DEFAULT_CHUNK_SIZE = 256 * KiB
 export const DEFAULT_MAX_CHILDREN_PER_NODE = 174
 /** CID version of added content unless asked otherwise (Kubo: 0). */
 export const DEFAULT_CID_VERSION = 0
+/**
+ * Shortest digest a CID may carry (identity aside): Kubo's `verifcid` refuses under 20 bytes.
+ * A digest of a hash function we know must be its whole output (32 bytes for sha2-256).
+ */
+export const MIN_DIGEST_BYTES = 20
+/** Longest digest a CID may carry, identity included (Kubo's and Helia's limit). */
+export const MAX_DIGEST_BYTES = 128
+
+/**
+ * How long `repo verify` and `pin verify` wait for a peer to supply one missing or bad block
+ * before they report it as lost and go on to the next.
+ */
+export const VERIFY_FETCH_TIMEOUT_MS = 20_000
 
 /** How long a network call may take when the caller gives no signal. */
 export const DEFAULT_NETWORK_TIMEOUT_MS = 60_000
 /** How long a dial may take. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Outbound ping streams per connection. libp2p's connection monitor pings every connection
+ * every 10 s; with the ping service's default of 1, a ping still open (the DHT's own check of a
+ * new peer, on a loaded node) makes the monitor's ping fail with TooManyOutboundProtocolStreams
+ * and it aborts a healthy connection with everything in flight (js-libp2p #3283).
+ */
+export const PING_MAX_OUTBOUND_STREAMS = 4
 
 /** Gossipsub: how long a subscribe waits for its first peer before returning. */
 export const PUBSUB_ANNOUNCE_INTERVAL_MS = 1_000
@@ -560,3 +589,22 @@ export const PUBSUB_PUBLISH_STREAM_WAIT_MS = 2_000
 
 /** Peers a publish remembers having waited for, at most. @default 4096 */
 export const PUBSUB_WAITED_PEERS_KEPT = 4096
+
+/**
+ * Messages a `pubsub/sub` subscriber may have waiting for its HTTP response, at most. Past it
+ * (or past {@link API_PUBSUB_SUB_MAX_QUEUED_BYTES}) a new message is dropped for that subscriber
+ * and counted, as Kubo drops for a subscription whose buffer (32 messages) is full: a client
+ * that stops reading costs the daemon a bounded amount of memory, not one message per publish.
+ * @default 128
+ */
+export const API_PUBSUB_SUB_MAX_QUEUED_MESSAGES = 128
+
+/**
+ * Payload bytes a `pubsub/sub` subscriber may have waiting, at most (a message that finds the
+ * queue empty is always taken, so one message of gossipsub's 1 MiB limit always fits). Four
+ * messages of the largest size, or 128 of 32 KiB. @default 4 MiB
+ */
+export const API_PUBSUB_SUB_MAX_QUEUED_BYTES = 4 * MiB
+
+/** Longest symlink target `add` takes in a multipart `application/symlink` part, bytes (Linux's `PATH_MAX`). */
+export const API_MAX_SYMLINK_TARGET_BYTES = 4096

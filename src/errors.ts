@@ -179,3 +179,25 @@ export function isDiskFull(err: unknown): boolean {
   }
   return false
 }
+
+/**
+ * A block on disk does not match its CID (a flipped byte, a truncated file) and no peer
+ * supplied a good copy: the bad copy is removed, so the block is now missing.
+ */
+export class CorruptBlockError extends IpfsKitError {
+  static override readonly code = 'ERR_CORRUPT_BLOCK'
+}
+
+/**
+ * A UnixFS symlink is refused while content is written to disk: its target is absolute, empty,
+ * not in plain form (`a/../..`), or would resolve outside the output folder, or an entry would
+ * be written through a symlink already on disk. Nothing is written for it; no link is followed.
+ */
+export class UnsafeSymlinkError extends IpfsKitError {
+  static override readonly code = 'ERR_UNSAFE_SYMLINK'
+}
+
+/** A tar archive (from the daemon's `get`) is corrupt or truncated: it cannot be unpacked. */
+export class InvalidArchiveError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_ARCHIVE'
+}

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { after, before } from 'node:test'
 import type { Role } from '../src/constants.ts'
 import { type IPFSKit, type IPFSKitInit, ipfsKit } from '../src/kit/index.ts'
 
@@ -20,6 +21,32 @@ export async function localKit(role: Role, dir: string, init: IPFSKitInit = {}):
     role,
     ...init
   })
+}
+
+/**
+ * A kit on a temp repo for the enclosing `describe`: made in `before`, stopped (and its repo
+ * removed) in `after`. Offline unless `init` says otherwise.
+ */
+export function suiteKit(
+  role: Role = 'worker',
+  init: IPFSKitInit = { offline: true }
+): { readonly kit: IPFSKit } {
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined
+  let kit: IPFSKit | undefined
+  before(async () => {
+    dir = await tempDir()
+    kit = await localKit(role, dir.path, init)
+  })
+  after(async () => {
+    await kit?.stop()
+    await dir?.cleanup()
+  })
+  return {
+    get kit(): IPFSKit {
+      if (kit == null) throw new Error('the suite kit is made in before()')
+      return kit
+    }
+  }
 }
 
 /** Poll `check` until it is true, at most `ms`; throws with `what` on time-out. */

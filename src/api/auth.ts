@@ -3,8 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import { API_TOKEN_BYTES, API_TOKEN_FILE } from '../constants.ts'
+import { API_TOKEN_BYTES, API_TOKEN_FILE, REPO_SECRET_FILE_MODE } from '../constants.ts'
 import { ApiForbiddenError, ApiUnauthorizedError } from '../errors.ts'
+import { checkSecretFileMode } from '../kit/repo.ts'
 
 /** True for an address only this machine can reach (127.0.0.0/8, ::1). */
 export function isLoopback(host: string): boolean {
@@ -20,18 +21,36 @@ export function isUnspecified(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '[::]'
 }
 
-/** The repo's API token: read from `<repo>/api.token`, or made there (mode 0600) if missing. */
-export async function repoToken(repoPath: string): Promise<string> {
+/** Options of {@link repoToken}. */
+export interface RepoTokenOptions {
+  /**
+   * told when the token file can be read by other users (it is left as it is: the owner
+   * may share it with a group on purpose) @default a process warning (`process.emitWarning`)
+   */
+  onWarning?: (message: string) => void
+}
+
+/**
+ * The repo's API token: read from `<repo>/api.token` (with a warning if other users can
+ * read it), or made there (mode 0600) if missing.
+ */
+export async function repoToken(repoPath: string, options: RepoTokenOptions = {}): Promise<string> {
   const file = join(repoPath, API_TOKEN_FILE)
   try {
     const text = (await readFile(file, 'utf8')).trim()
-    if (text !== '') return text
+    if (text !== '') {
+      await checkSecretFileMode(file, 'the API token: whoever reads it can use the API', {
+        fix: false,
+        onWarning: options.onWarning
+      })
+      return text
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const token = randomBytes(API_TOKEN_BYTES).toString('hex')
   try {
-    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' })
+    await writeFile(file, `${token}\n`, { mode: REPO_SECRET_FILE_MODE, flag: 'wx' })
     return token
   } catch (err) {
     // another process made it first: use theirs

@@ -4,20 +4,21 @@
  *
  * @packageDocumentation
  */
-import { createWriteStream } from 'node:fs'
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { AbortOptions } from '@libp2p/interface'
 import { base64url } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
 import type { CIDOrPath } from '../cids.ts'
 import { API_ADDR_FILE, API_TOKEN_FILE } from '../constants.ts'
 import * as errors from '../errors.ts'
-import { DaemonUnreachableError, InvalidParametersError } from '../errors.ts'
+import { DaemonUnreachableError, InvalidArchiveError, InvalidParametersError } from '../errors.ts'
 import type { PathSourceOptions } from '../kit/add.ts'
 import { pathCandidates } from '../kit/add.ts'
+import { OutputTree } from '../kit/get.ts'
 import type {
   AddOptions,
   AddResult,
@@ -25,9 +26,11 @@ import type {
   IdResult,
   LsEntry,
   PinEntry,
+  PinVerifyResult,
   PubsubHandler,
   PubsubMessage,
   RepoStat,
+  RepoVerifyProgress,
   SwarmPeer
 } from '../kit/index.ts'
 import { parseListenAddr } from './address.ts'
@@ -44,6 +47,51 @@ export interface HttpKitClientInit {
 interface UploadPart {
   path?: string
   content?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array
+  /** a symlink's target: sent as Kubo's `application/symlink` part */
+  link?: string
+}
+
+/** Bytes of the body still read, after a failed `get` archive, to reach the daemon's `X-Stream-Error` trailer. */
+const STREAM_ERROR_DRAIN_BYTES = 64 * 1024
+/** Largest error body read from a failed streaming request. */
+const ERROR_BODY_BYTES = 64 * 1024
+
+/** Kubo's query string: `arg` repeated, options by name, undefined left out. */
+function queryOf(params: Record<string, string | number | boolean | undefined | string[]>): URLSearchParams {
+  const query = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue
+    for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one))
+  }
+  return query
+}
+
+/**
+ * The typed error of a streamed response's `X-Stream-Error` trailer (Kubo's way of telling a
+ * failure met after the body began; `X-Stream-Error-Name` is ours), once the body is read to
+ * its end (at most {@link STREAM_ERROR_DRAIN_BYTES} more); undefined if there is none.
+ */
+async function trailerError(
+  res: IncomingMessage,
+  body: AsyncIterator<Uint8Array>
+): Promise<Error | undefined> {
+  let left = STREAM_ERROR_DRAIN_BYTES
+  try {
+    while (!res.complete) {
+      const next = await body.next()
+      if (next.done === true) break
+      left -= next.value.byteLength
+      if (left < 0) return undefined
+    }
+  } catch {
+    return undefined
+  }
+  const message = res.trailers['x-stream-error']
+  if (message == null || message === '') return undefined
+  // header bytes arrive as latin1; the daemon sends UTF-8
+  const utf8 = (v: string): string => Buffer.from(v, 'latin1').toString('utf8')
+  const name = res.trailers['x-stream-error-name']
+  return errorFrom(0, { Message: utf8(message), Name: name == null ? undefined : utf8(name) }, message)
 }
 
 const encoder = new TextEncoder()
@@ -116,11 +164,7 @@ export class HttpKitClient {
     params: Record<string, string | number | boolean | undefined | string[]> = {},
     init: { body?: AsyncIterable<Uint8Array>; boundary?: string; signal?: AbortSignal } = {}
   ): Promise<Response> {
-    const query = new URLSearchParams()
-    for (const [k, v] of Object.entries(params)) {
-      if (v === undefined) continue
-      for (const one of Array.isArray(v) ? v : [v]) query.append(k, String(one))
-    }
+    const query = queryOf(params)
     const headers: Record<string, string> = {}
     if (this.#token != null) headers.Authorization = `Bearer ${this.#token}`
     if (init.boundary != null) headers['Content-Type'] = `multipart/form-data; boundary=${init.boundary}`
@@ -183,12 +227,19 @@ export class HttpKitClient {
     async function* body(): AsyncGenerator<Uint8Array> {
       let index = 0
       for await (const part of parts) {
-        const dir = part.content == null
+        const link = part.link != null
+        const dir = part.content == null && !link
         const name = `${dir ? 'dir' : 'file'}${index === 0 ? '' : `-${index}`}`
+        const type = link
+          ? 'application/symlink'
+          : dir
+            ? 'application/x-directory'
+            : 'application/octet-stream'
         yield encoder.encode(
-          `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${encodeURIComponent(part.path ?? '')}"\r\nContent-Type: ${dir ? 'application/x-directory' : 'application/octet-stream'}\r\n\r\n`
+          `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${encodeURIComponent(part.path ?? '')}"\r\nContent-Type: ${type}\r\n\r\n`
         )
-        if (part.content instanceof Uint8Array) yield part.content
+        if (link) yield encoder.encode(part.link)
+        else if (part.content instanceof Uint8Array) yield part.content
         else if (part.content != null) for await (const chunk of part.content) yield chunk
         index++
       }
@@ -220,7 +271,11 @@ export class HttpKitClient {
 
   /** Upload a local file or folder (`add -r`); every entry's result, the root last. */
   async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
-    const source = await pathCandidates(path, { hidden: options.hidden, onBytes: options.onProgress })
+    const source = await pathCandidates(path, {
+      hidden: options.hidden,
+      onBytes: options.onProgress,
+      onSkip: options.onSkip
+    })
     return this.#upload(source as AsyncIterable<UploadPart>, this.#addParams(options), options.signal)
   }
 
@@ -250,32 +305,111 @@ export class HttpKitClient {
     for await (const chunk of res.body) yield chunk
   }
 
-  /** Fetch a tar of `path` and unpack it at `outPath` (entry names that could escape it are refused). */
-  async ipfsGet(path: CIDOrPath, outPath: string, options: AbortOptions = {}): Promise<void> {
-    const res = await this.request('get', { arg: String(path) }, { signal: options.signal })
-    if (res.body == null) throw new InvalidParametersError('the daemon sent no archive')
-    let root: string | undefined
-    for await (const entry of untar(res.body)) {
-      const [head, ...rest] = entry.name.split('/')
-      root ??= head
-      if (head !== root) throw new InvalidParametersError(`archive entry ${entry.name} is outside ${root}`)
-      const target = join(outPath, ...rest.map(safeSegment))
-      if (entry.type === 'directory') await mkdir(target, { recursive: true })
-      else if (entry.type === 'file') {
-        await pipeline(Readable.from(entry.content), createWriteStream(target), { signal: options.signal })
+  /**
+   * POST a command whose answer is a byte stream, over `node:http` (its trailers are readable,
+   * unlike `fetch`'s): the response once its status is OK, else the daemon's error.
+   */
+  async #stream(
+    command: string,
+    params: Record<string, string | number | boolean | undefined | string[]>,
+    signal?: AbortSignal
+  ): Promise<IncomingMessage> {
+    const url = new URL(`${this.url}/api/v0/${command}?${queryOf(params)}`)
+    const headers: Record<string, string> = {}
+    if (this.#token != null) headers.Authorization = `Bearer ${this.#token}`
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    let res: IncomingMessage
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = send(url, { method: 'POST', headers, signal }, resolve)
+        req.on('error', reject)
+        req.end()
+      })
+    } catch (err) {
+      if ((err as Error).name === 'AbortError' || signal?.aborted === true) throw err
+      throw new DaemonUnreachableError(
+        `the daemon's API at ${this.url} does not answer (${(err as Error).message})`,
+        { cause: err }
+      )
+    }
+    const status = res.statusCode ?? 0
+    if (status >= 200 && status < 300) return res
+    const parts: Buffer[] = []
+    let size = 0
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        parts.push(chunk)
+        size += chunk.byteLength
+        if (size > ERROR_BODY_BYTES) break
       }
+    } finally {
+      res.destroy()
+    }
+    const text = Buffer.concat(parts).subarray(0, ERROR_BODY_BYTES).toString('utf8')
+    let body: { Message?: string; Name?: string } | undefined
+    try {
+      body = JSON.parse(text) as { Message?: string; Name?: string }
+    } catch {
+      body = undefined
+    }
+    throw errorFrom(status, body, text.trim() || `${command} failed`)
+  }
+
+  /**
+   * Fetch a tar of `path` and unpack it at `outPath`, as a local `get` writes it: entry names
+   * that could escape `outPath` are refused, and so are symlinks whose target could (nothing
+   * is written for them; no link is followed). A failure the daemon meets once the archive has
+   * begun comes in its `X-Stream-Error` trailer and is thrown as the typed error it names.
+   */
+  async ipfsGet(path: CIDOrPath, outPath: string, options: AbortOptions = {}): Promise<void> {
+    const res = await this.#stream('get', { arg: String(path) }, options.signal)
+    const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
+    // no `return`: the archive reader stopping early must not close the body before its trailer
+    const body: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => chunks.next() }) }
+    const out = new OutputTree(outPath)
+    let root: string | undefined
+    try {
+      for await (const entry of untar(body)) {
+        const [head, ...rest] = entry.name.split('/')
+        root ??= head
+        if (head !== root) throw new InvalidParametersError(`archive entry ${entry.name} is outside ${root}`)
+        const at = rest.map(safeSegment)
+        if (entry.type === 'directory') await out.directory(at)
+        else if (entry.type === 'file') await out.file(at, entry.content, options)
+        else if (entry.type === 'symlink') await out.symlink(at, entry.linkname)
+      }
+      const late = await trailerError(res, chunks)
+      if (late != null) throw late
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      // the archive broke off: the daemon's reason, if it sent one, is in the trailer
+      if (!(err instanceof errors.IpfsKitError) || err instanceof InvalidArchiveError) {
+        const reason = await trailerError(res, chunks)
+        if (reason != null) throw reason
+        if (!(err instanceof errors.IpfsKitError)) {
+          throw new InvalidArchiveError(`the archive from the daemon broke off: ${(err as Error).message}`, {
+            cause: err
+          })
+        }
+      }
+      throw err
+    } finally {
+      res.destroy()
     }
   }
 
   /** A folder's entries. */
   async ipfsLs(path: CIDOrPath, options: AbortOptions = {}): Promise<LsEntry[]> {
     const body = await this.#json<{
-      Objects?: Array<{ Links?: Array<{ Name: string; Hash: string; Size: number; Type: number }> }>
+      Objects?: Array<{
+        Links?: Array<{ Name: string; Hash: string; Size: number; Type: number; Target?: string }>
+      }>
     }>('ls', { arg: String(path) }, options.signal)
     return (body.Objects?.[0]?.Links ?? []).map((l) => ({
       Name: l.Name,
       Hash: l.Hash,
       Size: l.Size,
+      ...(l.Type === 4 ? { Target: l.Target ?? '' } : {}),
       Type:
         l.Type === 1 || l.Type === 5
           ? 'directory'
@@ -306,16 +440,18 @@ export class HttpKitClient {
 
   /** Every pin, or the one for `cid`. */
   async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
-    const body = await this.#json<{ Keys: Record<string, { Type: 'recursive' | 'direct' }> }>(
+    const body = await this.#json<{ Keys: Record<string, { Type: string }> }>(
       'pin/ls',
       { arg: options.cid == null ? undefined : String(options.cid) },
       options.signal
     )
-    return Object.entries(body.Keys ?? {}).map(([hash, v]) => ({
-      cid: CID.parse(hash),
-      Hash: hash,
-      Type: v.Type
-    }))
+    return Object.entries(body.Keys ?? {}).map(([hash, v]) => {
+      // Kubo's "indirect through <cid>"
+      const indirect = /^indirect(?: through (\S+))?$/.exec(v.Type)
+      return indirect == null
+        ? { cid: CID.parse(hash), Hash: hash, Type: v.Type as PinEntry['Type'] }
+        : { cid: CID.parse(hash), Hash: hash, Type: 'indirect' as const, Through: indirect[1] }
+    })
   }
 
   /** Publish one message. */
@@ -444,6 +580,23 @@ export class HttpKitClient {
       if (key != null) out.push(CID.parse(key))
     }
     return out
+  }
+
+  /** Have the daemon check every block it holds (and repair what it can): Kubo's progress lines. */
+  async *ipfsRepoVerify(options: AbortOptions = {}): AsyncGenerator<RepoVerifyProgress> {
+    for await (const line of this.#ndjson('repo/verify', {}, { signal: options.signal })) {
+      const p = line as RepoVerifyProgress & { Corrupt?: number }
+      // the daemon's last line sums up; the kit's own generator has none
+      if (p.Corrupt != null) continue
+      yield p
+    }
+  }
+
+  /** Have the daemon check every pin's blocks (fetching missing or bad ones): every pin's result. */
+  async *ipfsPinVerify(options: AbortOptions = {}): AsyncGenerator<PinVerifyResult> {
+    for await (const line of this.#ndjson('pin/verify', { verbose: true }, { signal: options.signal })) {
+      yield line as PinVerifyResult
+    }
   }
 
   /** End this client's subscriptions (the daemon keeps running). Safe to call twice. */

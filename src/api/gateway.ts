@@ -10,6 +10,7 @@ import type { CID } from 'multiformats/cid'
 import { parseCID, toKitError } from '../cids.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { InvalidParametersError, NotFoundError } from '../errors.ts'
+import { symlinkTarget } from '../kit/get.ts'
 import { type CarBlock, carStream, type DagScope, dagBlocks } from './car.ts'
 import { errorResponse, type RequestContext, sendStream } from './http.ts'
 import { readBlock } from './rpc/blocks.ts'
@@ -154,11 +155,23 @@ export async function serveGateway(ctx: RequestContext): Promise<void> {
   }
 }
 
+/** A percent-encoded path segment, decoded; a malformed one (`%ZZ`) is a bad request (400). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch (err) {
+    throw new InvalidParametersError(
+      `the gateway path segment ${JSON.stringify(segment.slice(0, 64))} is not valid percent-encoding`,
+      { cause: err }
+    )
+  }
+}
+
 async function gateway(ctx: RequestContext): Promise<void> {
   const headOnly = ctx.req.method === 'HEAD'
   const segments = ctx.url.pathname.slice('/ipfs/'.length).split('/')
-  const root = parseCID(decodeURIComponent(segments[0] ?? ''))
-  const names = segments.slice(1).map((s) => decodeURIComponent(s))
+  const root = parseCID(decodeSegment(segments[0] ?? ''))
+  const names = segments.slice(1).map(decodeSegment)
   const trailingSlash = names.at(-1) === ''
   const sub = names.filter((n) => n !== '')
   if (sub.some((n) => n === '..' || n === '.' || n.includes('\0'))) {
@@ -263,6 +276,23 @@ async function gateway(ctx: RequestContext): Promise<void> {
       ETag: `"DirIndex-${entry.cid}"`
     })
     ctx.res.end(headOnly ? undefined : html)
+    return
+  }
+  const target = symlinkTarget(entry)
+  if (target != null) {
+    // as Kubo's gateway (boxo): a symlink is not followed; its target is the body, typed inode/symlink
+    const body = new TextEncoder().encode(target)
+    await sendStream(
+      ctx.res,
+      [body],
+      {
+        ...common,
+        'Content-Type': 'inode/symlink',
+        'Content-Length': body.byteLength,
+        ETag: `"${entry.cid}"`
+      },
+      { tracker: ctx.activity.begin('gateway-file', contentPath), headOnly }
+    )
     return
   }
   if (entry.type !== 'file' && entry.type !== 'raw' && entry.type !== 'identity') {

@@ -4,7 +4,6 @@
  *
  * @packageDocumentation
  */
-import { once } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { API_MAX_SMALL_BODY_BYTES } from '../constants.ts'
 import { InvalidParametersError, PayloadTooLargeError } from '../errors.ts'
@@ -104,11 +103,23 @@ export function sendJson(res: ServerResponse, value: unknown, status = 200): voi
   res.end(text)
 }
 
-/** Write to a response, waiting while its buffer is full; false if the client went away. */
+/**
+ * Write to a response, waiting while its buffer is full (until `drain`, or `close` if the
+ * client goes away); false if the client went away. Nothing is left listening afterwards, so
+ * a long stream (a pubsub subscription) does not gather one listener per wait.
+ */
 export async function write(res: ServerResponse, chunk: string | Uint8Array): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false
-  if (!res.write(chunk)) {
-    await Promise.race([once(res, 'drain'), once(res, 'close')])
+  if (!res.write(chunk) && !res.destroyed) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done)
+        res.off('close', done)
+        resolve()
+      }
+      res.on('drain', done)
+      res.on('close', done)
+    })
   }
   return !res.destroyed
 }
@@ -159,13 +170,28 @@ export function flag(params: URLSearchParams, name: string, fallback: boolean): 
   throw new InvalidParametersError(`option "${name}" must be true or false, not "${v}"`)
 }
 
-/** A whole-number option, 0 or more, or undefined when absent. */
+/** Plain decimal digits, as Kubo's options parse (`strconv.ParseUint(s, 10, 64)`): no sign, exponent, hex, point or space. */
+const DECIMAL_DIGITS = /^[0-9]+$/
+
+/**
+ * A whole-number option, 0 or more, or undefined when absent (or empty). Only plain decimal
+ * digits are taken, as Kubo's strconv parsing does: `1e3`, `0x10`, ` 5`, `5.0`, `+5` and `-1`
+ * are refused, and so is a value past `Number.MAX_SAFE_INTEGER` (it would not be exact).
+ * @throws {InvalidParametersError} naming the option
+ */
 export function uint(params: URLSearchParams, name: string): number | undefined {
   const v = params.get(name)
   if (v == null || v === '') return undefined
+  if (!DECIMAL_DIGITS.test(v)) {
+    throw new InvalidParametersError(
+      `option "${name}" must be a whole number in decimal digits, 0 or more, not "${v.slice(0, 64)}"`
+    )
+  }
   const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidParametersError(`option "${name}" must be a whole number, 0 or more, not "${v}"`)
+  if (!Number.isSafeInteger(n)) {
+    throw new InvalidParametersError(
+      `option "${name}" is too large: ${v.slice(0, 64)} is over ${Number.MAX_SAFE_INTEGER}`
+    )
   }
   return n
 }
@@ -181,14 +207,32 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000
 }
 
-/** Kubo's global `timeout` option (a Go duration: `500ms`, `10s`, `1m`), in ms, or undefined. */
-export function timeoutOption(params: URLSearchParams): number | undefined {
-  const v = params.get('timeout')
+/**
+ * Node's longest timer, ms (about 24.8 days): a longer delay fires after 1 ms (and
+ * `AbortSignal.timeout` throws past 2^32), so longer durations are cut to it.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A Go duration option (`500ms`, `10s`, `1m`), in ms (at least 1, at most about 24.8 days:
+ * Node's longest timer), or undefined when absent.
+ * @throws {InvalidParametersError} naming the option
+ */
+export function durationOption(params: URLSearchParams, name: string): number | undefined {
+  const v = params.get(name)
   if (v == null || v === '') return undefined
   const m = DURATION.exec(v)
   if (m == null)
-    throw new InvalidParametersError(`option "timeout" must be a duration such as 10s, not "${v}"`)
-  return Math.max(1, Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? 1)))
+    throw new InvalidParametersError(
+      `option "${name}" must be a duration such as 10s, not "${v.slice(0, 64)}"`
+    )
+  const ms = Number(m[1]) * (UNIT_MS[m[2] ?? 'ms'] ?? 1)
+  return Math.min(MAX_TIMER_MS, Math.max(1, Math.round(ms)))
+}
+
+/** Kubo's global `timeout` option (a Go duration: `500ms`, `10s`, `1m`), in ms, or undefined. */
+export function timeoutOption(params: URLSearchParams): number | undefined {
+  return durationOption(params, 'timeout')
 }
 
 /** The request's signal combined with Kubo's `timeout` option, if given. */

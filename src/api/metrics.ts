@@ -20,6 +20,9 @@ export class ApiMetrics {
   readonly #retrievalSeconds: Histogram<'kind'>
   readonly #requests: Counter<'route' | 'code'>
   readonly #requestSeconds: Histogram<'route'>
+  readonly #pubsubDropped: Counter<'limit'>
+  readonly #pubsubQueuedMessages: Gauge
+  readonly #pubsubQueuedBytes: Gauge
 
   constructor(kit: IPFSKit, cache: () => TieredCache | undefined) {
     const registers = [this.registry]
@@ -53,6 +56,22 @@ export class ApiMetrics {
       help: 'Time to answer HTTP requests (to the end of the response), by route',
       labelNames: ['route'],
       buckets: [...API_LATENCY_BUCKETS_SECONDS],
+      registers
+    })
+    this.#pubsubDropped = new Counter({
+      name: `${P}_pubsub_dropped_messages_total`,
+      help: 'Pubsub messages not delivered to a pubsub/sub subscriber whose queue was full (it reads too slowly), by the limit reached',
+      labelNames: ['limit'],
+      registers
+    })
+    this.#pubsubQueuedMessages = new Gauge({
+      name: `${P}_pubsub_queued_messages`,
+      help: 'Pubsub messages waiting to be written to pubsub/sub subscribers, all subscribers together',
+      registers
+    })
+    this.#pubsubQueuedBytes = new Gauge({
+      name: `${P}_pubsub_queued_bytes`,
+      help: 'Payload bytes of the pubsub messages waiting for pubsub/sub subscribers, all subscribers together',
       registers
     })
     const tierStats = (tier: (typeof TIERS)[number]) => {
@@ -229,6 +248,17 @@ export class ApiMetrics {
   request(route: string, status: number, seconds: number): void {
     this.#requests.inc({ route, code: String(status) })
     this.#requestSeconds.observe({ route }, seconds)
+  }
+
+  /** A pubsub/sub subscriber's queue grew (positive) or shrank (negative) by so many messages and bytes. */
+  pubsubQueued(messages: number, bytes: number): void {
+    this.#pubsubQueuedMessages.inc(messages)
+    this.#pubsubQueuedBytes.inc(bytes)
+  }
+
+  /** Count a message dropped for a pubsub/sub subscriber, by the queue limit it hit. */
+  pubsubDropped(limit: 'messages' | 'bytes'): void {
+    this.#pubsubDropped.inc({ limit })
   }
 
   /** The text exposition format. */

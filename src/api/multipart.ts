@@ -11,9 +11,12 @@ export interface MultipartEntry {
   path: string
   /** the bytes of a file; undefined for a folder (`application/x-directory`) */
   content?: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+  /** a symlink's target, as its bytes (Kubo's `application/symlink` part) */
+  symlink?: AsyncIterable<Uint8Array>
 }
 
 const DIRECTORY_TYPE = 'application/x-directory'
+const SYMLINK_TYPE = 'application/symlink'
 /** Header pairs of one part (Content-Disposition, Content-Type and a few more). */
 const MAX_PART_HEADER_PAIRS = 16
 
@@ -81,6 +84,8 @@ export function multipartEntries(req: IncomingMessage, limit: number): AsyncIter
     if (info.mimeType === DIRECTORY_TYPE) {
       stream.resume()
       out.push({ path })
+    } else if (info.mimeType === SYMLINK_TYPE) {
+      out.push({ path, symlink: partContent(stream) })
     } else {
       out.push({ path, content: partContent(stream) })
     }

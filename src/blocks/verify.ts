@@ -11,7 +11,7 @@ import type { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { BlockVerificationError, UnsupportedHasherError } from '../errors.ts'
+import { BlockVerificationError, InvalidCIDError, UnsupportedHasherError } from '../errors.ts'
 
 const BUILT_IN: readonly MultihashHasher[] = [sha256, sha512, identity]
 
@@ -27,12 +27,15 @@ export class BlockVerifier {
   }
 
   /**
-   * Whether `bytes` hash to `cid`'s multihash. A CID with a truncated digest matches on the prefix.
+   * Whether `bytes` hash to `cid`'s multihash. The digest must be the hash function's whole
+   * output: a truncated one is refused, since a short prefix (zero bytes, at the extreme)
+   * matches bytes an attacker chose.
    *
    * @throws UnsupportedHasherError if no hasher is known for the CID's multihash code
+   * @throws InvalidCIDError if the CID's digest is shorter than its hash function's output
    */
   async matches(cid: CID, bytes: Uint8Array): Promise<boolean> {
-    const { code, digest, size } = cid.multihash
+    const { code, digest } = cid.multihash
     const hasher = this.hashers.get(code)
     if (hasher == null) {
       throw new UnsupportedHasherError(
@@ -40,10 +43,12 @@ export class BlockVerifier {
       )
     }
     const computed = (await hasher.digest(bytes)).digest
-    if (code === identity.code || size >= computed.byteLength) {
-      return equals(computed, digest)
+    if (code !== identity.code && digest.byteLength !== computed.byteLength) {
+      throw new InvalidCIDError(
+        `cannot verify ${cid}: its ${digest.byteLength}-byte digest is not the ${computed.byteLength} bytes its hash function gives (truncated digests are refused)`
+      )
     }
-    return equals(computed.subarray(0, size), digest)
+    return equals(computed, digest)
   }
 
   /**

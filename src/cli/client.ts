@@ -30,6 +30,8 @@ export type KitClient = Pick<
   | 'ipfsSwarmPeers'
   | 'ipfsRepoStat'
   | 'ipfsGc'
+  | 'ipfsRepoVerify'
+  | 'ipfsPinVerify'
   | 'stop'
 >
 

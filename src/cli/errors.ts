@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { CommanderError } from 'commander'
 import { IpfsKitError, RepoLockedError } from '../errors.ts'
-import { LOCK_FILE } from '../kit/lock.ts'
+import { describeHolder, holderState, readLockHolder } from '../kit/lock.ts'
 
 /** A command line that cannot be run as given (missing or unknown argument, bad value). */
 export class UsageError extends IpfsKitError {
@@ -18,13 +16,15 @@ export class OutputClosedError extends IpfsKitError {
 export const EXIT_FAILURE = 1
 
 /**
- * The repo is locked: say which process holds it (usually a running daemon) and what
- * to do, in one line.
+ * The repo is locked: say which process holds it (a daemon, another command, a program
+ * using the library, as its `repo.lock` says) and what to do, in one line.
  */
 export async function daemonHoldsRepo(repoPath: string, cause: unknown): Promise<RepoLockedError> {
-  const text = await readFile(join(repoPath, LOCK_FILE), 'utf8').catch(() => '')
-  const pid = Number.parseInt(text.trim(), 10)
-  const who = Number.isInteger(pid) && pid > 0 ? `a daemon (process ${pid})` : 'another process (a daemon?)'
+  const holder = await readLockHolder(repoPath)
+  const who =
+    holder != null && (await holderState(holder)) !== 'dead'
+      ? describeHolder(holder)
+      : 'another process (a daemon?)'
   return new RepoLockedError(
     `${who} holds the repo ${repoPath}: stop it first, or use another repo with --repo or IPFS_KIT_PATH`,
     { cause }

@@ -20,11 +20,18 @@ export function globalsOf(cmd: Command): GlobalOptions {
   return { repo: all.repo, json: all.json === true, quiet: all.quiet === true, offline: all.offline === true }
 }
 
-/** Parse a whole number of 0 or more (offsets, lengths). */
+/**
+ * Parse a whole number of 0 or more (offsets, lengths) in plain decimal digits, as Kubo's
+ * strconv parsing: `1e3`, `0x10`, ` 5`, `5.0`, `+5` and `-1` are refused, and so is a value
+ * past `Number.MAX_SAFE_INTEGER` (it would not be exact).
+ */
 export function parseNonNegativeInt(value: string): number {
+  if (!/^[0-9]+$/.test(value)) {
+    throw new InvalidArgumentError('expected a whole number in decimal digits, 0 or more.')
+  }
   const n = Number(value)
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidArgumentError('expected a whole number, 0 or more.')
+  if (!Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`expected a whole number up to ${Number.MAX_SAFE_INTEGER}.`)
   }
   return n
 }

@@ -1,5 +1,6 @@
+import type { Dirent, Stats } from 'node:fs'
 import { createReadStream } from 'node:fs'
-import { lstat, readdir } from 'node:fs/promises'
+import { lstat, readdir, readlink } from 'node:fs/promises'
 import { basename, join, relative, sep } from 'node:path'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
 import { PathNotFoundError } from '../errors.ts'
@@ -10,6 +11,11 @@ export interface PathSourceOptions {
   hidden?: boolean
   /** bytes read so far */
   onBytes?: (n: number) => void
+  /**
+   * called for each entry below a folder that is neither a file, a folder nor a symlink (a
+   * FIFO, a socket, a device): it is skipped, as it has no bytes to add
+   */
+  onSkip?: (path: string, kind: string) => void
 }
 
 /** Read chunk size for files: one UnixFS chunk. */
@@ -30,16 +36,27 @@ export function fileContent(path: string, onBytes?: (n: number) => void): AsyncI
   return countBytes(createReadStream(path, { highWaterMark: READ_CHUNK }), onBytes)
 }
 
+/** What a folder entry that cannot be added is, for a warning. */
+export function specialKind(entry: Dirent | Stats): string {
+  if (entry.isFIFO()) return 'a FIFO (named pipe)'
+  if (entry.isSocket()) return 'a socket'
+  if (entry.isCharacterDevice()) return 'a character device'
+  if (entry.isBlockDevice()) return 'a block device'
+  return 'not a file, folder or symlink'
+}
+
 /**
- * Importer candidates for a file, or a folder and everything below it. Paths are
- * relative to the folder's parent, so the root entry is the folder's own name (as
- * `ipfs add -r`). Symbolic links are skipped.
+ * Importer candidates for a file, a symlink, or a folder and everything below it. Paths
+ * are relative to the folder's parent, so the root entry is the folder's own name (as
+ * `ipfs add -r`). Symbolic links are kept as UnixFS symlinks holding their target, never
+ * followed (as Kubo); FIFOs, sockets and devices below a folder are skipped and reported
+ * to `onSkip`.
  */
 export async function pathCandidates(
   path: string,
   options: PathSourceOptions = {}
 ): Promise<AsyncIterable<ImportCandidate>> {
-  let info: Awaited<ReturnType<typeof lstat>>
+  let info: Stats
   try {
     info = await lstat(path)
   } catch (err) {
@@ -54,8 +71,14 @@ export async function pathCandidates(
       yield { path: name, content: fileContent(path, options.onBytes) }
     })()
   }
+  if (info.isSymbolicLink()) {
+    const link = await readlink(path)
+    return (async function* () {
+      yield { path: name, link }
+    })()
+  }
   if (!info.isDirectory()) {
-    throw new PathNotFoundError(`${path} is neither a file nor a folder`)
+    throw new PathNotFoundError(`${path} is neither a file, a folder nor a symlink (${specialKind(info)})`)
   }
   const parent = join(path, '..')
   return (async function* walk(dir: string): AsyncGenerator<ImportCandidate> {
@@ -69,6 +92,10 @@ export async function pathCandidates(
       if (entry.isDirectory()) yield* walk(full)
       else if (entry.isFile()) {
         yield { path: `${rel}/${entry.name}`, content: fileContent(full, options.onBytes) }
+      } else if (entry.isSymbolicLink()) {
+        yield { path: `${rel}/${entry.name}`, link: await readlink(full) }
+      } else {
+        options.onSkip?.(full, specialKind(entry))
       }
     }
   })(path)

@@ -7,9 +7,10 @@ import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
-import { type ImportCandidateStream, importer } from 'ipfs-unixfs-importer'
+import { type ImportCandidateStream, type ImporterOptions, importer } from 'ipfs-unixfs-importer'
+import createMortice, { type Mortice } from 'mortice'
 import { base64 } from 'multiformats/bases/base64'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
 import { collectBytes } from '../blocks/bytes.ts'
@@ -17,23 +18,32 @@ import { TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
-import { InvalidParametersError, NotStartedError, TimeoutError } from '../errors.ts'
+import { InvalidParametersError, NotFoundError, NotStartedError, TimeoutError } from '../errors.ts'
 import { type FilesystemInit, IPFSFileSystem } from '../fs/index.ts'
 import { LibP2PIntegration } from '../libp2p/integration/index.ts'
 import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
-import { exportTo } from './get.ts'
+import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
 import { appliedIntegration } from './integration.ts'
+import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
 import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
+import {
+  type PinVerifyResult,
+  type RepoVerifyProgress,
+  type VerifyOptions,
+  verifyPins,
+  verifyRepo
+} from './verify.ts'
 import { strictDepthFirstWalker } from './walker.ts'
 
 export type { AddOptions } from './importer.ts'
 export type * from './types.ts'
+export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from './verify.ts'
 
 /** Options of {@link ipfsKit}. Every option is optional. */
 export interface IPFSKitInit {
@@ -95,6 +105,11 @@ export class IPFSKit {
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
   readonly #logger: ComponentLogger
+  /**
+   * Kubo's GC lock: adds and pins hold it shared from their first block to their pin record,
+   * `gc` holds it alone, so a gc never removes what an add or a pin in progress has written.
+   */
+  readonly #gcLock: Mortice
   #cache?: TieredCache
   #cacheStarting?: Promise<TieredCache>
   #integration?: LibP2PIntegration
@@ -109,6 +124,27 @@ export class IPFSKit {
     this.#logger = logger
     this.#fs = unixfs(peer.helia)
     this.pubsub = new PubsubHub(peer)
+    // a name of its own: mortice keeps one lock per name in the process (Helia uses the default)
+    this.#gcLock = createMortice({ name: `ipfs-kit:gc:${repo.path}:${++kitInstances}`, singleProcess: true })
+    // a block that fails verification on read is fetched again through the node's storage
+    repo.blockstore.setHealer(async (cid, options) => {
+      if (peer.offline) throw new NotFoundError('the node is offline')
+      // below Helia's lock: this runs inside a read that already holds it
+      const storage = (
+        peer.helia.blockstore as unknown as { unwrap(): IPFSLibp2pPeer['helia']['blockstore'] }
+      ).unwrap()
+      return collectBytes(storage.get(cid, options))
+    })
+  }
+
+  /** Run `fn` holding the GC lock shared (an add, a pin): a `gc` waits until it ends. */
+  async #pinning<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+    const release = await this.#gcLock.readLock({ signal })
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
   }
 
   /** The Helia node underneath. */
@@ -121,6 +157,12 @@ export class IPFSKit {
     return withTimeout(options?.signal, this.peer.stopSignal, ms)
   }
 
+  /** For work as long as the repo (gc, verify): the caller's signal and the node's stop, no deadline. */
+  #untimedSignal(options?: AbortOptions): AbortSignal {
+    if (this.#stopped) throw new NotStartedError('the kit is stopped')
+    return AbortSignal.any([this.peer.stopSignal, ...(options?.signal == null ? [] : [options.signal])])
+  }
+
   async #importRoot(
     source: Parameters<typeof importer>[0],
     name: string | undefined,
@@ -129,8 +171,19 @@ export class IPFSKit {
   ): Promise<AddResult[]> {
     const importerOptions = { ...kuboImporterOptions(options), ...overrides }
     const signal = options.signal ?? this.peer.stopSignal
+    if (options.onlyHash === true) return this.#import(source, name, options, importerOptions, signal)
+    return this.#pinning(signal, () => this.#import(source, name, options, importerOptions, signal))
+  }
+
+  async #import(
+    source: Parameters<typeof importer>[0],
+    name: string | undefined,
+    options: AddOptions,
+    importerOptions: Partial<ImporterOptions>,
+    signal: AbortSignal
+  ): Promise<AddResult[]> {
     const results: AddResult[] = []
-    const blockstore = options.onlyHash === true ? discardBlockstore : this.helia.blockstore
+    const blockstore = options.onlyHash === true ? discardBlockstore : this.#addBlockstore()
     try {
       for await (const entry of importer(source, blockstore, importerOptions)) {
         signal.throwIfAborted()
@@ -149,10 +202,29 @@ export class IPFSKit {
     if (root == null) throw new InvalidParametersError('nothing to add')
     if (name == null) root.Name = root.Hash
     if (options.onlyHash !== true) {
-      if (options.pin !== false) await this.ipfsPinAdd(root.cid, { signal })
+      if (options.pin !== false) await this.#pinAdd(root.cid, { signal })
       this.#announce(root.cid)
     }
     return results
+  }
+
+  /**
+   * Where an add writes: the node's blockstore, except that a block already held is compared
+   * with the new bytes and rewritten if its copy on disk went bad (the node's storage skips
+   * a block it holds, so re-adding a file would otherwise leave it damaged).
+   */
+  #addBlockstore(): Parameters<typeof importer>[1] {
+    const helia = this.helia
+    const store = this.repo.blockstore
+    return {
+      async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
+        if (await store.has(cid, options)) {
+          await store.putOver(cid, bytes, options)
+          return cid
+        }
+        return helia.blockstore.put(cid, bytes, options)
+      }
+    } as unknown as Parameters<typeof importer>[1]
   }
 
   /** Cumulative DAG size of a locally held node (Kubo's `Size`). */
@@ -217,7 +289,11 @@ export class IPFSKit {
    * returned, the root last (as `ipfs add -r`).
    */
   async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
-    const source = await pathCandidates(path, { hidden: options.hidden, onBytes: options.onProgress })
+    const source = await pathCandidates(path, {
+      hidden: options.hidden,
+      onBytes: options.onProgress,
+      onSkip: options.onSkip
+    })
     return this.#importRoot(source, '', options)
   }
 
@@ -287,9 +363,7 @@ export class IPFSKit {
         out.push({
           Name: entry.name,
           Hash: entry.cid.toString(),
-          Size: Number(node.size),
-          Type:
-            node.type === 'directory' || node.type === 'file' || node.type === 'raw' ? node.type : 'other',
+          ...lsFields(node),
           cid: entry.cid
         })
       }
@@ -303,6 +377,15 @@ export class IPFSKit {
   async ipfsPinAdd(path: CIDOrPath, options: AbortOptions & { recursive?: boolean } = {}): Promise<CID> {
     const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
     const signal = this.#signal(options)
+    return this.#pinning(signal, () => this.#pinAdd(cid, { ...options, signal }))
+  }
+
+  /** Pin with the GC lock already held. */
+  async #pinAdd(
+    cid: CID,
+    options: AbortOptions & { recursive?: boolean; signal: AbortSignal }
+  ): Promise<CID> {
+    const signal = options.signal
     try {
       // a CID held only through another pin still gets its own (Kubo does the same); an existing
       // pin of this CID is an AlreadyPinnedError from Helia, caught below
@@ -324,11 +407,30 @@ export class IPFSKit {
     return cid
   }
 
+  /**
+   * Store one block (verified against `cid`), and pin it directly with `pin`; a `gc` cannot
+   * come between the two.
+   */
+  async ipfsBlockPut(
+    cid: CID,
+    bytes: Uint8Array,
+    options: AbortOptions & { pin?: boolean } = {}
+  ): Promise<CID> {
+    const signal = this.#signal(options)
+    return this.#pinning(signal, async () => {
+      await this.helia.blockstore.put(cid, bytes, { signal })
+      if (options.pin === true) await this.#pinAdd(cid, { signal })
+      return cid
+    })
+  }
+
   /** Unpin a CID. */
   async ipfsPinRm(path: CIDOrPath, options: AbortOptions = {}): Promise<CID> {
     const cid = parseCID(typeof path === 'string' ? parseCIDPath(path).cid : path)
     try {
-      for await (const _ of this.helia.pins.rm(cid, { ...options, walker: strictDepthFirstWalker() })) {
+      // never fetches: a block that is gone is visited as a leaf, so a DAG with lost blocks can be unpinned
+      const rmOptions = { ...options, offline: true, walker: strictDepthFirstWalker({ skipMissing: true }) }
+      for await (const _ of this.helia.pins.rm(cid, rmOptions)) {
         // each block unpinned
       }
     } catch (err) {
@@ -343,18 +445,24 @@ export class IPFSKit {
     return cid
   }
 
-  /** List pins (all, or one CID). */
+  /**
+   * List pins (all, or one CID). A CID held only by a recursive pin of another CID is listed
+   * as `indirect`, with the pin that holds it in `Through` (Kubo's "indirect through …").
+   */
   async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
     const out: PinEntry[] = []
     const only = options.cid == null ? undefined : parseCIDPath(options.cid).cid
     // Helia keys pins by CIDv1 and cannot look a CIDv0 up as given
     for await (const pin of this.helia.pins.ls({ cid: only?.toV1(), signal: options.signal })) {
-      // Helia keys pins by multihash and hands back CIDv1; show dag-pb/sha2-256 as CIDv0, as Kubo does
-      const cid =
-        pin.cid.code === dagPb.code && pin.cid.multihash.code === sha256.code ? pin.cid.toV0() : pin.cid
+      const cid = kuboCid(pin.cid)
       out.push({ cid, Hash: cid.toString(), Type: pin.depth === 0 ? 'direct' : 'recursive' })
     }
     if (only != null && out.length === 0) {
+      const through = await indirectPinOf(this.helia, this.repo.datastore, only, options)
+      if (through != null) {
+        out.push({ cid: only, Hash: only.toString(), Type: 'indirect', Through: kuboCid(through).toString() })
+        return out
+      }
       throw toKitError(
         Object.assign(new Error(`${only} is not pinned`), { name: 'NotFoundError' }),
         `pin ${only}`
@@ -440,16 +548,47 @@ export class IPFSKit {
     return { RepoSize, NumObjects, BlocksSize, RepoPath: this.repo.path, Version: `fs-repo@${VERSION}` }
   }
 
-  /** Remove every block that no pin holds; returns the removed CIDs. */
+  /**
+   * Remove every block that no pin holds; returns the removed CIDs. It waits for adds and pins
+   * in progress to finish (their blocks are pinned only at the end), and they wait for it.
+   */
   async ipfsGc(options: AbortOptions = {}): Promise<CID[]> {
-    const removed: CID[] = []
-    await this.helia.gc({
-      signal: options.signal,
-      onProgress: (evt) => {
-        if (evt.type === 'helia:gc:deleted') removed.push(evt.detail as CID)
-      }
-    })
-    return removed
+    const signal = this.#untimedSignal(options)
+    const release = await this.#gcLock.writeLock({ signal })
+    try {
+      const removed: CID[] = []
+      await this.helia.gc({
+        signal,
+        onProgress: (evt) => {
+          if (evt.type === 'helia:gc:deleted') removed.push(evt.detail as CID)
+        }
+      })
+      return removed
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Check every block in the repo against its CID (`repo verify`): a bad block is removed, and
+   * fetched again from peers if it is pinned and the node is online.
+   */
+  async *ipfsRepoVerify(options: Omit<VerifyOptions, 'offline'> = {}): AsyncGenerator<RepoVerifyProgress> {
+    const signal = this.#untimedSignal(options)
+    yield* verifyRepo(this.helia, this.repo.blockstore, { ...options, signal, offline: this.peer.offline })
+  }
+
+  /**
+   * Check that every pin's blocks are all held and good (`pin verify`): missing or bad blocks
+   * are fetched again from peers when online; one result per pin.
+   */
+  async *ipfsPinVerify(options: Omit<VerifyOptions, 'offline'> = {}): AsyncGenerator<PinVerifyResult> {
+    const signal = this.#untimedSignal(options)
+    const opts: VerifyOptions = { ...options, signal, offline: this.peer.offline }
+    // pinned blocks fetched again are pinned already: gc may run meanwhile
+    for await (const result of verifyPins(this.helia, opts)) {
+      yield { ...result, Cid: kuboCid(CID.parse(result.Cid)).toString() }
+    }
   }
 
   /**
@@ -526,8 +665,18 @@ export class IPFSKit {
     this.#provides.clear()
     await this.peer.stop()
     await this.#provides.onIdle()
+    this.repo.blockstore.setHealer(undefined)
+    this.#gcLock.finalize()
     await this.repo.close()
   }
+}
+
+/** Kits made in this process: each gets a GC lock of its own. */
+let kitInstances = 0
+
+/** Helia keys pins by multihash and hands back CIDv1; dag-pb/sha2-256 shows as CIDv0, as Kubo does. */
+function kuboCid(cid: CID): CID {
+  return cid.code === dagPb.code && cid.multihash.code === sha256.code ? cid.toV0() : cid
 }
 
 /**

@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rename, stat, statfs, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -9,10 +10,26 @@ import { base64 } from 'multiformats/bases/base64'
 import { RepoBlockstore } from '../blocks/fs-blockstore.ts'
 import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import type { Profile, Role } from '../constants.ts'
-import { DEFAULT_PROFILE, DEFAULT_REPO_DIRNAME, REPO_PATH_ENV, REPO_VERSION } from '../constants.ts'
+import {
+  DEFAULT_PROFILE,
+  DEFAULT_REPO_DIRNAME,
+  REPO_FILE_MODE_WARNING,
+  REPO_PATH_ENV,
+  REPO_SECRET_FILE_MODE,
+  REPO_VERSION
+} from '../constants.ts'
 import { DiskFullError, isDiskFull, RepoError, RepoNotInitializedError } from '../errors.ts'
 import { defaultConfig, type KitConfig, parseConfig } from './config.ts'
-import { lockRepo, type RepoLock } from './lock.ts'
+import {
+  createWhole,
+  holderState,
+  type LockHolder,
+  type LockHolderKind,
+  lockRepo,
+  type RepoLock,
+  readLockHolder,
+  repoLockedError
+} from './lock.ts'
 
 /** Where the repo lives: `init.repo`, else `$IPFS_KIT_PATH`, else `~/.ipfs-kit`. */
 export function resolveRepoPath(repo?: string): string {
@@ -29,6 +46,56 @@ export interface OpenRepoInit {
   role?: Role
   /** profile of a new config @default DEFAULT_PROFILE ('public'), or `$IPFS_KIT_PROFILE` */
   profile?: Profile
+  /** the kind of process named in `repo.lock` @default guessed from `process.argv` */
+  holder?: LockHolderKind
+  /**
+   * told about a repo file other users can read (the config is made 0600 at once)
+   * @default a process warning (`process.emitWarning`, code `REPO_FILE_MODE_WARNING`)
+   */
+  onWarning?: (message: string) => void
+}
+
+/** Emit `message` as a process warning (printed on standard error unless `--no-warnings`). */
+export function emitRepoWarning(message: string): void {
+  process.emitWarning(message, { code: REPO_FILE_MODE_WARNING })
+}
+
+/**
+ * Check that a file holding a secret is readable by its owner only. If group or other
+ * users have any access, tell `onWarning`, and with `fix` make it {@link REPO_SECRET_FILE_MODE}
+ * (0600). Nothing on Windows, where modes mean little; a missing file is no warning.
+ */
+export async function checkSecretFileMode(
+  file: string,
+  what: string,
+  options: { fix: boolean; onWarning?: (message: string) => void }
+): Promise<void> {
+  if (process.platform === 'win32') return
+  const warn = options.onWarning ?? emitRepoWarning
+  let mode: number
+  try {
+    mode = (await stat(file)).mode & 0o777
+  } catch {
+    return
+  }
+  if ((mode & 0o077) === 0) return
+  const octal = `0${mode.toString(8)}`
+  if (!options.fix) {
+    warn(
+      `${file} (${what}) can be read by other users (mode ${octal}): make it private with \`chmod 600 ${file}\``
+    )
+    return
+  }
+  try {
+    await chmod(file, REPO_SECRET_FILE_MODE)
+    warn(
+      `${file} (${what}) could be read by other users (mode ${octal}); it is now 0600. If others could log in here, treat the secret as exposed`
+    )
+  } catch (err) {
+    warn(
+      `${file} (${what}) can be read by other users (mode ${octal}) and could not be made private (${(err as Error).message}): run \`chmod 600 ${file}\``
+    )
+  }
 }
 
 /** An open repo: its folders, config and identity, and the lock that keeps it ours. */
@@ -72,6 +139,42 @@ async function levelDbState(dir: string): Promise<'absent' | 'present' | 'damage
   return 'absent'
 }
 
+/**
+ * Whether LevelDB refused to open because another process (or this one) holds its `LOCK`
+ * file: `LEVEL_LOCKED`, or LevelDB's "IO error: lock …/LOCK: Resource temporarily
+ * unavailable" / "already held by process".
+ */
+export function isLevelLocked(err: unknown): boolean {
+  let e: unknown = err
+  for (let depth = 0; depth < 8 && e != null; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown }
+    if (code === 'LEVEL_LOCKED') return true
+    if (
+      typeof message === 'string' &&
+      /\block\b.*\bLOCK\b.*(temporarily unavailable|already held|EAGAIN|EWOULDBLOCK)/i.test(message)
+    )
+      return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/**
+ * The error for a datastore another process holds: LevelDB's lock is the kernel's, released
+ * when its holder dies, so this is never a damaged repo. Names the holder `repo.lock`
+ * names, once it has written it (it does so right after taking LevelDB's lock).
+ */
+async function datastoreLockedError(path: string, ours: LockHolder, err: unknown): Promise<Error> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const holder = await readLockHolder(path)
+    if (holder != null && holder.token !== ours.token && (await holderState(holder)) !== 'dead') {
+      return repoLockedError(path, holder, err)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return repoLockedError(path, undefined, err)
+}
+
 /** The error for a datastore that does not open: disk full, damaged (naming the file), or other. */
 async function datastoreError(dir: string, err: unknown): Promise<Error> {
   let detail = (err as Error).message
@@ -104,11 +207,35 @@ async function freeBytes(dir: string): Promise<number> {
   }
 }
 
-/** Write a file so that readers see the old or the new contents, never a part. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`
-  await writeFile(tmp, data, { flush: true })
-  await rename(tmp, file)
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** mode the file is created with (the temp file has it from the start; the umask still applies) @default 0o666 */
+  mode?: number
+  /** only create: leave an existing file as it is and return false */
+  exclusive?: boolean
+}
+
+/**
+ * Write a file so that readers see the old or the new contents, never a part: written
+ * whole to a temp file (created with `mode`, so a secret is never readable by others,
+ * not even for a moment) and renamed (or, `exclusive`, linked) into place. Returns false
+ * if `exclusive` and the file exists.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {}
+): Promise<boolean> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
+  const mode = options.mode ?? 0o666
+  try {
+    await writeFile(tmp, data, { flush: true, flag: 'wx', mode })
+    if (options.exclusive === true) return await createWhole(tmp, file, data, mode)
+    await rename(tmp, file)
+    return true
+  } finally {
+    await unlink(tmp).catch(() => {})
+  }
 }
 
 function envProfile(): Profile | undefined {
@@ -146,8 +273,11 @@ export async function initRepo(path: string, init: OpenRepoInit = {}): Promise<b
   const profile = init.profile ?? envProfile() ?? DEFAULT_PROFILE
   const config = defaultConfig(identity, { role: init.role, profile })
   await writeFileAtomic(join(path, 'version'), `${REPO_VERSION}\n`)
-  await writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`)
-  return true
+  // created only if absent: of two processes making the repo at once, one identity wins
+  return writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`, {
+    mode: REPO_SECRET_FILE_MODE,
+    exclusive: true
+  })
 }
 
 /** Read a repo's config without locking it (for `ipfs-kit id` and the like). */
@@ -173,6 +303,10 @@ export async function readConfig(path: string): Promise<KitConfig> {
 /**
  * Open (and by default create) a repo: take its lock, read its config and key, open
  * the LevelDB datastore and the on-disk blockstore.
+ *
+ * One process at a time holds a repo. LevelDB's own `LOCK` (a kernel lock, gone when its
+ * process dies) decides; `repo.lock` names the holder (see {@link lockRepo}). Another
+ * holder is a `RepoLockedError` naming it, never a "damaged" repo.
  */
 export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
   const path = resolveRepoPath(init.repo)
@@ -180,6 +314,11 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
   if (dir === false) throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
   if (init.init !== false) await initRepo(path, init)
   const config = await readConfig(path)
+  // a repo made by an older version (or copied) may have a config others can read
+  await checkSecretFileMode(join(path, 'config'), "the node's private key", {
+    fix: true,
+    onWarning: init.onWarning
+  })
   if (init.role != null) config.Kit.Role = init.role
 
   let privateKey: PrivateKey
@@ -196,7 +335,7 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
     )
   }
 
-  const lock: RepoLock = await lockRepo(path)
+  const lock: RepoLock = await lockRepo(path, { cmd: init.holder })
   const datastorePath = join(path, 'datastore')
   let datastore: LevelDatastore
   try {
@@ -215,15 +354,20 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
     await datastore.db.open({ createIfMissing: state === 'absent', compression: false })
   } catch (err) {
     await lock.release()
-    throw err instanceof RepoError ? err : await datastoreError(datastorePath, err)
+    if (err instanceof RepoError) throw err
+    // LevelDB's LOCK is the kernel's lock: it is held, not damaged
+    if (isLevelLocked(err)) throw await datastoreLockedError(path, lock.holder, err)
+    throw await datastoreError(datastorePath, err)
   }
   const blocksPath = join(path, 'blocks')
   const fsBlockstore = new RepoBlockstore(blocksPath)
   try {
+    // LevelDB's lock is ours: make repo.lock name us (replacing a stale one)
+    await lock.claim()
     await fsBlockstore.open()
   } catch (err) {
-    await datastore.close().catch(() => {})
-    await lock.release()
+    await lock.release(() => datastore.close().catch(() => {}))
+    if (err instanceof RepoError || err instanceof DiskFullError) throw err
     throw new RepoError(`cannot open the blockstore ${blocksPath}: ${(err as Error).message}`, { cause: err })
   }
   let closed = false
@@ -238,8 +382,8 @@ export async function openRepo(init: OpenRepoInit = {}): Promise<Repo> {
       if (closed) return
       closed = true
       await fsBlockstore.close().catch(() => {})
-      await datastore.close().catch(() => {})
-      await lock.release()
+      // repo.lock goes while LevelDB's lock still keeps others out, then LevelDB's
+      await lock.release(() => datastore.close().catch(() => {}))
     }
   }
 }

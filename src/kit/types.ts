@@ -18,6 +18,8 @@ export interface LsEntry {
   /** file size for files, DAG size for folders */
   Size: number
   Type: 'file' | 'directory' | 'raw' | 'symlink' | 'other'
+  /** a symlink's target (Kubo's `Target`) */
+  Target?: string
   cid: CID
 }
 
@@ -67,5 +69,7 @@ export interface RepoStat {
 export interface PinEntry {
   cid: CID
   Hash: string
-  Type: 'recursive' | 'direct'
+  Type: 'recursive' | 'direct' | 'indirect'
+  /** for an indirect pin: the recursive pin that holds it */
+  Through?: string
 }

@@ -12,6 +12,29 @@ interface Pending {
   bytes?: Promise<Uint8Array>
 }
 
+/** Options of {@link strictDepthFirstWalker}. */
+export interface StrictWalkerInit {
+  /**
+   * Visit a block that is not held (or was bad and removed) as a leaf instead of failing: for
+   * unpinning, which must work on a DAG with lost blocks and never fetches. @default false
+   */
+  skipMissing?: boolean
+}
+
+/** A block that cannot be had, visited as a leaf: only its CID is known. */
+function missingBlock(cid: CID): GraphNode<unknown>['block'] {
+  return {
+    cid,
+    bytes: new Uint8Array(0),
+    links: () => [][Symbol.iterator]()
+  } as unknown as GraphNode<unknown>['block']
+}
+
+function isMissing(err: unknown): boolean {
+  const name = (err as Error)?.name
+  return name === 'BlockNotFoundWhileOfflineError' || name === 'NotFoundError' || name === 'CorruptBlockError'
+}
+
 /**
  * A depth-first DAG walker for pinning that fails when a block cannot be had. Helia's
  * own walker reports a missing block through `generator.throw()` on a generator that is
@@ -19,7 +42,7 @@ interface Pending {
  * the error surfaces as an unhandled rejection. This one awaits every block in order and
  * lets its error end the walk; up to {@link PIN_WALK_PREFETCH} blocks are fetched ahead.
  */
-export function strictDepthFirstWalker(): GraphWalkerFactory {
+export function strictDepthFirstWalker(init: StrictWalkerInit = {}): GraphWalkerFactory {
   return (components: GraphWalkerComponents) => ({
     async *walk<T>(root: CID, options: WalkOptions<T> = {}): AsyncGenerator<GraphNode<T>> {
       const maxDepth = options.depth ?? Number.POSITIVE_INFINITY
@@ -39,11 +62,15 @@ export function strictDepthFirstWalker(): GraphWalkerFactory {
       }
       while (stack.length > 0) {
         const next = stack.pop()!
-        const block = createUnsafe({
-          cid: next.cid,
-          bytes: await (next.bytes ?? fetch(next.cid)),
-          codec: await components.getCodec(next.cid.code)
-        })
+        let bytes: Uint8Array
+        try {
+          bytes = await (next.bytes ?? fetch(next.cid))
+        } catch (err) {
+          if (init.skipMissing !== true || !isMissing(err)) throw err
+          yield { block: missingBlock(next.cid) as GraphNode<T>['block'], depth: next.depth, path: next.path }
+          continue
+        }
+        const block = createUnsafe({ cid: next.cid, bytes, codec: await components.getCodec(next.cid.code) })
         if (next.depth < maxDepth) {
           const children: Pending[] = []
           for (const [, child] of block.links()) {

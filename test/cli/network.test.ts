@@ -101,7 +101,7 @@ describe('ipfs-kit CLI: daemon, swarm, pubsub, network fetch', () => {
       // a repo held by a one-shot command (no API) is still one clear error
       assertOneError(
         await run(['--repo', repo.b, 'pin', 'ls']),
-        new RegExp(`a daemon \\(process ${sub.pid}\\) holds the repo`)
+        new RegExp(`the command \`ipfs-kit pubsub sub\` \\(process ${sub.pid}\\b[^)]*\\) holds the repo`)
       )
     } finally {
       assert.equal(await sub.stop('SIGINT'), 0, sub.stderr())

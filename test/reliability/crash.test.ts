@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
 import { type IPFSKit, ipfsKit } from '../../src/kit/index.ts'
 import { registerLibp2pWithIpfsKit } from '../../src/kit/integration.ts'
-import { LOCK_FILE } from '../../src/kit/lock.ts'
+import { readLockHolder } from '../../src/kit/lock.ts'
 import { BIN, requireBuild } from '../cli/helpers.ts'
 import { localKit, pseudoRandomBytes, tempDir, waitFor } from '../helpers.ts'
 import { cacheBlock } from './fixtures/node-process.ts'
@@ -138,7 +138,7 @@ describe('faults', () => {
     assert.ok(written < 400 + 3, `killed mid-way (${written} blocks written)`)
 
     // the killed daemon's lock is still there, naming a process that is gone
-    const lockPid = Number((await readFile(join(repo, LOCK_FILE), 'utf8')).trim())
+    const lockPid = (await readLockHolder(repo))?.pid
     assert.equal(lockPid, daemon.pid)
 
     // 1. the real binary starts on it again (taking the stale lock over) and stops cleanly
@@ -187,7 +187,7 @@ describe('faults', () => {
     await writer.kill()
     const acknowledged = Math.max(...[...writer.stdout().matchAll(/put (\d+)/g)].map((m) => Number(m[1])))
     assert.ok(acknowledged >= 4)
-    const lockPid = Number((await readFile(join(repo, LOCK_FILE), 'utf8')).trim())
+    const lockPid = (await readLockHolder(repo))?.pid
     assert.equal(lockPid, writer.pid, 'a stale lock is left')
 
     const kit = await ipfsKit({ repo, offline: true })

@@ -113,8 +113,7 @@ const blockPut: Handler = async (ctx) => {
   const cid =
     version === 0 ? CID.createV0(digest as Parameters<typeof CID.createV0>[0]) : CID.createV1(code, digest)
   await verifyBlock(cid, bytes, 'block/put')
-  await ctx.kit.helia.blockstore.put(cid, bytes, { signal: ctx.signal })
-  if (flag(ctx.params, 'pin', false)) await ctx.kit.ipfsPinAdd(cid, { signal: ctx.signal })
+  await ctx.kit.ipfsBlockPut(cid, bytes, { pin: flag(ctx.params, 'pin', false), signal: ctx.signal })
   sendJson(ctx.res, { Key: cid.toString(), Size: bytes.byteLength })
 }
 
@@ -156,11 +155,31 @@ const pinLs: Handler = async (ctx) => {
   pins = pins.filter((p) => type === 'all' || p.Type === type)
   if (flag(ctx.params, 'stream', false)) {
     const out = new NdjsonWriter(ctx.res)
-    for (const p of pins) await out.send({ Cid: p.Hash, Type: p.Type })
+    for (const p of pins) await out.send({ Cid: p.Hash, Type: pinType(p) })
     out.end()
     return
   }
-  sendJson(ctx.res, { Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: p.Type }])) })
+  sendJson(ctx.res, { Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: pinType(p) }])) })
+}
+
+/** Kubo's pin type text: `recursive`, `direct`, or `indirect through <cid>`. */
+function pinType(p: PinEntry): string {
+  return p.Type === 'indirect' && p.Through != null ? `indirect through ${p.Through}` : p.Type
+}
+
+/**
+ * `pin/verify`: one line per pin, as Kubo's (`{ Cid, Ok, BadNodes }`); only broken pins
+ * unless `verbose`. Missing or bad blocks are fetched again first.
+ */
+const pinVerify: Handler = async (ctx) => {
+  const verbose = flag(ctx.params, 'verbose', false)
+  const quiet = flag(ctx.params, 'quiet', false)
+  const out = new NdjsonWriter(ctx.res)
+  for await (const result of ctx.kit.ipfsPinVerify({ signal: ctx.signal })) {
+    if (result.Ok && !verbose) continue
+    await out.send(quiet ? { Cid: result.Cid, Ok: result.Ok } : result)
+  }
+  out.end()
 }
 
 /** `block/get|put|stat`, `pin/add|rm|ls`. */
@@ -170,5 +189,6 @@ export const blockCommands: Record<string, Handler> = {
   'block/stat': blockStat,
   'pin/add': pinAdd,
   'pin/rm': pinRm,
-  'pin/ls': pinLs
+  'pin/ls': pinLs,
+  'pin/verify': pinVerify
 }

@@ -1,10 +1,13 @@
 import { createGzip } from 'node:zlib'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
+import { API_MAX_SYMLINK_TARGET_BYTES } from '../../constants.ts'
 import { InvalidParametersError } from '../../errors.ts'
+import { symlinkTarget } from '../../kit/get.ts'
 import type { AddOptions } from '../../kit/index.ts'
 import {
   arg,
+  errorResponse,
   flag,
   type Handler,
   NdjsonWriter,
@@ -12,7 +15,8 @@ import {
   requestSignal,
   sendJson,
   sendStream,
-  uint
+  uint,
+  write
 } from '../http.ts'
 import { multipartEntries } from '../multipart.ts'
 import { type TarEntry, tarStream } from '../tar.ts'
@@ -51,6 +55,26 @@ function addOptions(params: URLSearchParams): AddOptions {
   }
 }
 
+/** A multipart symlink part's target: UTF-8 text of at most {@link API_MAX_SYMLINK_TARGET_BYTES}. */
+async function symlinkPart(path: string, bytes: AsyncIterable<Uint8Array>): Promise<string> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of bytes) {
+    size += chunk.byteLength
+    if (size > API_MAX_SYMLINK_TARGET_BYTES) {
+      throw new InvalidParametersError(
+        `symlink ${path}: its target is over ${API_MAX_SYMLINK_TARGET_BYTES} bytes`
+      )
+    }
+    parts.push(chunk)
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts))
+  } catch (err) {
+    throw new InvalidParametersError(`symlink ${path}: its target is not UTF-8 text`, { cause: err })
+  }
+}
+
 /** `add`: import the multipart files; one NDJSON line per entry (and progress lines with `progress`). */
 const add: Handler = async (ctx) => {
   const options = addOptions(ctx.params)
@@ -72,7 +96,9 @@ const add: Handler = async (ctx) => {
   async function* candidates() {
     for await (const entry of multipartEntries(ctx.req, ctx.maxBodyBytes)) {
       files++
-      if (entry.content == null) yield { path: entry.path }
+      if (entry.symlink != null)
+        yield { path: entry.path, link: await symlinkPart(entry.path, entry.symlink) }
+      else if (entry.content == null) yield { path: entry.path }
       else yield { path: entry.path, content: counted(entry.path, entry.content) }
     }
   }
@@ -123,6 +149,21 @@ async function* entriesOf(
   const blockstore = ctx.kit.helia.blockstore
   const mtime =
     entry.type === 'file' || entry.type === 'directory' ? Number(entry.unixfs.mtime?.secs ?? 0) : 0
+  const target = symlinkTarget(entry)
+  if (target != null) {
+    // the archive carries the link as it is (as Kubo's); the client decides whether to write it
+    if (target === '' || target.includes('\0')) {
+      throw new InvalidParametersError(`symlink ${name} has a target a tar archive cannot hold`)
+    }
+    yield {
+      name,
+      type: 'symlink',
+      linkname: target,
+      mtime,
+      mode: entry.type === 'file' ? entry.unixfs.mode : undefined
+    }
+    return
+  }
   if (entry.type === 'directory') {
     yield { name, type: 'directory', mtime, mode: entry.unixfs.mode }
     for await (const child of entry.entries({ signal })) {
@@ -145,7 +186,32 @@ async function* entriesOf(
   throw new InvalidParametersError(`${entry.cid} is a ${entry.type} node, not a UnixFS file or folder`)
 }
 
-/** `get`: a tar of a file or folder (gzip with `compress`), streamed; nothing is written on the server. */
+/**
+ * A 512-byte block that no tar reader takes for a header (its checksum field is not octal),
+ * sent before the `X-Stream-Error` trailer: a client that does not read trailers must fail
+ * on the archive, not take the entries before the failure for the whole of it.
+ */
+function brokenBlock(message: string): Uint8Array {
+  const block = new Uint8Array(512)
+  // the text stays before the checksum field (offset 148)
+  block.set(new TextEncoder().encode(`ipfs-kit: stream error: ${message}`).subarray(0, 140))
+  block.fill(0x58, 148, 156)
+  return block
+}
+
+/** A header value from any text: UTF-8 bytes as latin1 (what Node sends as is), no control characters. */
+function trailerValue(text: string): string {
+  const printable = [...text].map((c) => (c.charCodeAt(0) < 0x20 || c === '\x7f' ? ' ' : c)).join('')
+  return Buffer.from(printable, 'utf8').toString('latin1')
+}
+
+/**
+ * `get`: a tar of a file, folder or symlink (gzip with `compress`), streamed; nothing is
+ * written on the server. A failure before the first byte is an error response; a failure
+ * after it (a refused entry name, a block that cannot be had) ends the archive unfinished,
+ * with the reason in Kubo's `X-Stream-Error` trailer (and our error's name in
+ * `X-Stream-Error-Name`, so our client rebuilds the typed error).
+ */
 const get: Handler = async (ctx) => {
   const path = arg(ctx.params, 'ipfs-path')
   const { cid, path: sub } = parseCIDPath(path)
@@ -160,14 +226,46 @@ const get: Handler = async (ctx) => {
     throw e
   }
   const name = sub?.split('/').at(-1) ?? cid.toString()
-  const tar = tarStream(entriesOf(entry, name, ctx, signal))
   const compress = flag(ctx.params, 'compress', false)
-  await sendStream(
-    ctx.res,
-    compress ? gzip(tar) : tar,
-    { 'Content-Type': compress ? 'application/gzip' : 'application/x-tar', 'X-Stream-Output': '1' },
-    { tracker }
-  )
+  const tar = tarStream(entriesOf(entry, name, ctx, signal))
+  const source = (compress ? gzip(tar) : tar)[Symbol.asyncIterator]()
+  let next: IteratorResult<Uint8Array>
+  try {
+    next = await source.next()
+  } catch (err) {
+    tracker.finish(err)
+    throw err
+  }
+  const res = ctx.res
+  res.writeHead(200, {
+    'Content-Type': compress ? 'application/gzip' : 'application/x-tar',
+    'X-Stream-Output': '1',
+    Trailer: 'X-Stream-Error, X-Stream-Error-Name'
+  })
+  try {
+    while (next.done !== true) {
+      tracker.addBytes(next.value.byteLength)
+      if (!(await write(res, next.value))) {
+        await source.return?.(undefined)
+        tracker.finish(new Error('the client went away'))
+        return
+      }
+      next = await source.next()
+    }
+    res.end()
+    tracker.finish()
+  } catch (err) {
+    tracker.finish(err)
+    if (res.destroyed || res.writableEnded) return
+    const { body } = errorResponse(err)
+    // gzip: the stream is left without its end, which fails any reader
+    if (!compress) await write(res, brokenBlock(body.Message))
+    res.addTrailers({
+      'X-Stream-Error': trailerValue(body.Message),
+      ...(body.Name == null ? {} : { 'X-Stream-Error-Name': trailerValue(body.Name) })
+    })
+    res.end()
+  }
 }
 
 async function* gzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -202,7 +300,7 @@ const ls: Handler = async (ctx) => {
           Hash: e.Hash,
           Size: e.Size,
           Type: LS_TYPES[e.Type],
-          Target: ''
+          Target: e.Target ?? ''
         }))
       : []
   sendJson(ctx.res, { Objects: [{ Hash: path, Links: links }] })

@@ -8,6 +8,7 @@ import { VERSION } from '../../version.ts'
 import {
   arg,
   args,
+  durationOption,
   flag,
   type Handler,
   NdjsonWriter,
@@ -139,6 +140,35 @@ const repoGc: Handler = async (ctx) => {
   out.end()
 }
 
+/**
+ * `repo/verify`: Kubo's progress lines (`{ Msg, Progress }`) while every block is checked, a
+ * message per bad block (removed, and fetched again if pinned), and a last message.
+ */
+const repoVerify: Handler = async (ctx) => {
+  const out = new NdjsonWriter(ctx.res)
+  let bad = 0
+  let lost = 0
+  let checked = 0
+  for await (const p of ctx.kit.ipfsRepoVerify({ signal: ctx.signal })) {
+    checked = p.Progress
+    if (p.Cid != null) {
+      bad++
+      if (p.Action === 'lost') lost++
+    }
+    await out.send(p)
+  }
+  await out.send({
+    Msg:
+      bad === 0
+        ? `verify complete, all ${checked} blocks validated.`
+        : `verify complete, ${bad} of ${checked} blocks were corrupt and removed; ${lost} pinned block(s) could not be fetched again`,
+    Progress: checked,
+    Corrupt: bad,
+    Lost: lost
+  })
+  out.end()
+}
+
 function bw(ctx: RequestContext): Record<string, number> {
   const b = ctx.activity.bandwidth()
   return { TotalIn: b.totalIn, TotalOut: b.totalOut, RateIn: b.rateIn, RateOut: b.rateOut }
@@ -151,8 +181,7 @@ function bw(ctx: RequestContext): Record<string, number> {
  */
 const statsBw: Handler = async (ctx) => {
   if (!flag(ctx.params, 'poll', false)) return sendJson(ctx.res, bw(ctx))
-  const v = ctx.params.get('interval')
-  const interval = v == null ? 1000 : (timeoutOption(new URLSearchParams({ timeout: v })) ?? 1000)
+  const interval = durationOption(ctx.params, 'interval') ?? 1000
   const out = new NdjsonWriter(ctx.res)
   while (!ctx.signal.aborted) {
     if (!(await out.send(bw(ctx)))) break
@@ -170,5 +199,6 @@ export const networkCommands: Record<string, Handler> = {
   'routing/findprovs': findProvs,
   'repo/stat': repoStat,
   'repo/gc': repoGc,
+  'repo/verify': repoVerify,
   'stats/bw': statsBw
 }

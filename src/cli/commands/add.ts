@@ -1,11 +1,12 @@
 import { lstat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { PathNotFoundError } from '../../errors.ts'
+import { specialKind } from '../../kit/add.ts'
 import type { AddOptions, AddResult } from '../../kit/index.ts'
 import { withClient } from '../client.ts'
 import { UsageError } from '../errors.ts'
 import { globalsOf, parseChunker, parseCidVersion } from '../options.ts'
-import { printJson, printLine } from '../output.ts'
+import { note, printJson, printLine } from '../output.ts'
 import { bytesToAdd, type Progress, progressBar } from '../progress.ts'
 
 interface AddCliOptions {
@@ -33,8 +34,10 @@ async function checkPaths(paths: string[], recursive: boolean): Promise<void> {
     if (info.isDirectory() && !recursive) {
       throw new UsageError(`${path} is a directory, use the '-r' flag to specify directories`)
     }
-    if (!info.isDirectory() && !info.isFile())
-      throw new PathNotFoundError(`${path} is neither a file nor a folder`)
+    // a symlink is added as a UnixFS symlink, never followed (as Kubo)
+    if (!info.isDirectory() && !info.isFile() && !info.isSymbolicLink()) {
+      throw new PathNotFoundError(`${path} is neither a file, a folder nor a symlink (${specialKind(info)})`)
+    }
   }
 }
 
@@ -96,7 +99,13 @@ export function registerAdd(program: Command): void {
             const entries =
               path === STDIN
                 ? [await client.ipfsAddBytes(counted(process.stdin, progress), options)]
-                : await client.ipfsAddPath(path, { ...options, hidden, onProgress: (n) => progress.add(n) })
+                : await client.ipfsAddPath(path, {
+                    ...options,
+                    hidden,
+                    onProgress: (n) => progress.add(n),
+                    // FIFOs, sockets and devices have no bytes to add: skipped, with a warning
+                    onSkip: (skipped, kind) => note(`Warning: skipped ${skipped}: ${kind}`)
+                  })
             all.push(...entries)
           }
         } finally {

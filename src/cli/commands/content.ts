@@ -49,7 +49,9 @@ export function registerContent(program: Command): void {
 
   program
     .command('get')
-    .description('Write a file or folder to a local path')
+    .description(
+      'Write a file, folder or symlink to a local path (a symlink that could lead outside it is refused)'
+    )
     .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
     .option(
       '-o, --output <path>',
@@ -66,7 +68,9 @@ export function registerContent(program: Command): void {
 
   program
     .command('ls')
-    .description('List a folder: <cid> <size> <name>, folders with a trailing /')
+    .description(
+      'List a folder: <cid> <size> <name>, folders with a trailing /, symlinks as <name> -> <target>'
+    )
     .argument('<path>', 'CID, <cid>/path or /ipfs/<cid>/path')
     .addOption(connectOption())
     .action(async (path: string, opts: { connect: string[] }, cmd: Command) => {
@@ -74,12 +78,24 @@ export function registerContent(program: Command): void {
       parseCIDPath(path)
       const entries = await withContent(globals, opts.connect, (client) => client.ipfsLs(path))
       if (globals.json) {
-        const Links = entries.map((e) => ({ Name: e.Name, Hash: e.Hash, Size: e.Size, Type: e.Type }))
+        const Links = entries.map((e) => ({
+          Name: e.Name,
+          Hash: e.Hash,
+          Size: e.Size,
+          Type: e.Type,
+          ...(e.Type === 'symlink' ? { Target: e.Target ?? '' } : {})
+        }))
         await printJson({ Objects: [{ Hash: path, Links }] })
         return
       }
       for (const e of entries) {
-        const name = e.Type === 'directory' ? `${e.Name}/` : e.Name
+        // folders with a trailing /, symlinks with their target (as `ls -l`)
+        const name =
+          e.Type === 'directory'
+            ? `${e.Name}/`
+            : e.Type === 'symlink'
+              ? `${e.Name} -> ${e.Target ?? ''}`
+              : e.Name
         await printLine(globals.quiet ? e.Hash : `${e.Hash} ${e.Size} ${name}`)
       }
     })

@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import { parseCIDPath } from '../../cids.ts'
+import { CorruptBlockError } from '../../errors.ts'
 import type { PinEntry } from '../../kit/index.ts'
 import { withClient, withContent } from '../client.ts'
 import { groupCommand } from '../group.ts'
 import { connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
 
-/** `ipfs-kit pin add|rm|ls`. */
+/** `ipfs-kit pin add|rm|ls|verify`. */
 export function registerPin(program: Command): void {
   const pin = groupCommand(program, 'pin', 'Keep content in the repo (gc does not remove pinned blocks)')
 
@@ -61,9 +62,42 @@ export function registerPin(program: Command): void {
         for (const cid of paths) out.push(...(await client.ipfsPinLs({ cid })))
         return out
       })
+      const type = (p: PinEntry): string => (p.Through == null ? p.Type : `${p.Type} through ${p.Through}`)
       if (globals.json) {
-        return printJson({ Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: p.Type }])) })
+        return printJson({ Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: type(p) }])) })
       }
-      for (const p of pins) await printLine(globals.quiet ? p.Hash : `${p.Hash} ${p.Type}`)
+      for (const p of pins) await printLine(globals.quiet ? p.Hash : `${p.Hash} ${type(p)}`)
+    })
+
+  pin
+    .command('verify')
+    .description("Check that every pin's blocks are held and good, fetching missing or bad ones from peers")
+    .option('--verbose', 'also print the pins that are fine')
+    .addOption(connectOption())
+    .action(async (opts: { verbose?: boolean; connect: string[] }, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      const broken: string[] = []
+      // online (unless --offline) so that missing blocks can be fetched again
+      await withClient(
+        globals,
+        { network: globals.offline !== true, connect: opts.connect },
+        async (client) => {
+          for await (const r of client.ipfsPinVerify()) {
+            if (!r.Ok) broken.push(r.Cid)
+            if (r.Ok && opts.verbose !== true) continue
+            if (globals.json) await printJson(r)
+            else if (globals.quiet) await printLine(r.Cid)
+            else {
+              await printLine(`${r.Cid} ${r.Ok ? 'ok' : 'broken'}`)
+              for (const b of r.BadNodes ?? []) await printLine(`  ${b.Cid}: ${b.Err}`)
+            }
+          }
+        }
+      )
+      if (broken.length > 0) {
+        throw new CorruptBlockError(
+          `${broken.length} pin(s) have blocks that are missing or bad and could not be fetched again: connect to a peer that has them (--connect) and run it again`
+        )
+      }
     })
 }

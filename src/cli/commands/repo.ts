@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import { REPO_VERSION } from '../../constants.ts'
+import { CorruptBlockError } from '../../errors.ts'
 import { VERSION } from '../../version.ts'
 import { withClient } from '../client.ts'
 import { groupCommand } from '../group.ts'
-import { globalsOf } from '../options.ts'
+import { connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
 
-/** `ipfs-kit repo stat`, `gc` and `version`. */
+/** `ipfs-kit repo stat|verify`, `gc` and `version`. */
 export function registerRepo(program: Command): void {
   const repo = groupCommand(program, 'repo', 'The repo on disk')
 
@@ -22,6 +23,45 @@ export function registerRepo(program: Command): void {
       await printLine(`BlocksSize: ${stat.BlocksSize}`)
       await printLine(`RepoPath:   ${stat.RepoPath}`)
       await printLine(`Version:    ${stat.Version}`)
+    })
+
+  repo
+    .command('verify')
+    .description(
+      'Check every block against its CID: bad blocks are removed, pinned ones fetched again from peers'
+    )
+    .addOption(connectOption())
+    .action(async (opts: { connect: string[] }, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      let checked = 0
+      let bad = 0
+      const lost: string[] = []
+      // online (unless --offline) so that pinned blocks can be fetched again
+      await withClient(
+        globals,
+        { network: globals.offline !== true, connect: opts.connect },
+        async (client) => {
+          for await (const p of client.ipfsRepoVerify()) {
+            checked = p.Progress
+            if (p.Cid == null) continue
+            bad++
+            if (p.Action === 'lost') lost.push(p.Cid)
+            if (globals.json) await printJson(p)
+            else await printLine(p.Msg)
+          }
+        }
+      )
+      if (lost.length > 0) {
+        throw new CorruptBlockError(
+          `verify complete: ${bad} of ${checked} blocks were corrupt; ${lost.length} pinned block(s) could not be fetched again (${lost.slice(0, 3).join(', ')}${lost.length > 3 ? ', …' : ''}): connect to a peer that has them (--connect) and run it again`
+        )
+      }
+      const summary =
+        bad === 0
+          ? `verify complete, all ${checked} blocks validated.`
+          : `verify complete, ${bad} of ${checked} blocks were corrupt and have been repaired.`
+      if (globals.json) await printJson({ Msg: summary, Progress: checked })
+      else if (!globals.quiet) await printLine(summary)
     })
 
   program

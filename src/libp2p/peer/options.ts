@@ -14,7 +14,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import type { Profile, Role } from '../../constants.ts'
-import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, ROLES } from '../../constants.ts'
+import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, PING_MAX_OUTBOUND_STREAMS, ROLES } from '../../constants.ts'
 import { loopbackNameResolvers, refusingDns } from './loopback.ts'
 import type { PeerServices } from './types.ts'
 
@@ -97,7 +97,7 @@ export function libp2pOptions(
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      ping: ping({ maxOutboundStreams: PING_MAX_OUTBOUND_STREAMS }),
       dht: kadDHT({
         protocol: `${opts.dhtProtocolPrefix}/kad/1.0.0`,
         clientMode: settings.dhtMode === 'client',

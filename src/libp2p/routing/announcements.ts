@@ -2,7 +2,8 @@ import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger, PeerId } from '@libp2p/interface'
 import { RateLimiter } from '@libp2p/utils'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
+import { parseCID } from '../../cids.ts'
 import {
   ANNOUNCE_MAX_ADDRS,
   ANNOUNCE_MAX_CIDS,
@@ -65,7 +66,7 @@ export function parseAnnouncement(from: PeerId, data: Uint8Array): ValidAnnounce
   for (const c of a.cids) {
     if (typeof c !== 'string') return 'bad cid'
     try {
-      cids.push(CID.parse(c))
+      cids.push(parseCID(c))
     } catch {
       return 'bad cid'
     }
