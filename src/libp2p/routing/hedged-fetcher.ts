@@ -326,16 +326,20 @@ export class HedgedBlockFetcher {
 
   /**
    * Fetch `cid` from the candidates, best first. Candidates may arrive over time (an
-   * async iterable is read only as far as needed).
+   * async iterable is read only as far as needed). With `lookAgain`, once every candidate
+   * was asked and every request failed, candidates are asked for once more: a lookup made
+   * while the first requests were still open could not know they would fail (a hedge pulls
+   * candidates early), and one made now can (discovery has dropped the peers that failed).
    */
   async fetch(
     cid: CID,
     candidates: Iterable<PeerId> | AsyncIterable<PeerId>,
-    options: { signal?: AbortSignal } = {}
+    options: { signal?: AbortSignal; lookAgain?: () => Iterable<PeerId> | AsyncIterable<PeerId> } = {}
   ): Promise<FetchedBlock> {
     const signal = options.signal
     signal?.throwIfAborted()
-    const iterator = toAsyncIterator(candidates)
+    let iterator = toAsyncIterator(candidates)
+    let lookedAgain = options.lookAgain == null
     const tried = new Set<string>()
     const errors: Error[] = []
     const attempts = new Set<Attempt>()
@@ -348,22 +352,38 @@ export class HedgedBlockFetcher {
      */
     const again: PeerId[] = []
     const retried = new Set<string>()
+    /** every request made so far has ended */
+    const allSettled = (): boolean => {
+      for (const a of attempts) if (!a.settled) return false
+      return true
+    }
+    /** the second look is due: every request made has ended, and at least one failed */
+    const lookAgainDue = (): boolean => !lookedAgain && errors.length > 0 && allSettled()
     /** no candidate left to ask, now or later */
-    const spent = (): boolean => exhausted && again.length === 0
+    const spent = (): boolean => exhausted && again.length === 0 && !lookAgainDue()
 
     const nextCandidate = async (): Promise<PeerId | undefined> => {
-      while (!exhausted) {
-        const r = await iterator.next()
-        if (r.done === true) {
-          exhausted = true
-          break
+      for (;;) {
+        while (!exhausted) {
+          const r = await iterator.next()
+          if (r.done === true) {
+            exhausted = true
+            break
+          }
+          const key = r.value.toString()
+          if (tried.has(key)) continue
+          tried.add(key)
+          return r.value
         }
-        const key = r.value.toString()
-        if (tried.has(key)) continue
-        tried.add(key)
-        return r.value
+        const retry = again.shift()
+        if (retry != null) return retry
+        if (!lookAgainDue() || options.lookAgain == null) return undefined
+        // every request failed: look once more, now that the failures are known
+        lookedAgain = true
+        void iterator.return?.()
+        iterator = toAsyncIterator(options.lookAgain())
+        exhausted = false
       }
-      return again.shift()
     }
 
     if (!this.#started) throw new AbortError('the block fetcher is stopped')

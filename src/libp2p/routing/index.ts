@@ -355,13 +355,16 @@ export class ContentRoutingManager {
     )
   }
 
-  /** Candidates for one block: known and affinity first (ordered), then what discovery finds. */
+  /**
+   * Candidates for one block: known and affinity first (ordered), then what discovery finds.
+   * `yielded` (shared by a fetch's second look) keeps a peer from being given, and reserved, twice.
+   */
   async *#candidates(
     cid: CID,
     provenance: Map<string, Provenance>,
-    options: BlockFetchOptions
+    options: BlockFetchOptions,
+    yielded = new Set<string>()
   ): AsyncGenerator<PeerId> {
-    const yielded = new Set<string>()
     const give = (p: Provider): PeerId | undefined => {
       const key = p.id.toString()
       if (yielded.has(key) || p.id.equals(this.peer.host.peerId)) return undefined
@@ -492,8 +495,11 @@ export class ContentRoutingManager {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
     try {
-      const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options), {
-        signal: options.signal
+      const yielded = new Set<string>()
+      const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options, yielded), {
+        signal: options.signal,
+        // every peer asked failed: discovery has dropped them now, so its next answer is new
+        lookAgain: () => this.#candidates(cid, provenance, options, yielded)
       })
       // explored only now: the peers this fetch asked are left out (a bitswap server does not
       // send a block twice within 5 s, so a side request to one of them would hold up the fetch)

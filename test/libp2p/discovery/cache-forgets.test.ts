@@ -73,6 +73,16 @@ describe('the discovery cache forgets bad providers at once', () => {
     assert.ok(again.includes(s.honest.peerId.toString()), 'a new lookup names the honest holder')
   })
 
+  it('a slow provider that then sends a bad block: once every request failed, the fetch looks again and the honest holder serves', async () => {
+    const s = await scene()
+    // slower than the hedge timeout: the fetch pulls its next candidates (and the lookup answers
+    // from the cache, where the provider is not yet flagged) before the bad block arrives
+    s.firstStore.setFault({ kind: 'corrupt', delayMs: 4_000 })
+    const got = await s.router.retrieveContent(s.cid, { timeout: 30_000 })
+    assert.deepEqual(got, FILE)
+    assert.ok(s.discovery.reputation.isFlagged(s.first.peerId), 'the corrupting provider is flagged')
+  })
+
   it('a provider that says DONT_HAVE: dropped from the cached answer, and the lookup asks the network', async () => {
     const s = await scene()
     // the first provider no longer holds the block
