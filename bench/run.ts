@@ -21,6 +21,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runAddBench } from './add.ts'
 import { runCacheBench } from './cache.ts'
+import { runCliStartBench } from './cli-start.ts'
 import { type BenchFigure, fmt, note, targetText } from './common.ts'
 import { runDiscoveryBench } from './discovery.ts'
 import { runIdleMemoryBench, servingMemoryFigures } from './memory.ts'
@@ -59,7 +60,8 @@ const ITEM_TITLES: Record<number, string> = {
   3: 'retrieval under unreliable providers',
   4: 'cache',
   5: 'discovery',
-  6: 'memory'
+  6: 'memory',
+  7: 'CLI start'
 }
 
 function positiveEnv(name: string, fallback: number): number {
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
   let peaks: ServingPeaks | undefined
   // cheap and in-process first; item 6's serving figures come from item 2's providers
   const plan: Array<[number, () => Promise<BenchFigure[]>]> = [
+    [7, () => runCliStartBench()],
     [4, () => runCacheBench()],
     [5, () => runDiscoveryBench()],
     [1, () => runAddBench({ sizeMiB: large })],

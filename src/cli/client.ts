@@ -1,9 +1,12 @@
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Role } from '../constants.ts'
+import { API_ADDR_FILE } from '../constants.ts'
 import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
 import type { IPFSKit } from '../kit/index.ts'
-import { readConfig, resolveRepoPath } from '../kit/repo.ts'
 import { daemonHoldsRepo } from './errors.ts'
 import type { GlobalOptions } from './options.ts'
+import { loadRepo } from './repo.ts'
 
 /**
  * What commands ask of a node: a kit opened on the repo for one command, or, while a
@@ -54,6 +57,7 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
   if (options.network && globals.offline === true) {
     throw new OfflineError('this command needs the network: run it without --offline')
   }
+  const { readConfig, resolveRepoPath } = await loadRepo()
   const repo = resolveRepoPath(globals.repo)
   await readConfig(repo)
   // loaded on first use: `version`, `--help` and usage errors stay fast
@@ -79,10 +83,19 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
  * `<repo>/api` and its token, if it answers as the repo's own peer; else undefined.
  */
 async function daemonOf(repo: string): Promise<KitClient | undefined> {
+  // no `<repo>/api` file, no daemon: the HTTP client is not even loaded
+  if (
+    !(await access(join(repo, API_ADDR_FILE)).then(
+      () => true,
+      () => false
+    ))
+  )
+    return undefined
   const { connectDaemon } = await import('../api/client.ts')
   const client = await connectDaemon(repo).catch(() => undefined)
   if (client == null) return undefined
   try {
+    const { readConfig } = await loadRepo()
     const [id, config] = await Promise.all([client.ipfsId(), readConfig(repo)])
     return id.ID === config.Identity.PeerID ? client : undefined
   } catch {
@@ -99,7 +112,7 @@ export async function openClient(globals: GlobalOptions, options: OpenClientOpti
   if (options.network && globals.offline === true) {
     throw new OfflineError('this command needs the network: run it without --offline')
   }
-  const repo = resolveRepoPath(globals.repo)
+  const repo = (await loadRepo()).resolveRepoPath(globals.repo)
   const daemon = await daemonOf(repo)
   if (daemon == null) return openKit(globals, options)
   for (const addr of options.connect ?? []) await daemon.ipfsSwarmConnect(addr)
@@ -140,6 +153,7 @@ export async function withContent<T>(
     return await withClient(globals, { network: false }, fn)
   } catch (err) {
     if (globals.offline === true || !isMissingLocally(err)) throw err
+    const { readConfig, resolveRepoPath } = await loadRepo()
     const config = await readConfig(resolveRepoPath(globals.repo))
     if (config.Bootstrap.length === 0 && !config.Discovery.MDNS.Enabled) {
       throw new NotFoundError(

@@ -20,14 +20,13 @@ import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
 import { InvalidParametersError, NotFoundError, NotStartedError, TimeoutError } from '../errors.ts'
 import { type FilesystemInit, IPFSFileSystem } from '../fs/index.ts'
-import { LibP2PIntegration } from '../libp2p/integration/index.ts'
+import type { LibP2PIntegration } from '../libp2p/integration/index.ts'
 import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
-import { appliedIntegration } from './integration.ts'
 import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
@@ -631,6 +630,7 @@ export class IPFSKit {
   /** The integration, made with this kit's own peer on first use. */
   async #ensureIntegration(): Promise<LibP2PIntegration> {
     if (this.#integration == null) {
+      const { LibP2PIntegration } = await import('../libp2p/integration/index.ts')
       const integration = new LibP2PIntegration(this.peer, this, await this.getCache())
       if (this.#integration == null) await this.setLibp2pIntegration(integration)
     }
@@ -705,9 +705,11 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
     })
     await peer.start()
     const kit = new IPFSKit(repo, peer, logger)
-    const integrationInit = appliedIntegration()
-    if (integrationInit != null && !peer.offline) {
+    // the integration (routing, announcements over gossipsub) is loaded only online
+    const integrationInit = peer.offline ? undefined : (await import('./integration.ts')).appliedIntegration()
+    if (integrationInit != null) {
       try {
+        const { LibP2PIntegration } = await import('../libp2p/integration/index.ts')
         await kit.setLibp2pIntegration(
           new LibP2PIntegration(peer, kit, await kit.getCache(), integrationInit)
         )

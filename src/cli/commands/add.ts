@@ -7,7 +7,7 @@ import { withClient } from '../client.ts'
 import { UsageError } from '../errors.ts'
 import { globalsOf, parseChunker, parseCidVersion } from '../options.ts'
 import { note, printJson, printLine } from '../output.ts'
-import { bytesToAdd, type Progress, progressBar } from '../progress.ts'
+import type { Progress } from '../progress.ts'
 
 interface AddCliOptions {
   recursive?: boolean
@@ -74,6 +74,8 @@ export function registerAdd(program: Command): void {
       }
       await checkPaths(paths, opts.recursive === true)
       const hidden = opts.hidden === true
+      // the progress bar's module is loaded by `add` only
+      const { bytesToAdd, progressBar } = await import('../progress.ts')
       const quiet = globals.quiet === true || opts.quieter === true
       let total: number | undefined = 0
       for (const p of paths)

@@ -6,11 +6,11 @@ import type { Profile, Role } from '../../constants.ts'
 import { API_TOKEN_FILE, DAEMON_READY_LINE } from '../../constants.ts'
 import { isErrorNamed, RepoNotInitializedError } from '../../errors.ts'
 import type { IPFSKit } from '../../kit/index.ts'
-import { initRepo, readConfig, resolveRepoPath } from '../../kit/repo.ts'
 import { VERSION } from '../../version.ts'
 import { openKit } from '../client.ts'
 import { checkMultiaddr, globalsOf } from '../options.ts'
 import { printLine } from '../output.ts'
+import { loadRepo } from '../repo.ts'
 import { aborted, onShutdown } from '../signals.ts'
 import { profileOption, roleOption } from './init.ts'
 
@@ -97,10 +97,11 @@ export function registerDaemon(program: Command): void {
     )
     .action(async (opts: DaemonOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
-      const path = resolveRepoPath(globals.repo)
       // listen first: a signal during start-up stops the daemon as soon as it is up
       const shutdown = onShutdown()
       try {
+        const { initRepo, readConfig, resolveRepoPath } = await loadRepo()
+        const path = resolveRepoPath(globals.repo)
         if (opts.init === true) {
           if (await initRepo(path, { profile: opts.profile, role: opts.role })) {
             await printLine(`initialized ipfs-kit node at ${path}`)

@@ -1,9 +1,9 @@
 import { type Command, Option } from 'commander'
 import type { Profile, Role } from '../../constants.ts'
 import { RepoError } from '../../errors.ts'
-import { initRepo, readConfig, resolveRepoPath } from '../../kit/repo.ts'
 import { globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
+import { loadRepo } from '../repo.ts'
 
 /** `--profile` of init and daemon: public (Kubo's default) or local. */
 export function profileOption(): Option {
@@ -32,6 +32,7 @@ export function registerInit(program: Command): void {
     .addOption(roleOption())
     .action(async (opts: InitOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
+      const { initRepo, readConfig, resolveRepoPath } = await loadRepo()
       const path = resolveRepoPath(globals.repo)
       const created = await initRepo(path, { profile: opts.profile, role: opts.role })
       if (!created) {

@@ -1,19 +1,20 @@
-import { privateKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Command } from 'commander'
 import { base64 } from 'multiformats/bases/base64'
 import type { IdResult } from '../../kit/index.ts'
-import { readConfig, resolveRepoPath } from '../../kit/repo.ts'
 import { VERSION } from '../../version.ts'
 import { withClient } from '../client.ts'
 import { groupCommand } from '../group.ts'
 import { checkMultiaddr, connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
+import { loadRepo } from '../repo.ts'
 
 /**
  * `ipfs id` of a repo, read from its config: what an offline node reports (no
  * addresses, no protocols), without taking the repo lock, so it works while a daemon runs.
  */
 export async function idFromRepo(repo: string | undefined): Promise<IdResult> {
+  const [{ readConfig, resolveRepoPath }, { privateKeyFromProtobuf, publicKeyToProtobuf }] =
+    await Promise.all([loadRepo(), import('@libp2p/crypto/keys')])
   const config = await readConfig(resolveRepoPath(repo))
   const key = privateKeyFromProtobuf(base64.baseDecode(config.Identity.PrivKey))
   return {

@@ -1,6 +1,4 @@
-import { withBitswap } from '@helia/bitswap'
 import type { Helia } from '@helia/interface'
-import { withLibp2pLight } from '@helia/libp2p'
 import {
   type AbortOptions,
   type ComponentLogger,
@@ -17,7 +15,6 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
-import { createHeliaLight } from 'helia'
 import type { Blockstore } from 'interface-blockstore'
 import type { Datastore } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
@@ -46,8 +43,9 @@ import type { ReputationTracker } from '../discovery/reputation.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
 import { BitswapGuard, type BitswapGuardInit } from './bitswap-guard.ts'
 import { enforceConnectionLimit } from './connection-limit.ts'
+import { createHeliaCore } from './helia-core.ts'
 import { assertLoopbackOnly } from './loopback.ts'
-import { libp2pOptions, type ResolvedPeerOptions } from './options.ts'
+import type { ResolvedPeerOptions } from './options.ts'
 import { Publisher } from './publish.ts'
 import { PeerReputationStore, type PeerReputationStoreInit } from './reputation-store.ts'
 import type { PeerServices } from './types.ts'
@@ -269,12 +267,19 @@ export class IPFSLibp2pPeer {
 
   async #start(): Promise<void> {
     if (this.#stopController.signal.aborted) this.#stopController = new AbortController()
-    const helia = createHeliaLight({
+    const helia = await createHeliaCore({
       blockstore: this.#blockstore,
       datastore: this.#datastore,
       logger: this.#logger
     })
     if (!this.offline) {
+      // the network stack is loaded only here: an offline peer (every one-shot CLI command
+      // but the network ones) never loads libp2p, its transports, the DHT or gossipsub
+      const [{ withBitswap }, { withLibp2pLight }, { libp2pOptions }] = await Promise.all([
+        import('@helia/bitswap'),
+        import('@helia/libp2p'),
+        import('./options.ts')
+      ])
       const opts = libp2pOptions(
         {
           ...this.#opts,
