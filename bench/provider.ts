@@ -21,7 +21,7 @@ import { IPFSLibp2pPeer } from '../src/libp2p/peer/index.ts'
 import { seededChunks } from './common.ts'
 import { FaultyBlockstore } from './faults.ts'
 import { plainHelia } from './helia.ts'
-import { fileSeed, type ProviderReady, type ProviderSpec } from './providers.ts'
+import { fileSeed, type ProviderReady, type ProviderSpec, RAW_PROTOCOL } from './providers.ts'
 
 async function main(spec: ProviderSpec): Promise<void> {
   let stop: () => Promise<void>
@@ -37,6 +37,24 @@ async function main(spec: ProviderSpec): Promise<void> {
       await blockstore?.close()
     }
     ready = { ready: true, multiaddrs: helia.libp2p.getMultiaddrs().map(String), cids: [] }
+  } else if (spec.mode === 'raw') {
+    const peer = new IPFSLibp2pPeer({ role: 'worker', profile: 'local' })
+    await peer.start()
+    // one 256 KiB buffer sent over and over: the cost is the stream's, not ours
+    const chunk = new Uint8Array(256 * 1024).fill(7)
+    await peer.handle(RAW_PROTOCOL, async (stream) => {
+      try {
+        for (let sent = 0; sent < spec.bytes; sent += chunk.byteLength) {
+          const part = spec.bytes - sent < chunk.byteLength ? chunk.subarray(0, spec.bytes - sent) : chunk
+          if (!stream.send(part)) await stream.onDrain()
+        }
+        await stream.close()
+      } catch (err) {
+        stream.abort(err as Error)
+      }
+    })
+    stop = () => peer.stop()
+    ready = { ready: true, multiaddrs: peer.getMultiaddrs().map(String), cids: [] }
   } else {
     const store = new FaultyBlockstore()
     const peer = new IPFSLibp2pPeer({ role: 'worker', profile: 'local', blockstore: store })

@@ -16,6 +16,11 @@ export type ProviderSpec =
   | { mode: 'helia'; dir?: string }
   /** our peer over a FaultyBlockstore holding `count` seeded files, then `fault` turned on */
   | { mode: 'faulty'; fault: Fault; files: { prefix: string; count: number; size: number } }
+  /** our peer (TCP + Noise + Yamux) pushing `bytes` on every stream of {@link RAW_PROTOCOL} */
+  | { mode: 'raw'; bytes: number }
+
+/** The private protocol of the raw-stream baseline: the provider pushes bytes, nothing else. */
+export const RAW_PROTOCOL = '/ipfs-kit/bench-raw/1.0.0'
 
 /** The line a provider prints when it serves. */
 export interface ProviderReady {

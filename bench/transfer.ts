@@ -37,7 +37,7 @@ import {
   seededSha
 } from './common.ts'
 import { plainHelia } from './helia.ts'
-import { type Provider, startDaemon, startProvider } from './providers.ts'
+import { type Provider, RAW_PROTOCOL, startDaemon, startProvider } from './providers.ts'
 
 /** Options of {@link runTransferBench}. */
 export interface TransferBenchInit {
@@ -93,6 +93,8 @@ export async function runTransferBench(
   const peaks: ServingPeaks = { ours: {}, helia: {}, resetWorked: true, repetitions }
   /** MiB/s of every repetition, per side and provider count (large file) */
   const rates: Record<Impl, Record<number, number[]>> = { ours: {}, helia: {} }
+  /** MiB/s of a raw libp2p stream pushing the large file's bytes, once per repetition */
+  const raw: number[] = []
   const notes: string[] = []
   try {
     for (const [sizeMiB, providerCounts] of [
@@ -103,6 +105,13 @@ export async function runTransferBench(
       const sha = await seededSha(seed, sizeMiB * MiB)
       const stores = await prepareStores(dir, seed, sizeMiB, Math.max(...providerCounts))
       for (let rep = 0; rep < repetitions; rep++) {
+        if (sizeMiB === large) {
+          const r = await rawStream(sizeMiB * MiB)
+          note(
+            `raw libp2p stream, ${sizeMiB} MiB, repetition ${rep + 1}/${repetitions}: ${r.toFixed(1)} MiB/s`
+          )
+          raw.push(r)
+        }
         for (const impl of alternate(IMPLS, rep)) {
           const providers: Provider[] = []
           try {
@@ -153,7 +162,44 @@ export async function runTransferBench(
       target: { op: '>=', value: n === 1 ? 1 : 2 }
     })
   )
+  figures.push(
+    row({
+      figure: `transfer throughput, ${large} MiB file, 1 provider, as a fraction of a raw libp2p stream (TCP + Noise + Yamux, ${RAW_PROTOCOL}) pushing the same bytes between two processes, mean of ${repetitions}`,
+      ours: mean(rates.ours[1]),
+      baseline: mean(raw),
+      baselineName: 'a raw libp2p stream from a separate process (our peer on both ends, no bitswap)',
+      unit: 'MiB/s',
+      better: 'higher',
+      goal: 'at least half of what the stream carries',
+      target: { op: '>=', value: 0.5 }
+    })
+  )
   return { figures, peaks, notes }
+}
+
+/**
+ * MiB/s of one libp2p stream (TCP + Noise + Yamux) carrying `bytes` from a provider process to
+ * this one: what the transport allows, with no bitswap, no blocks and no hashing.
+ */
+async function rawStream(bytes: number): Promise<number> {
+  const provider = await startProvider({ mode: 'raw', bytes })
+  const seeker = new IPFSLibp2pPeer({ role: 'leecher', profile: 'local', blockstore: new MemoryBlockstore() })
+  try {
+    await seeker.start()
+    await seeker.connect(provider.multiaddrs[0]!)
+    const start = performance.now()
+    const stream = await seeker.dialProtocol(multiaddr(provider.multiaddrs[0]!), RAW_PROTOCOL, {
+      signal: AbortSignal.timeout(TRANSFER_TIMEOUT_MS)
+    })
+    let got = 0
+    for await (const chunk of stream) got += chunk.byteLength
+    const ms = performance.now() - start
+    if (got !== bytes) throw new Error(`the raw stream carried ${got} bytes of ${bytes}`)
+    return bytes / MiB / (ms / 1000)
+  } finally {
+    await seeker.stop()
+    await killAll([provider])
+  }
 }
 
 /**

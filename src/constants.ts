@@ -361,6 +361,13 @@ export const ROUTING_HEDGE_MIN_DELAY_MS = 150
 /** Longest hedge delay, however slow a peer's history. @default 4000 */
 export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
 
+/**
+ * Wants (want-block, want-have, cancel) to one peer issued within this many ms go out in one
+ * bitswap message: a DAG read asks for blocks in bursts, and one message (one stream) per block
+ * cost the provider a stream negotiation each. @default 1
+ */
+export const ROUTING_WANT_BATCH_MS = 1
+
 /** Per-peer adaptive timeouts kept (least recently used dropped first). @default 1024 */
 export const ROUTING_PEER_TIMEOUTS_KEPT = 1024
 

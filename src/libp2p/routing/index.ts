@@ -40,8 +40,10 @@ import type { InFlightSizes, Provenance, Provider, StateSizes } from '../discove
 import type { IPFSLibp2pPeer } from '../peer/index.ts'
 import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
 import { bitswapOf } from './bitswap-access.ts'
+import { BlockWindow } from './block-window.ts'
 import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
 import { recentWantsOf } from './recent-wants.ts'
+import { batchWants, type WantBatchInit } from './want-batcher.ts'
 
 export { type ContentAnnouncement, parseAnnouncement } from './announcements.ts'
 export type { FetchedBlock, OutcomeSink, RequestOutcome } from './hedged-fetcher.ts'
@@ -76,7 +78,7 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined
 }
 
 /** Options of {@link ContentRoutingManager}. Every option is optional. */
-export interface ContentRoutingInit extends HedgedFetcherInit {
+export interface ContentRoutingInit extends HedgedFetcherInit, WantBatchInit {
   /** probability that a block fetch also explores an unexplored connected peer @default ROUTING_EXPLORE_PROBABILITY */
   exploreProbability?: number
   /** randomness for exploration, [0, 1) @default Math.random */
@@ -151,6 +153,7 @@ export class ContentRoutingManager {
   #log?: Logger
   #starting?: Promise<void>
   #reprovideTimer?: ReturnType<typeof setInterval>
+  #unbatch?: () => void
   /** per peer: block fetches that have it among their candidates (its expected load) */
   readonly #reserved = new Map<string, number>()
   /** block fetches running, by multihash (base64) */
@@ -224,6 +227,8 @@ export class ContentRoutingManager {
       this.#init
     )
     this.#fetcher.start()
+    // wants to one peer in the same moment go out in one message
+    this.#unbatch = batchWants(bitswapOf(this.peer.helia).bitswap.wantList, this.#init)
     this.#announcements = new AnnouncementChannel(this.peer, this.discovery, this.#log)
     this.#announcements.start()
     if (ROLES[this.peer.role].reprovide) {
@@ -242,6 +247,8 @@ export class ContentRoutingManager {
     this.#starting = undefined
     clearInterval(this.#reprovideTimer)
     this.#fetcher?.stop()
+    this.#unbatch?.()
+    this.#unbatch = undefined
     this.#announcements?.stop()
   }
 
@@ -596,23 +603,26 @@ export class ContentRoutingManager {
       for await (const p of this.discovery.findProviders(root, { signal: sessionSignal }))
         session.set(p.id.toString(), p)
     })().catch(() => {})
+    const concurrency = this.#init.blockConcurrency ?? ROUTING_BLOCK_CONCURRENCY
+    const window = new BlockWindow(concurrency)
     const source = {
       get: async function* (
         this: ContentRoutingManager,
         c: CID,
         opts: AbortOptions = {}
       ): AsyncGenerator<Uint8Array> {
-        if (await blockstore.has(c)) {
-          if (c.equals(root)) rootSource ??= 'local'
-          yield* blockstore.get(c, { ...opts, offline: true })
-          return
-        }
-        const fetched = await this.#fetchBlock(c, {
-          root,
-          signal,
-          preferredPeers: options.preferredPeers,
-          session
-        })
+        // the window is ours: the exporter's own bound does not hold (see BlockWindow); a read
+        // holds its place from the check of the local store until the block is there
+        const fetched = await window.run(
+          async () => {
+            if (await blockstore.has(c)) {
+              const block = await collectBytes(blockstore.get(c, { ...opts, offline: true }))
+              return { block, provenance: 'local' as const }
+            }
+            return this.#fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers, session })
+          },
+          { signal }
+        )
         if (c.equals(root)) rootSource ??= fetched.provenance
         yield fetched.block
       }.bind(this)
@@ -628,7 +638,7 @@ export class ContentRoutingManager {
       }
       for await (const chunk of entry.content({
         signal,
-        blockReadConcurrency: this.#init.blockConcurrency ?? ROUTING_BLOCK_CONCURRENCY
+        blockReadConcurrency: concurrency
       })) {
         bytes += chunk.byteLength
         if (options.maxSize != null && bytes > options.maxSize) {
