@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 
+import { availableParallelism } from 'node:os'
+
 const KiB = 1024
 const MiB = 1024 * KiB
 const GiB = 1024 * MiB
@@ -615,3 +617,24 @@ export const API_PUBSUB_SUB_MAX_QUEUED_BYTES = 4 * MiB
 
 /** Longest symlink target `add` takes in a multipart `application/symlink` part, bytes (Linux's `PATH_MAX`). */
 export const API_MAX_SYMLINK_TARGET_BYTES = 4096
+
+// ---------------------------------------------------------------------------
+// add: hashing, writing and pinning what the importer produces
+
+/**
+ * Worker threads that hash the leaves of an add (SHA-256), beside the thread that chunks,
+ * encodes and writes them. @default one fewer than the machine's cores, from 1 to 4
+ */
+export const ADD_HASH_WORKERS = Math.max(1, Math.min(4, availableParallelism() - 1))
+/** Leaves of one file hashed in this thread before the add hands leaves to the hash workers. @default 4 */
+export const ADD_WORKER_MIN_LEAVES = 4
+/** Leaves of one file being hashed and written at once (the importer's `blockWriteConcurrency`). @default 32 */
+export const ADD_BLOCK_WRITE_CONCURRENCY = 32
+/**
+ * Blocks of one add whose links are kept in memory to pin its root without reading the DAG
+ * back; an add of more blocks (about 250 GiB of 256 KiB chunks) pins by walking the DAG on disk.
+ * @default 1_000_000
+ */
+export const ADD_PIN_MAX_BLOCKS = 1_000_000
+/** Pinned-block records read from the datastore at once while pinning an add. @default 64 */
+export const ADD_PIN_READ_CONCURRENCY = 64

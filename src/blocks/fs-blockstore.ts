@@ -1,22 +1,33 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AbortOptions } from '@libp2p/interface'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast, type ShardingStrategy } from 'blockstore-fs/sharding'
 import type { CID } from 'multiformats/cid'
 import { NotFoundError } from '../errors.ts'
+import { type BytesInput, collectBytes } from './bytes.ts'
+
+/** Shard folders remembered as existing, at most (NextToLast's default makes 1,024). */
+const MAX_KNOWN_DIRS = 4096
 
 /**
- * The repo's block files: `blockstore-fs` (its layout, atomic writes, deletes and listing),
- * read with one `readFile` per block. blockstore-fs 4 opens a read stream per block and hands
- * it over in 64 KiB chunks; every reader here (the verifier first of all) needs the block whole,
- * so the stream only adds work: about three times the cost of a 256 KiB read on this machine,
- * which made pinning after an add (a read of every block) as slow as the add itself.
+ * The repo's block files: `blockstore-fs` (its layout, deletes and listing), read with one
+ * `readFile` per block and written with one temp file and a rename per block.
+ *
+ * blockstore-fs 4 opens a read stream per block and hands it over in 64 KiB chunks; every
+ * reader here (the verifier first of all) needs the block whole, so the stream only adds work:
+ * about three times the cost of a 256 KiB read on this machine. Its writes run a `mkdir` of the
+ * shard folder before every block; here a folder made once is remembered (and made again if it
+ * went away). A write is atomic as before: the bytes go to a temp file renamed over the block's
+ * file, and writes of one block run one after the other.
  *
  * Blocks are bounded (bitswap caps them at a few MiB), so reading one whole is safe.
  */
 export class RepoBlockstore extends FsBlockstore {
   readonly #sharding: ShardingStrategy
+  readonly #dirs = new Set<string>()
+  /** writes in progress, by file: bounded by the writes in flight */
+  readonly #writing = new Map<string, Promise<void>>()
 
   constructor(location: string, sharding: ShardingStrategy = new NextToLast()) {
     super(location, { shardingStrategy: sharding })
@@ -36,5 +47,47 @@ export class RepoBlockstore extends FsBlockstore {
       throw err
     }
     yield bytes
+  }
+
+  override async put(key: CID, val: BytesInput, options: AbortOptions = {}): Promise<CID> {
+    const bytes = await collectBytes(val)
+    const { dir, file } = this.#sharding.encode(key)
+    // one write of a block at a time: a second waits for the first, then writes again
+    const previous = this.#writing.get(file)
+    const write = (previous ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#write(dir, file, bytes, options))
+    this.#writing.set(file, write)
+    try {
+      await write
+    } finally {
+      if (this.#writing.get(file) === write) this.#writing.delete(file)
+    }
+    return key
+  }
+
+  async #write(dir: string, file: string, bytes: Uint8Array, options: AbortOptions): Promise<void> {
+    options.signal?.throwIfAborted()
+    const folder = join(this.path, dir)
+    // blockstore-fs's (steno's) temp name: a failed write leaves at most one per block, which
+    // the block's next write replaces
+    const temp = join(folder, `.${file}.tmp`)
+    if (!this.#dirs.has(dir)) await this.#mkdir(dir, folder)
+    try {
+      await writeFile(temp, bytes, { signal: options.signal })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      // the shard folder went away since it was made: make it again
+      this.#dirs.delete(dir)
+      await this.#mkdir(dir, folder)
+      await writeFile(temp, bytes, { signal: options.signal })
+    }
+    await rename(temp, join(folder, file))
+  }
+
+  async #mkdir(dir: string, folder: string): Promise<void> {
+    await mkdir(folder, { recursive: true })
+    if (this.#dirs.size >= MAX_KNOWN_DIRS) this.#dirs.clear()
+    this.#dirs.add(dir)
   }
 }

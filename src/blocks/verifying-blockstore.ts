@@ -5,6 +5,7 @@ import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
 import { CorruptBlockError, DiskFullError, isDiskFull } from '../errors.ts'
 import { collectBytes } from './bytes.ts'
+import { wasHashedHere } from './hasher.ts'
 import { blockMatches, verifyBlock } from './verify.ts'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
@@ -61,9 +62,19 @@ export class VerifyingBlockstore extends BaseBlockstore {
 
   override async put(key: CID, val: BlockInput, options?: AbortOptions): Promise<CID> {
     const bytes = await collectBytes(val)
-    await verifyBlock(key, bytes, 'block to store')
+    await this.#verify(key, bytes)
     await this.#write(key, bytes, options)
     return key
+  }
+
+  /**
+   * Check a block to store against its CID, unless this process computed that CID from these
+   * very bytes (an add's leaves: see {@link wasHashedHere}); a block from anywhere else, the
+   * network first of all, is always hashed.
+   */
+  async #verify(key: CID, bytes: Uint8Array): Promise<void> {
+    if (wasHashedHere(key, bytes)) return
+    await verifyBlock(key, bytes, 'block to store')
   }
 
   async #write(key: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
@@ -86,7 +97,7 @@ export class VerifyingBlockstore extends BaseBlockstore {
   async putOver(key: CID, bytes: Uint8Array, options?: AbortOptions): Promise<boolean> {
     const held = await this.#read(key, options)
     if (held != null && equals(held, bytes)) return false
-    await verifyBlock(key, bytes, 'block to store')
+    await this.#verify(key, bytes)
     await this.#write(key, bytes, options)
     if (held == null) return false
     this.#stats.found++

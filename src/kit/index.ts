@@ -14,6 +14,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
 import { collectBytes } from '../blocks/bytes.ts'
+import { Sha256Pool } from '../blocks/hasher.ts'
 import { TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
@@ -27,6 +28,8 @@ import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { parallelLeaves } from './leaves.ts'
+import { AddedDag, pinRecursively } from './pinning.ts'
 import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
@@ -109,6 +112,10 @@ export class IPFSKit {
    * `gc` holds it alone, so a gc never removes what an add or a pin in progress has written.
    */
   readonly #gcLock: Mortice
+  /** hashes the leaves of adds on worker threads (started on the first large add) */
+  readonly #hashPool = new Sha256Pool()
+  /** pin records written from an add's output, one batch after the other */
+  #pinWrites: Promise<unknown> = Promise.resolve()
   #cache?: TieredCache
   #cacheStarting?: Promise<TieredCache>
   #integration?: LibP2PIntegration
@@ -168,7 +175,19 @@ export class IPFSKit {
     options: AddOptions,
     overrides: { fileImportConcurrency?: number } = {}
   ): Promise<AddResult[]> {
-    const importerOptions = { ...kuboImporterOptions(options), ...overrides }
+    const kubo = kuboImporterOptions(options)
+    const importerOptions: Partial<ImporterOptions> = {
+      ...kubo,
+      // the same leaves as the importer's, hashed on worker threads with several in flight
+      bufferImporter: parallelLeaves({
+        cidVersion: kubo.cidVersion === 1 ? 1 : 0,
+        rawLeaves: kubo.rawLeaves === true,
+        pool: this.#hashPool
+      }),
+      // the leaves keep their own window in flight (the importer's batches wait for each batch's slowest)
+      blockWriteConcurrency: 1,
+      ...overrides
+    }
     const signal = options.signal ?? this.peer.stopSignal
     if (options.onlyHash === true) return this.#import(source, name, options, importerOptions, signal)
     return this.#pinning(signal, () => this.#import(source, name, options, importerOptions, signal))
@@ -182,7 +201,9 @@ export class IPFSKit {
     signal: AbortSignal
   ): Promise<AddResult[]> {
     const results: AddResult[] = []
-    const blockstore = options.onlyHash === true ? discardBlockstore : this.#addBlockstore()
+    // what the add writes, to pin its root from without reading the DAG back
+    const dag = options.onlyHash !== true && options.pin !== false ? new AddedDag() : undefined
+    const blockstore = options.onlyHash === true ? discardBlockstore : this.#addBlockstore(dag, signal)
     try {
       for await (const entry of importer(source, blockstore, importerOptions)) {
         signal.throwIfAborted()
@@ -201,27 +222,51 @@ export class IPFSKit {
     if (root == null) throw new InvalidParametersError('nothing to add')
     if (name == null) root.Name = root.Hash
     if (options.onlyHash !== true) {
-      if (options.pin !== false) await this.#pinAdd(root.cid, { signal })
+      if (options.pin !== false) await this.#pinAdded(root.cid, dag, signal)
       this.#announce(root.cid)
     }
     return results
   }
 
   /**
+   * Pin an add's root: from the add's own record of its DAG when it has one (no block read
+   * back), else by walking the DAG on disk as `ipfsPinAdd` does.
+   */
+  async #pinAdded(root: CID, dag: AddedDag | undefined, signal: AbortSignal): Promise<void> {
+    const blocks = dag?.blocksBelow(root)
+    if (blocks == null) {
+      await this.#pinAdd(root, { signal })
+      return
+    }
+    // one batch at a time: each reads the records the one before may have written
+    const write = this.#pinWrites.then(() => pinRecursively(this.helia.datastore, root, blocks, { signal }))
+    this.#pinWrites = write.catch(() => undefined)
+    try {
+      await write
+    } catch (err) {
+      throw toKitError(err, `pin ${root}`, signal)
+    }
+  }
+
+  /**
    * Where an add writes: the node's blockstore, except that a block already held is compared
    * with the new bytes and rewritten if its copy on disk went bad (the node's storage skips
-   * a block it holds, so re-adding a file would otherwise leave it damaged).
+   * a block it holds, so re-adding a file would otherwise leave it damaged). Every block
+   * written is noted in `dag`, to pin from.
    */
-  #addBlockstore(): Parameters<typeof importer>[1] {
+  #addBlockstore(dag: AddedDag | undefined, signal: AbortSignal): Parameters<typeof importer>[1] {
     const helia = this.helia
     const store = this.repo.blockstore
     return {
       async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
-        if (await store.has(cid, options)) {
-          await store.putOver(cid, bytes, options)
-          return cid
+        const opts = { ...options, signal: options?.signal ?? signal }
+        if (await store.has(cid, opts)) {
+          await store.putOver(cid, bytes, opts)
+        } else {
+          await helia.blockstore.put(cid, bytes, opts)
         }
-        return helia.blockstore.put(cid, bytes, options)
+        dag?.add(cid, bytes)
+        return cid
       }
     } as unknown as Parameters<typeof importer>[1]
   }
@@ -667,6 +712,7 @@ export class IPFSKit {
     await this.#provides.onIdle()
     this.repo.blockstore.setHealer(undefined)
     this.#gcLock.finalize()
+    await this.#hashPool.stop()
     await this.repo.close()
   }
 }

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { FsBlockstore } from 'blockstore-fs'
+import { NextToLast } from 'blockstore-fs/sharding'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -67,6 +70,28 @@ describe('RepoBlockstore (blockstore-fs, whole-file reads)', () => {
     const controller = new AbortController()
     controller.abort()
     await assert.rejects(collectBytes(store.get(cid, { signal: controller.signal })), { name: 'AbortError' })
+    await store.close()
+  })
+
+  it('writes: many of one block at once, a shard folder removed under it, no temp file left', async () => {
+    const path = join(dir.path, 'writes')
+    const store = new RepoBlockstore(path)
+    await store.open()
+    const bytes = pseudoRandomBytes(300_000, 8)
+    const cid = await rawBlock(bytes)
+    await Promise.all(Array.from({ length: 8 }, () => store.put(cid, bytes)))
+    assert.deepEqual(new Uint8Array(await collectBytes(store.get(cid))), bytes)
+    // the folder the store made once goes away: the next write makes it again
+    const { dir: shard } = new NextToLast().encode(cid)
+    await rm(join(path, shard), { recursive: true })
+    await store.put(cid, bytes)
+    assert.deepEqual(new Uint8Array(await collectBytes(store.get(cid))), bytes)
+    const files = await readdir(join(path, shard))
+    assert.deepEqual(files, [new NextToLast().encode(cid).file], 'no temp file is left')
+    const listed = []
+    for await (const pair of store.getAll())
+      listed.push(Buffer.from(pair.cid.multihash.bytes).toString('hex'))
+    assert.deepEqual(listed, [Buffer.from(cid.multihash.bytes).toString('hex')])
     await store.close()
   })
 })

@@ -1,0 +1,77 @@
+/**
+ * The add's own leaves (one copy, hashed on workers, a window in flight) are the importer's:
+ * the same blocks under the same CIDs, for every Kubo layout the kit offers.
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { importer } from 'ipfs-unixfs-importer'
+import type { CID } from 'multiformats/cid'
+import { Sha256Pool } from '../../src/blocks/hasher.ts'
+import { type AddOptions, kuboImporterOptions } from '../../src/kit/importer.ts'
+import { parallelLeaves } from '../../src/kit/leaves.ts'
+import { pseudoRandomBytes } from '../helpers.ts'
+
+/** Import `bytes` and return every block put, CID → hex, and the root. */
+async function blocksOf(
+  bytes: Uint8Array,
+  options: AddOptions,
+  leaves?: Parameters<typeof parallelLeaves>[0]
+): Promise<{ root: string; blocks: Map<string, string> }> {
+  const blocks = new Map<string, string>()
+  const store = {
+    async put(cid: CID, block: Uint8Array): Promise<CID> {
+      blocks.set(cid.toString(), Buffer.from(block).toString('hex'))
+      return cid
+    }
+  } as unknown as Parameters<typeof importer>[1]
+  const extra = leaves == null ? {} : { bufferImporter: parallelLeaves(leaves), blockWriteConcurrency: 1 }
+  let root = ''
+  // in pieces of an odd size, so that chunks straddle the pieces
+  const source = (async function* () {
+    for (let at = 0; at < bytes.length; at += 100_003) yield bytes.subarray(at, at + 100_003)
+  })()
+  for await (const entry of importer([{ content: source }], store, {
+    ...kuboImporterOptions(options),
+    ...extra
+  })) {
+    root = entry.cid.toString()
+  }
+  return { root, blocks }
+}
+
+describe('parallel leaves', () => {
+  const pool = new Sha256Pool({ workers: 2 })
+  after(async () => {
+    await pool.stop()
+  })
+
+  const sizes = [0, 1, 127, 128, 16_383, 16_384, 262_144, 262_145, 3 * 262_144 + 5]
+  const layouts: AddOptions[] = [
+    {},
+    { cidVersion: 1 },
+    { cidVersion: 1, rawLeaves: false },
+    { chunkSize: 1000 },
+    { cidVersion: 1, chunkSize: 128 }
+  ]
+  for (const options of layouts) {
+    it(`the importer's blocks and CIDs, ${JSON.stringify(options)}`, async () => {
+      for (const size of sizes) {
+        const bytes = pseudoRandomBytes(size, size + 1)
+        const expected = await blocksOf(bytes, options)
+        const cidVersion = options.cidVersion ?? 0
+        const rawLeaves = options.rawLeaves ?? cidVersion === 1
+        for (const minWorkerLeaves of [0, 2, Number.POSITIVE_INFINITY]) {
+          const got = await blocksOf(bytes, options, {
+            cidVersion,
+            rawLeaves,
+            pool,
+            minWorkerLeaves,
+            window: 3
+          })
+          assert.equal(got.root, expected.root, `${size} bytes, workers after ${minWorkerLeaves} leaves`)
+          assert.deepEqual(got.blocks, expected.blocks, `${size} bytes`)
+        }
+      }
+    })
+  }
+})
