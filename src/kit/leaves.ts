@@ -107,11 +107,14 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
   return async function* leaves(file, blockstore) {
     const leaf = async (chunk: Uint8Array, useWorker: boolean): Promise<BufferImporterResult> => {
       // a new array this add owns: the worker takes it, and no one else can change it
+      // (`new Uint8Array(chunk)` copies; a Buffer's `slice()` would be a view of the chunk's pool)
       let { block, dataOffset } = init.rawLeaves
-        ? { block: chunk.slice(), dataOffset: 0 }
+        ? { block: new Uint8Array(chunk), dataOffset: 0 }
         : encodeFileLeaf(chunk)
       let digest: Uint8Array
       if (useWorker && init.pool != null) {
+        // the worker takes the whole buffer: a block that shares one is copied into its own
+        if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) block = new Uint8Array(block)
         ;({ bytes: block, digest } = await init.pool.digest(block))
       } else {
         digest = sha256Here(block)

@@ -15,7 +15,8 @@ import { pseudoRandomBytes } from '../helpers.ts'
 async function blocksOf(
   bytes: Uint8Array,
   options: AddOptions,
-  leaves?: Parameters<typeof parallelLeaves>[0]
+  leaves?: Parameters<typeof parallelLeaves>[0],
+  piece = 100_003
 ): Promise<{ root: string; blocks: Map<string, string> }> {
   const blocks = new Map<string, string>()
   const store = {
@@ -26,9 +27,11 @@ async function blocksOf(
   } as unknown as Parameters<typeof importer>[1]
   const extra = leaves == null ? {} : { bufferImporter: parallelLeaves(leaves), blockWriteConcurrency: 1 }
   let root = ''
-  // in pieces of an odd size, so that chunks straddle the pieces
+  // in pieces of an odd size, so that chunks straddle the pieces; as Node Buffers that share
+  // one big buffer, as a file stream or a multipart upload gives them
+  const all = Buffer.from(bytes)
   const source = (async function* () {
-    for (let at = 0; at < bytes.length; at += 100_003) yield bytes.subarray(at, at + 100_003)
+    for (let at = 0; at < all.length; at += piece) yield all.subarray(at, at + piece)
   })()
   for await (const entry of importer([{ content: source }], store, {
     ...kuboImporterOptions(options),
@@ -71,6 +74,14 @@ describe('parallel leaves', () => {
           assert.equal(got.root, expected.root, `${size} bytes, workers after ${minWorkerLeaves} leaves`)
           assert.deepEqual(got.blocks, expected.blocks, `${size} bytes`)
         }
+        // whole chunks inside one piece: the chunker hands them over as views of the piece
+        const views = await blocksOf(
+          bytes,
+          options,
+          { cidVersion, rawLeaves, pool, minWorkerLeaves: 0 },
+          1 << 22
+        )
+        assert.equal(views.root, expected.root, `${size} bytes, chunks as views of a bigger buffer`)
       }
     })
   }
