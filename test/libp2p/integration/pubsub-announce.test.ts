@@ -48,10 +48,13 @@ describe('a leecher cache miss served by a worker that announced the content ove
           .some((r) => r.id.equals(worker.peer.peerId) && r.provenance === 'pubsub'),
       'the announcement on the leecher'
     )
+    // the leecher may have met the worker through the DHT meanwhile (a routing table refresh
+    // through the master): hang up, so that the fetch dials the addresses the announcement named
+    await leecher.peer.host.hangUp(worker.peer.peerId)
     assert.equal(
       leecher.peer.host.getConnections(worker.peer.peerId).length,
       0,
-      'the leecher is not connected to the worker yet'
+      'the leecher is not connected to the worker'
     )
 
     const fs = leecher.getFilesystem({ useLibp2p: true })
