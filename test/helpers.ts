@@ -63,6 +63,25 @@ export async function waitFor(
   throw new Error(`timed out after ${ms} ms waiting for ${what}`)
 }
 
+/**
+ * Values a whole-number parameter (API option or CLI flag) must refuse, as Kubo's strconv
+ * parsing does: exponents, hex, spaces, points, signs, separators, other digits, too large.
+ */
+export const NOT_WHOLE_NUMBERS: readonly string[] = [
+  '1e3',
+  '0x10',
+  ' 5',
+  '5 ',
+  '5.0',
+  '-1',
+  '+5',
+  '1_000',
+  '٣',
+  'Infinity',
+  '9007199254740992',
+  '99999999999999999999999'
+]
+
 /** Deterministic pseudo-random bytes. */
 export function pseudoRandomBytes(length: number, seed = 1): Uint8Array {
   const out = new Uint8Array(length)

@@ -9,6 +9,7 @@ import { API_MAX_SMALL_BODY_BYTES } from '../constants.ts'
 import { InvalidParametersError, PayloadTooLargeError } from '../errors.ts'
 import type { IPFSKit } from '../kit/index.ts'
 import type { ActivityLog } from './activity.ts'
+import { drained } from './drained.ts'
 import type { ApiMetrics } from './metrics.ts'
 
 /** Everything a handler gets for one request. */
@@ -110,17 +111,7 @@ export function sendJson(res: ServerResponse, value: unknown, status = 200): voi
  */
 export async function write(res: ServerResponse, chunk: string | Uint8Array): Promise<boolean> {
   if (res.destroyed || res.writableEnded) return false
-  if (!res.write(chunk) && !res.destroyed) {
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        res.off('drain', done)
-        res.off('close', done)
-        resolve()
-      }
-      res.on('drain', done)
-      res.on('close', done)
-    })
-  }
+  if (!res.write(chunk)) await drained(res)
   return !res.destroyed
 }
 

@@ -7,6 +7,7 @@
  */
 import { extract as tarExtract, pack as tarPack } from 'tar-stream'
 import { InvalidArchiveError, InvalidParametersError } from '../errors.ts'
+import { type DrainableSink, drained } from './drained.ts'
 
 /** One entry to write. */
 export interface TarEntry {
@@ -25,26 +26,9 @@ export interface TarEntry {
 }
 
 /** What a tar stream's writable side needs from `tar-stream`'s entry sink (a streamx Writable). */
-interface Sink {
+interface Sink extends DrainableSink {
   write(chunk: Uint8Array): boolean
   end(): void
-  destroyed: boolean
-  once(event: 'drain' | 'close', listener: () => void): unknown
-  off(event: 'drain' | 'close', listener: () => void): unknown
-}
-
-/** Wait until `sink` takes more (`drain`) or is gone (`close`), leaving no listener behind. */
-function drained(sink: Sink): Promise<void> {
-  if (sink.destroyed) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = (): void => {
-      sink.off('drain', done)
-      sink.off('close', done)
-      resolve()
-    }
-    sink.once('drain', done)
-    sink.once('close', done)
-  })
 }
 
 function headerOf(entry: TarEntry): Parameters<ReturnType<typeof tarPack>['entry']>[0] {

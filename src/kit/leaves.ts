@@ -114,7 +114,8 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
       let digest: Uint8Array
       if (useWorker && init.pool != null) {
         // the worker takes the whole buffer: a block that shares one is copied into its own
-        if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength) block = new Uint8Array(block)
+        if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength)
+          block = new Uint8Array(block)
         ;({ bytes: block, digest } = await init.pool.digest(block))
       } else {
         digest = sha256Here(block)

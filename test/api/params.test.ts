@@ -6,24 +6,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { durationOption, timeoutOption, uint } from '../../src/api/http.ts'
-import { tempDir } from '../helpers.ts'
+import { NOT_WHOLE_NUMBERS, tempDir } from '../helpers.ts'
 import { type ApiNode, apiNode } from './helpers.ts'
-
-/** Values a whole-number option must refuse: exponents, hex, spaces, points, signs, too large. */
-const NOT_WHOLE_NUMBERS = [
-  '1e3',
-  '0x10',
-  ' 5',
-  '5 ',
-  '5.0',
-  '-1',
-  '+5',
-  '1_000',
-  '٣',
-  'Infinity',
-  '9007199254740992',
-  '99999999999999999999999'
-]
 
 const q = (entries: Record<string, string>): URLSearchParams => new URLSearchParams(entries)
 
