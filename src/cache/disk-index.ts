@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import { CID } from 'multiformats/cid'
 import { RepoLockedError } from '../errors.ts'
+import type { DiskTierStore } from './index.ts'
 import { cacheKey, shardOf } from './key.ts'
 
 /** What the index stores per block. */
@@ -125,6 +126,41 @@ export async function reconcile(db: IndexDb, dir: string): Promise<Reconciled> {
   await db.batch(stale.map((key) => ({ type: 'del' as const, key })))
   const entries = [...loaded.values()].sort((a, b) => a.lastAccess - b.lastAccess)
   return { entries, shards, missingDropped, orphansRemoved }
+}
+
+/**
+ * Make the index of a tier over a block store agree with the store: remove temp files and the
+ * files of an earlier file-backed tier (copies: the store is the one copy now), and drop index
+ * entries (and malformed ones) whose block the store does not hold.
+ */
+export async function reconcileWithStore(db: IndexDb, dir: string, store: DiskTierStore): Promise<Reconciled> {
+  let orphansRemoved = 0
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const legacyShard = entry.isDirectory() && entry.name.length === 2
+    if (!legacyShard && entry.name !== 'tmp') continue
+    for (const name of await readdir(join(dir, entry.name))) {
+      await rm(join(dir, entry.name, name), { recursive: true, force: true })
+      orphansRemoved++
+    }
+    if (legacyShard) await rm(join(dir, entry.name), { recursive: true, force: true })
+  }
+  const entries: DiskEntry[] = []
+  const stale: string[] = []
+  let missingDropped = 0
+  for await (const [key, record] of db.iterator()) {
+    const entry = fromRecord(key, record)
+    if (entry == null) {
+      stale.push(key)
+    } else if (await store.has(entry.cid)) {
+      entries.push(entry)
+    } else {
+      stale.push(key)
+      missingDropped++
+    }
+  }
+  await db.batch(stale.map((key) => ({ type: 'del' as const, key })))
+  entries.sort((a, b) => a.lastAccess - b.lastAccess)
+  return { entries, shards: [], missingDropped, orphansRemoved }
 }
 
 /** The index record of an entry. */

@@ -13,6 +13,13 @@
  *   disk is deleted, counted in `corruptDropped` and reported as a miss, never returned.
  * - **Eviction.** Of the `evictionSample` least recently used blocks, the coldest (lowest decayed
  *   heat) goes first: recency and frequency at O(sample) per eviction.
+ * - **Over a block store (one copy on disk).** With `store` (a kit passes its repo's blockstore),
+ *   the tier keeps no files of its own: a block is written to the store once (not at all if the
+ *   store holds it already), the index keeps its size and heat, and an eviction asks the store to
+ *   remove the block, which it does unless something else keeps it (a pin). The tier then bounds
+ *   the unpinned blocks the node fetched, and the store verifies every read. Files of an earlier
+ *   file-backed tier in `dir` are removed on start, and index entries whose block the store does
+ *   not hold are dropped.
  *
  * @packageDocumentation
  */
@@ -40,10 +47,11 @@ import {
   isCode,
   openIndex,
   reconcile,
+  reconcileWithStore,
   toRecord
 } from './disk-index.ts'
 import { decayHeat, touchHeat } from './heat.ts'
-import type { CacheOptions, CacheTier, DiskTierInit, DiskTierStats } from './index.ts'
+import type { CacheOptions, CacheTier, DiskTierInit, DiskTierStats, DiskTierStore } from './index.ts'
 import { cacheKey, shardOf } from './key.ts'
 
 /**
@@ -72,6 +80,8 @@ export class DiskTier implements CacheTier {
   private readonly verifier: BlockVerifier
   private readonly log: Logger
   private readonly queue: PQueue
+  /** where blocks live when the tier keeps no files of its own */
+  private readonly blockStore?: DiskTierStore
   private readonly entries = new Map<string, DiskEntry>() // LRU → MRU order
   private readonly dirty = new Set<string>()
   private readonly writing = new Map<string, Promise<boolean>>()
@@ -114,6 +124,12 @@ export class DiskTier implements CacheTier {
     this.verifier = new BlockVerifier(init.hashers)
     this.log = (components.logger ?? kitLogger()).forComponent('kit:cache:disk')
     this.queue = new PQueue({ concurrency: init.writeConcurrency ?? DEFAULT_CACHE_DISK_WRITE_CONCURRENCY })
+    this.blockStore = init.store
+  }
+
+  /** Whether blocks live in a block store (`store`) rather than in files of the tier's own. */
+  get overStore(): boolean {
+    return this.blockStore != null
   }
 
   /** Open the index and reconcile it with the files on disk. Idempotent. */
@@ -161,22 +177,28 @@ export class DiskTier implements CacheTier {
         this.stats.misses++
         return undefined
       }
-      let bytes: Uint8Array
+      let bytes: Uint8Array | undefined
       try {
-        const file = await readFile(this.pathOfKey(key), { signal: options?.signal })
-        bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength) // a plain view, not a Buffer
+        bytes = await this.read(key, cid, options)
       } catch (err) {
-        if (!isCode(err, 'ENOENT')) {
+        if (isCode(err, 'ENOENT') || (this.blockStore != null && !(await this.blockStore.has(cid)))) {
+          bytes = undefined
+        } else {
           throw err
         }
+      }
+      if (bytes == null) {
         if (this.entries.get(key) === entry) {
           this.stats.missingDropped++
-          await this.drop(entry)
+          await this.drop(entry, false)
         }
         this.stats.misses++
         return undefined
       }
-      if (bytes.byteLength !== entry.size || !(await this.verifier.matches(cid, bytes))) {
+      if (
+        bytes.byteLength !== entry.size ||
+        (this.blockStore == null && !(await this.verifier.matches(cid, bytes)))
+      ) {
         if (this.entries.get(key) === entry) {
           this.stats.corruptDropped++
           this.log.error('dropped %s: its file no longer hashes to its CID', cid)
@@ -235,6 +257,41 @@ export class DiskTier implements CacheTier {
     })
   }
 
+  /**
+   * Index a block that the `store` already holds, verified (a block a fetch has just stored):
+   * nothing is written. Resolves false, indexing nothing, if the block is larger than
+   * `maxItemSize`; evicts to stay within `maxBytes`.
+   *
+   * @throws InvalidParametersError if the tier has no `store`
+   */
+  async noteStored(cid: CID, size: number): Promise<boolean> {
+    if (this.blockStore == null) {
+      throw new InvalidParametersError('noteStored needs a disk tier over a block store')
+    }
+    return this.track(async () => {
+      if (size > this.maxItemSize) {
+        this.stats.rejected++
+        return false
+      }
+      return this.indexStored(cid, size)
+    })
+  }
+
+  /**
+   * Drop index entries of blocks the `store` no longer holds (a `gc` removed them): nothing is
+   * removed from the store.
+   */
+  async forget(cids: Iterable<CID>): Promise<void> {
+    await this.track(async () => {
+      for (const cid of cids) {
+        const key = cacheKey(cid)
+        await this.writing.get(key)?.catch(() => {})
+        const entry = this.entries.get(key)
+        if (entry != null) await this.drop(entry, false)
+      }
+    })
+  }
+
   /** Whether the block is indexed (false before `start()`); not an access. */
   has(cid: CID): boolean {
     return this.entries.has(cacheKey(cid))
@@ -251,7 +308,10 @@ export class DiskTier implements CacheTier {
     return this.pathOfKey(cacheKey(cid))
   }
 
-  /** Remove the block: its file, then its index entry. */
+  /**
+   * Remove the block: its file (over a `store`: the store's copy, unless the store keeps it),
+   * then its index entry.
+   */
   async delete(cid: CID, options?: CacheOptions): Promise<void> {
     await this.track(async () => {
       options?.signal?.throwIfAborted()
@@ -315,7 +375,8 @@ export class DiskTier implements CacheTier {
     await mkdir(join(this.dir, 'tmp'), { recursive: true })
     const db = await openIndex(this.dir)
     try {
-      const found = await reconcile(db, this.dir)
+      const found =
+        this.blockStore == null ? await reconcile(db, this.dir) : await reconcileWithStore(db, this.dir, this.blockStore)
       for (const entry of found.entries) {
         this.entries.set(entry.key, entry)
         this.bytes += entry.size
@@ -349,6 +410,15 @@ export class DiskTier implements CacheTier {
 
   /** Single-flight write of one block; resolves true once it is indexed (or already was). */
   private async store(cid: CID, bytes: Uint8Array): Promise<boolean> {
+    return this.indexOnce(cid, async (key) => this.write(key, cid, bytes))
+  }
+
+  /** Single-flight indexing of a block the store holds already. */
+  private async indexStored(cid: CID, size: number): Promise<boolean> {
+    return this.indexOnce(cid, async (key) => this.write(key, cid, size))
+  }
+
+  private async indexOnce(cid: CID, run: (key: string) => Promise<boolean>): Promise<boolean> {
     const key = cacheKey(cid)
     if (this.entries.has(key)) {
       return true
@@ -357,7 +427,7 @@ export class DiskTier implements CacheTier {
     if (running != null) {
       return running
     }
-    const write = this.queue.add(async () => this.write(key, cid, bytes))
+    const write = this.queue.add(async () => run(key))
     this.writing.set(key, write)
     try {
       return await write
@@ -366,9 +436,19 @@ export class DiskTier implements CacheTier {
     }
   }
 
-  private async write(key: string, cid: CID, bytes: Uint8Array): Promise<boolean> {
+  /**
+   * Write one block and index it. `bytes` is the block, or (over a store) the size of a block the
+   * store holds already.
+   */
+  private async write(key: string, cid: CID, bytes: Uint8Array | number): Promise<boolean> {
     if (this.entries.has(key)) {
       return true
+    }
+    if (this.blockStore != null) {
+      return this.writeToStore(this.blockStore, key, cid, bytes)
+    }
+    if (typeof bytes === 'number') {
+      throw new InvalidParametersError('a file-backed disk tier needs the block, not its size')
     }
     const size = bytes.byteLength
     await this.reserve(size, key)
@@ -396,10 +476,7 @@ export class DiskTier implements CacheTier {
       if (this.db == null) {
         throw new NotStartedError('the disk cache was stopped during a write')
       }
-      await this.db.put(key, toRecord(entry))
-      this.entries.set(key, entry)
-      this.bytes += size
-      this.stats.writes++
+      await this.index(key, entry)
       return true
     } catch (err) {
       await rm(renamed ? target : tmp, { force: true }).catch(() => {})
@@ -407,6 +484,46 @@ export class DiskTier implements CacheTier {
     } finally {
       this.reserved -= size
     }
+  }
+
+  /** Over a store: write the block there unless it is held already (one copy), then index it. */
+  private async writeToStore(
+    store: DiskTierStore,
+    key: string,
+    cid: CID,
+    bytes: Uint8Array | number
+  ): Promise<boolean> {
+    const size = typeof bytes === 'number' ? bytes : bytes.byteLength
+    await this.reserve(size, key)
+    try {
+      await this.removing.get(key)?.catch(() => {})
+      if (typeof bytes !== 'number' && !(await store.has(cid))) {
+        await store.put(cid, bytes)
+        this.stats.writes++
+      }
+      const now = this.now()
+      await this.index(key, { key, cid, size, heat: 0, lastAccess: now, created: now })
+      return true
+    } finally {
+      this.reserved -= size
+    }
+  }
+
+  private async index(key: string, entry: DiskEntry): Promise<void> {
+    if (this.db == null) {
+      throw new NotStartedError('the disk cache was stopped during a write')
+    }
+    await this.db.put(key, toRecord(entry))
+    this.entries.set(key, entry)
+    this.bytes += entry.size
+    if (this.blockStore == null) this.stats.writes++
+  }
+
+  /** The stored bytes of a block (a missing file throws ENOENT). */
+  private async read(key: string, cid: CID, options?: CacheOptions): Promise<Uint8Array> {
+    if (this.blockStore != null) return this.blockStore.get(cid, options)
+    const file = await readFile(this.pathOfKey(key), { signal: options?.signal })
+    return new Uint8Array(file.buffer, file.byteOffset, file.byteLength) // a plain view, not a Buffer
   }
 
   /** Evict until `size` more bytes fit; waits for other writes when they hold the room. */
@@ -459,8 +576,11 @@ export class DiskTier implements CacheTier {
     await this.drop(victim)
   }
 
-  /** Forget an entry now (bytes, LRU), then remove its file and index record. */
-  private async drop(entry: DiskEntry): Promise<void> {
+  /**
+   * Forget an entry now (bytes, LRU), then remove its block (unless `removeBlock` is false: the
+   * block is gone already) and its index record.
+   */
+  private async drop(entry: DiskEntry, removeBlock = true): Promise<void> {
     if (this.entries.get(entry.key) !== entry) {
       return this.removing.get(entry.key)
     }
@@ -468,18 +588,36 @@ export class DiskTier implements CacheTier {
     this.dirty.delete(entry.key)
     this.bytes -= entry.size
     const db = this.db
+    const store = this.blockStore
     const removal = (async () => {
-      await rm(this.pathOfKey(entry.key), { force: true })
+      if (removeBlock) {
+        if (store == null) {
+          await rm(this.pathOfKey(entry.key), { force: true })
+        } else {
+          // the store may wait (a gc lock held by an add), so no write waits for it
+          await store.evict(entry.cid).catch((err: unknown) => {
+            this.log.error('could not evict %s from the block store - %e', entry.cid, err)
+          })
+        }
+      }
       await db?.del(entry.key)
     })()
     this.removing.set(entry.key, removal)
-    try {
-      await removal
-    } finally {
+    const done = removal.finally(() => {
       if (this.removing.get(entry.key) === removal) {
         this.removing.delete(entry.key)
       }
+    })
+    if (store != null && removeBlock) {
+      // tracked, so that stop() waits for it; the bytes are forgotten already
+      this.active.add(done)
+      done.then(
+        () => this.active.delete(done),
+        () => this.active.delete(done)
+      )
+      return
     }
+    await done
   }
 
   private pathOfKey(key: string): string {

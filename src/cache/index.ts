@@ -219,6 +219,28 @@ export interface DiskTierInit {
   hashers?: MultihashHasher[]
   /** Clock in milliseconds (tests inject one to age heat). @default Date.now */
   now?(): number
+  /**
+   * Keep blocks in this store instead of files of the tier's own (one copy on disk); `dir` then
+   * holds the index only. @default undefined (files under `dir`)
+   */
+  store?: DiskTierStore
+}
+
+/**
+ * A block store under the disk tier (a kit passes its repo's blockstore), so that a block is on
+ * disk once: the tier indexes what it caches there instead of keeping files of its own.
+ */
+export interface DiskTierStore {
+  has(cid: CID, options?: CacheOptions): Promise<boolean>
+  /** The block, verified against its CID by the store; throws if the store does not hold it. */
+  get(cid: CID, options?: CacheOptions): Promise<Uint8Array>
+  /** Store a block (the store verifies it). */
+  put(cid: CID, bytes: Uint8Array, options?: CacheOptions): Promise<void>
+  /**
+   * The tier evicts the block: remove it unless something else keeps it (a pin, an add in
+   * progress). Resolves whether it was removed.
+   */
+  evict(cid: CID): Promise<boolean>
 }
 
 /** Configuration of {@link TieredCache}. Every option is optional. */
@@ -249,6 +271,11 @@ export interface TieredCacheInit {
   hashers?: MultihashHasher[]
   /** Clock in milliseconds. @default Date.now */
   now?(): number
+  /**
+   * The disk tier keeps its blocks in this store (the repo's blockstore), indexing them in `dir`:
+   * one copy on disk. @default undefined (files of its own under `dir`)
+   */
+  diskStore?: DiskTierStore
 }
 
 /** Dependencies of {@link TieredCache}. */

@@ -115,7 +115,8 @@ export class TieredCache implements CacheTier {
           heatHalfLifeMs: init.heatHalfLifeMs,
           indexFlushIntervalMs: init.indexFlushIntervalMs,
           hashers: init.hashers,
-          now: init.now
+          now: init.now,
+          store: init.diskStore
         },
         { logger }
       )
@@ -316,12 +317,37 @@ export class TieredCache implements CacheTier {
     return bytes
   }
 
-  /** Store verified bytes in the first tier that takes them. */
+  /**
+   * Store verified bytes in the first tier that takes them. Over a block store the disk tier
+   * indexes every block too: the block is on disk anyway (written there once), and the tier's
+   * bound must count it.
+   */
   private async store(cid: CID, bytes: Uint8Array): Promise<boolean> {
     if (bytes.byteLength <= this.memory.maxItemSize) {
-      return this.memory.putVerified(cid, bytes)
+      const kept = this.memory.putVerified(cid, bytes)
+      if (this.disk?.overStore === true) await this.disk.putVerified(cid, bytes)
+      return kept
     }
     return (await this.disk?.putVerified(cid, bytes)) === true
+  }
+
+  /**
+   * A block a fetch has just written to the disk tier's block store, verified: index it there
+   * (nothing is written). A no-op for a cache without a disk tier over a store.
+   */
+  async noteStored(cid: CID, size: number): Promise<void> {
+    if (this.disk?.overStore !== true || !this.started) return
+    await this.disk.noteStored(cid, size)
+  }
+
+  /** Blocks the disk tier's block store no longer holds (a `gc` removed them): forget them. */
+  async forget(cids: Iterable<CID>): Promise<void> {
+    const list = [...cids]
+    for (const cid of list) {
+      this.pending.delete(cacheKey(cid))
+      await this.memory.delete(cid)
+    }
+    if (this.disk?.overStore === true && this.started) await this.disk.forget(list)
   }
 
   /** Start the one fetch of `cid`; every concurrent caller joins it. */

@@ -15,7 +15,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
 import { collectBytes } from '../blocks/bytes.ts'
 import { Sha256Pool } from '../blocks/hasher.ts'
-import { TieredCache } from '../cache/index.ts'
+import { type DiskTierStore, TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
@@ -63,6 +63,13 @@ export interface IPFSKitInit {
   bootstrapPeers?: string[]
   /** overrides the repo's kad-dht prefix for this run */
   dhtProtocolPrefix?: string
+  /** bytes the cache keeps in memory @default the role's `memoryCacheBytes` (ROLES) */
+  memoryCacheBytes?: number
+  /**
+   * bytes of unpinned fetched blocks kept on disk (the cache's disk tier, over the blockstore:
+   * one copy), evicted by heat beyond it @default the role's `diskCacheBytes` (ROLES)
+   */
+  diskCacheBytes?: number
   logger?: ComponentLogger
 }
 
@@ -71,6 +78,8 @@ export interface CatOptions extends AbortOptions {
   offset?: number
   length?: number
 }
+
+type BrokerRetrieve = (cid: CID, options?: AbortOptions) => Promise<Uint8Array>
 
 function withTimeout(
   signal: AbortSignal | undefined,
@@ -116,13 +125,20 @@ export class IPFSKit {
   readonly #hashPool = new Sha256Pool()
   /** pin records written from an add's output, one batch after the other */
   #pinWrites: Promise<unknown> = Promise.resolve()
+  readonly #cacheBytes: Pick<IPFSKitInit, 'memoryCacheBytes' | 'diskCacheBytes'>
   #cache?: TieredCache
   #cacheStarting?: Promise<TieredCache>
   #integration?: LibP2PIntegration
   #stopped = false
 
   /** Use {@link ipfsKit}: it opens the repo and starts the node. */
-  constructor(repo: Repo, peer: IPFSLibp2pPeer, logger: ComponentLogger) {
+  constructor(
+    repo: Repo,
+    peer: IPFSLibp2pPeer,
+    logger: ComponentLogger,
+    cacheBytes: Pick<IPFSKitInit, 'memoryCacheBytes' | 'diskCacheBytes'> = {}
+  ) {
+    this.#cacheBytes = cacheBytes
     this.repo = repo
     this.peer = peer
     this.role = peer.role
@@ -141,6 +157,36 @@ export class IPFSKit {
       ).unwrap()
       return collectBytes(storage.get(cid, options))
     })
+    this.#indexFetchedBlocks()
+  }
+
+  /**
+   * Every block the node's brokers fetch (Helia stores it in the blockstore) is indexed by the
+   * cache's disk tier, which bounds unpinned fetched blocks by the role's disk budget and
+   * evicts them by heat (the first fetch starts the cache). The router of a registered
+   * integration, which takes the bitswap broker's place, reports its fetches itself.
+   */
+  #indexFetchedBlocks(): void {
+    const brokers = (this.helia as { blockBrokers?: Array<{ retrieve?: BrokerRetrieve }> }).blockBrokers ?? []
+    for (const broker of brokers) {
+      const retrieve = broker.retrieve?.bind(broker)
+      if (retrieve == null) continue
+      broker.retrieve = async (cid, options) => {
+        const block = await retrieve(cid, options)
+        this.noteFetched(cid, block.byteLength)
+        return block
+      }
+    }
+  }
+
+  /** A block fetched from the network is in the blockstore: index it in the cache (not awaited). */
+  noteFetched(cid: CID, size: number): void {
+    if (this.#stopped) return
+    this.getCache()
+      .then(async (cache) => cache.noteStored(cid, size))
+      .catch((err: unknown) => {
+        this.#log('could not index fetched block %c in the cache: %s', cid, (err as Error).message)
+      })
   }
 
   /** Run `fn` holding the GC lock shared (an add, a pin): a `gc` waits until it ends. */
@@ -607,6 +653,8 @@ export class IPFSKit {
           if (evt.type === 'helia:gc:deleted') removed.push(evt.detail as CID)
         }
       })
+      // the cache indexes blocks in the blockstore: what gc removed is no longer cached
+      await this.#cache?.forget(removed)
       return removed
     } finally {
       release()
@@ -645,8 +693,9 @@ export class IPFSKit {
       const cache = new TieredCache(
         {
           dir: this.repo.cachePath,
-          memoryMaxBytes: settings.memoryCacheBytes,
-          diskMaxBytes: settings.diskCacheBytes
+          memoryMaxBytes: this.#cacheBytes.memoryCacheBytes ?? settings.memoryCacheBytes,
+          diskMaxBytes: this.#cacheBytes.diskCacheBytes ?? settings.diskCacheBytes,
+          diskStore: this.#cacheStore()
         },
         { logger: this.#logger }
       )
@@ -655,6 +704,32 @@ export class IPFSKit {
       return cache
     })()
     return this.#cacheStarting
+  }
+
+  /**
+   * The repo's blockstore as the cache's disk tier store: one copy of a block on disk. An
+   * eviction removes a block only if no pin holds it, under the GC lock (so never a block an
+   * add or a pin in progress has written and not yet pinned).
+   */
+  #cacheStore(): DiskTierStore {
+    const blockstore = this.repo.blockstore
+    return {
+      has: async (cid, options) => blockstore.has(cid, options),
+      get: async (cid, options) => collectBytes(blockstore.get(cid, { ...options, offline: true })),
+      put: async (cid, bytes, options) => {
+        await blockstore.put(cid, bytes, options)
+      },
+      evict: async (cid) => {
+        const release = await this.#gcLock.writeLock({ signal: this.peer.stopSignal })
+        try {
+          if (await this.helia.pins.isPinned(cid)) return false
+          await blockstore.delete(cid)
+          return true
+        } finally {
+          release()
+        }
+      }
+    }
   }
 
   /** The libp2p integration serving this kit's cache misses, if one is registered. */
@@ -730,6 +805,12 @@ function kuboCid(cid: CID): CID {
  * seed's `ipfs_kit()`.
  */
 export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
+  for (const name of ['memoryCacheBytes', 'diskCacheBytes'] as const) {
+    const value = init[name]
+    if (value != null && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new InvalidParametersError(`${name} must be a positive whole number of bytes, got ${value}`)
+    }
+  }
   const logger = init.logger ?? kitLogger()
   const repo = await openRepo({ repo: init.repo, role: init.role, profile: init.profile })
   const config = repo.config
@@ -750,7 +831,10 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       logger
     })
     await peer.start()
-    const kit = new IPFSKit(repo, peer, logger)
+    const kit = new IPFSKit(repo, peer, logger, {
+      memoryCacheBytes: init.memoryCacheBytes,
+      diskCacheBytes: init.diskCacheBytes
+    })
     // the integration (routing, announcements over gossipsub) is loaded only online
     const integrationInit = peer.offline ? undefined : (await import('./integration.ts')).appliedIntegration()
     if (integrationInit != null) {

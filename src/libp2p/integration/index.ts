@@ -16,6 +16,8 @@ import { type ContentRoutingInit, ContentRoutingManager, type RoutingMetrics } f
 /** What the integration needs of a kit: its Helia node, to route the kit's own block requests. */
 export interface IntegrationHost {
   readonly peer: IPFSLibp2pPeer
+  /** a block fetched into the host's blockstore: the host's cache indexes it (one copy on disk) */
+  noteFetched?(cid: CID, size: number): void
 }
 
 /** Options of {@link LibP2PIntegration}. */
@@ -84,7 +86,14 @@ export class LibP2PIntegration {
     this.cache = cache
     this.#init = init
     this.discovery = new EnhancedDHTDiscovery(peer, init.discovery)
-    this.router = new ContentRoutingManager(this.discovery, peer, init.routing)
+    // a block fetched into the kit's own blockstore is indexed by the kit's cache (one copy
+    // on disk, bounded by the role's disk budget); not awaited
+    const indexed = peer === kit.peer
+    const onBlockStored = (c: CID, size: number): void => {
+      init.routing?.onBlockStored?.(c, size)
+      if (indexed) kit.noteFetched?.(c, size)
+    }
+    this.router = new ContentRoutingManager(this.discovery, peer, { ...init.routing, onBlockStored })
   }
 
   /** Start discovery and routing (and the peer and the cache if needed). Safe to call twice. */

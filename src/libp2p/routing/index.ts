@@ -91,6 +91,12 @@ export interface ContentRoutingInit extends HedgedFetcherInit, WantBatchInit {
   reprovideIntervalMs?: number
   /** announced CIDs re-announced, at most (least recently announced dropped) @default ANNOUNCE_MAX_REPROVIDED */
   maxReprovided?: number
+  /**
+   * Called once a fetched block (verified) is in the peer's blockstore: the kit's cache indexes
+   * it there, so that unpinned fetched blocks stay within the role's disk budget. Must not wait
+   * for anything a fetch may hold (it is not awaited). @default undefined
+   */
+  onBlockStored?: (cid: CID, size: number) => void
 }
 
 /** Options of one block fetch inside the router. */
@@ -521,6 +527,7 @@ export class ContentRoutingManager {
         })
       }
       await this.peer.helia.blockstore.put(cid, fetched.block, { signal: options.signal })
+      this.#init.onBlockStored?.(cid, fetched.block.byteLength)
       this.#metrics.blocksFetched++
       return { ...fetched, provenance: provenance.get(fetched.peer.toString()) ?? 'connected' }
     } catch (err) {
@@ -528,6 +535,7 @@ export class ContentRoutingManager {
       const block = await this.#fromGateways(cid, options)
       if (block == null) throw err
       await this.peer.helia.blockstore.put(cid, block, { signal: options.signal })
+      this.#init.onBlockStored?.(cid, block.byteLength)
       return { cid, block, peer: this.peer.host.peerId, latencyMs: 0, provenance: 'gateway' }
     } finally {
       for (const key of provenance.keys()) {
