@@ -133,7 +133,11 @@ export async function reconcile(db: IndexDb, dir: string): Promise<Reconciled> {
  * files of an earlier file-backed tier (copies: the store is the one copy now), and drop index
  * entries (and malformed ones) whose block the store does not hold.
  */
-export async function reconcileWithStore(db: IndexDb, dir: string, store: DiskTierStore): Promise<Reconciled> {
+export async function reconcileWithStore(
+  db: IndexDb,
+  dir: string,
+  store: DiskTierStore
+): Promise<Reconciled> {
   let orphansRemoved = 0
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const legacyShard = entry.isDirectory() && entry.name.length === 2

@@ -376,7 +376,9 @@ export class DiskTier implements CacheTier {
     const db = await openIndex(this.dir)
     try {
       const found =
-        this.blockStore == null ? await reconcile(db, this.dir) : await reconcileWithStore(db, this.dir, this.blockStore)
+        this.blockStore == null
+          ? await reconcile(db, this.dir)
+          : await reconcileWithStore(db, this.dir, this.blockStore)
       for (const entry of found.entries) {
         this.entries.set(entry.key, entry)
         this.bytes += entry.size

@@ -22,7 +22,10 @@ async function filesUnder(dir: string, skip: string[] = []): Promise<Array<{ pat
       if (!skip.includes(entry.name)) out.push(...(await filesUnder(path, skip)))
     } else {
       // a block evicted meanwhile is simply gone
-      const size = await stat(path).then((st) => st.size, () => undefined)
+      const size = await stat(path).then(
+        (st) => st.size,
+        () => undefined
+      )
       if (size != null) out.push({ path, size })
     }
   }
@@ -68,7 +71,10 @@ describe('one copy on disk: fetched blocks live in the blockstore, bounded by th
 
     assert.deepEqual(await seeker.ipfsCat(added.Hash, { signal: AbortSignal.timeout(30_000) }), bytes)
     const cache = await seeker.getCache()
-    await waitFor(() => cache.getStats().disk!.items >= blocks.length, 'the fetched blocks indexed by the cache')
+    await waitFor(
+      () => cache.getStats().disk!.items >= blocks.length,
+      'the fetched blocks indexed by the cache'
+    )
     // and read again through the filesystem's tiers (memory evictions used to be copied to disk)
     const fs = seeker.getFilesystem({ useLibp2p: true })
     assert.deepEqual(await fs.cat(added.cid, { signal: AbortSignal.timeout(30_000) }), bytes)
@@ -100,7 +106,8 @@ describe('one copy on disk: fetched blocks live in the blockstore, bounded by th
     assert.deepEqual(await seeker.ipfsCat(fetched.Hash, { signal: AbortSignal.timeout(60_000) }), big)
 
     let pinnedSize = 0
-    for (const cid of pinnedBlocks) pinnedSize += (await collectBytes(provider.repo.blockstore.get(cid))).byteLength
+    for (const cid of pinnedBlocks)
+      pinnedSize += (await collectBytes(provider.repo.blockstore.get(cid))).byteLength
     const unpinnedOnDisk = async (): Promise<number> =>
       (await blockFiles(seeker)).reduce((n, f) => n + f.size, 0) - pinnedSize
     await waitFor(async () => (await unpinnedOnDisk()) <= BUDGET, 'unpinned blocks on disk within the budget')
