@@ -362,6 +362,17 @@ export const ROUTING_HEDGE_MIN_DELAY_MS = 150
 
 /** Longest hedge delay, however slow a peer's history. @default 4000 */
 export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
+/**
+ * Looks for more candidates a block fetch makes after its first, each once no request is left
+ * within its deadline and one more failed or became overdue (`HedgedBlockFetcher.fetch`).
+ */
+export const ROUTING_MAX_LOOKS_AGAIN = 3
+/** Weight of a new sample in a peer's pace (round trip, interval between answers): `PeerPace`. */
+export const ROUTING_PACE_ALPHA = 0.2
+/** A hedge deadline over the expected time to the answer (libp2p's `AdaptiveTimeout` uses 1.2). */
+export const ROUTING_PACE_MULTIPLIER = 1.2
+/** An answer after its deadline counts this many times its latency (as `AdaptiveTimeout` does). */
+export const ROUTING_PACE_FAILURE_MULTIPLIER = 2
 
 /**
  * Wants (want-block, want-have, cancel) to one peer issued within this many ms go out in one

@@ -1,5 +1,4 @@
 import { AbortError, type ComponentLogger, type Logger, type PeerId } from '@libp2p/interface'
-import { AdaptiveTimeout, type AdaptiveTimeoutSignal } from '@libp2p/utils'
 import { base64 } from 'multiformats/bases/base64'
 import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
@@ -8,12 +7,14 @@ import {
   ROUTING_HEDGE_MAX_DELAY_MS,
   ROUTING_HEDGE_MIN_DELAY_MS,
   ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
+  ROUTING_MAX_LOOKS_AGAIN,
   ROUTING_PEER_TIMEOUTS_KEPT,
   ROUTING_WANT_RESEND_MAX_MS
 } from '../../constants.ts'
 import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
 import type { InFlightSizes, StateSizes } from '../discovery/types.ts'
 import { type BitswapWantList, type ReceivedBlock, sendCancel, type WantPresence } from './bitswap-access.ts'
+import { PeerPace } from './peer-pace.ts'
 import { type RecentWants, recentWantsOf } from './recent-wants.ts'
 
 /** How one request to one peer ended. */
@@ -73,7 +74,12 @@ export interface FetchedBlock {
 interface Attempt {
   peer: PeerId
   controller: AbortController
-  hedge: AdaptiveTimeoutSignal
+  /** our requests waiting at that peer when this one was sent */
+  ahead: number
+  /** the hedge timer, until it fires or the attempt settles */
+  timer?: ReturnType<typeof setTimeout>
+  /** past its hedge deadline */
+  overdue: boolean
   started: number
   settled: boolean
 }
@@ -86,9 +92,9 @@ const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
  * bitswap protocol, with hedged requests:
  *
  * 1. ask the first candidate (a want-block sent to that peer alone);
- * 2. if it has not answered within its own adaptive timeout (libp2p's
- *    `AdaptiveTimeout`, one per peer, fed by that peer's past answer times), ask the next
- *    candidate too, up to `maxInFlight` at once; a DONT_HAVE, an error or a wrong block
+ * 2. if it has not answered by its deadline ({@link PeerPace}: the peer's round trip plus the
+ *    request's place in that peer's queue of ours, so waiting behind our own earlier
+ *    requests is no reason to hedge), ask the next candidate too, up to `maxInFlight` at once; a DONT_HAVE, an error or a wrong block
  *    moves on to the next candidate at once;
  * 3. the first block that hashes to the CID wins; the other requests are cancelled.
  *
@@ -106,8 +112,10 @@ export class HedgedBlockFetcher {
   readonly #minHedge: number
   readonly #maxHedge: number
   readonly #onAttempt?: (event: AttemptEvent) => void
-  /** per-peer adaptive hedge timeouts, least recently used first */
-  readonly #timeouts = new Map<string, AdaptiveTimeout>()
+  /** per-peer pace (hedge deadlines), least recently used first */
+  readonly #timeouts = new Map<string, PeerPace>()
+  /** requests that passed their hedge deadline */
+  #deadlinesPassed = 0
   /**
    * what this node asked which peer for, to tell unrequested blocks; shared by every fetcher
    * and discovery probe on the same node, so one's requests are not another's "unrequested"
@@ -239,17 +247,22 @@ export class HedgedBlockFetcher {
   load(peer: PeerId): { inFlight: number; overdue: number } {
     const attempts = this.#inFlight.get(peer.toString())
     let overdue = 0
-    for (const a of attempts ?? []) if (a.hedge.aborted) overdue++
+    for (const a of attempts ?? []) if (a.overdue) overdue++
     return { inFlight: attempts?.size ?? 0, overdue }
   }
 
-  #timeoutFor(peer: PeerId): AdaptiveTimeout {
+  /** Requests that passed their hedge deadline, since the start. */
+  get deadlinesPassed(): number {
+    return this.#deadlinesPassed
+  }
+
+  #timeoutFor(peer: PeerId): PeerPace {
     const key = peer.toString()
     let t = this.#timeouts.get(key)
     if (t != null) {
       this.#timeouts.delete(key)
     } else {
-      t = new AdaptiveTimeout({ minTimeout: this.#minHedge, maxTimeout: this.#maxHedge })
+      t = new PeerPace({ minMs: this.#minHedge, maxMs: this.#maxHedge })
     }
     this.#timeouts.set(key, t)
     while (this.#timeouts.size > ROUTING_PEER_TIMEOUTS_KEPT) {
@@ -327,9 +340,12 @@ export class HedgedBlockFetcher {
   /**
    * Fetch `cid` from the candidates, best first. Candidates may arrive over time (an
    * async iterable is read only as far as needed). With `lookAgain`, once every candidate
-   * was asked and every request failed, candidates are asked for once more: a lookup made
-   * while the first requests were still open could not know they would fail (a hedge pulls
-   * candidates early), and one made now can (discovery has dropped the peers that failed).
+   * was asked and no request is left within its deadline (each failed or is overdue),
+   * candidates are asked for once more (again after a further failure, up to
+   * ROUTING_MAX_LOOKS_AGAIN times): a lookup made while the first requests were still
+   * open could not know they would fail (a hedge pulls candidates early), and one made now can
+   * (discovery has dropped the peers that failed). The router's first candidates skip the
+   * per-block DHT lookup while the DAG's session has a provider; this second look makes it.
    */
   async fetch(
     cid: CID,
@@ -339,7 +355,11 @@ export class HedgedBlockFetcher {
     const signal = options.signal
     signal?.throwIfAborted()
     let iterator = toAsyncIterator(candidates)
-    let lookedAgain = options.lookAgain == null
+    /** looks made after the first, and how many requests had failed or were overdue at the last */
+    let looks = 0
+    let badAtLastLook = 0
+    /** requests of this fetch that passed their deadline (answered or not) */
+    let overdueEver = 0
     const tried = new Set<string>()
     const errors: Error[] = []
     const attempts = new Set<Attempt>()
@@ -352,13 +372,16 @@ export class HedgedBlockFetcher {
      */
     const again: PeerId[] = []
     const retried = new Set<string>()
-    /** every request made so far has ended */
-    const allSettled = (): boolean => {
-      for (const a of attempts) if (!a.settled) return false
-      return true
+    /**
+     * the next look is due: no request is left within its deadline, and one more failed or
+     * became overdue since the last look (a candidate source may hold its expensive part, a
+     * DHT lookup, until then); at most ROUTING_MAX_LOOKS_AGAIN looks
+     */
+    const lookAgainDue = (): boolean => {
+      if (options.lookAgain == null || looks >= ROUTING_MAX_LOOKS_AGAIN) return false
+      for (const a of attempts) if (!a.settled && !a.overdue) return false
+      return errors.length + overdueEver > badAtLastLook
     }
-    /** the second look is due: every request made has ended, and at least one failed */
-    const lookAgainDue = (): boolean => !lookedAgain && errors.length > 0 && allSettled()
     /** no candidate left to ask, now or later */
     const spent = (): boolean => exhausted && again.length === 0 && !lookAgainDue()
 
@@ -379,7 +402,8 @@ export class HedgedBlockFetcher {
         if (retry != null) return retry
         if (!lookAgainDue() || options.lookAgain == null) return undefined
         // every request failed: look once more, now that the failures are known
-        lookedAgain = true
+        looks++
+        badAtLastLook = errors.length + overdueEver
         void iterator.return?.()
         iterator = toAsyncIterator(options.lookAgain())
         exhausted = false
@@ -403,10 +427,9 @@ export class HedgedBlockFetcher {
         for (const a of attempts) {
           if (!a.settled) {
             settle(a)
-            a.hedge.clear()
             a.controller.abort()
             void sendCancel(this.#wantList, a.peer, cid).catch(() => {})
-            if (!cancelled && a.hedge.aborted) {
+            if (!cancelled && a.overdue) {
               this.#outcomes.recordOutcome(a.peer, { kind: 'slow', latencyMs: Date.now() - a.started }, cid)
             }
           }
@@ -447,7 +470,7 @@ export class HedgedBlockFetcher {
         for (const a of attempts) {
           if (a.settled) continue
           total++
-          if (!a.hedge.aborted) running++
+          if (!a.overdue) running++
         }
         if (running >= this.#maxInFlight || total >= 2 * this.#maxInFlight) return
         pulling = nextCandidate()
@@ -470,30 +493,51 @@ export class HedgedBlockFetcher {
       }
 
       const launch = (peer: PeerId): void => {
-        const timeout = this.#timeoutFor(peer)
+        const pace = this.#timeoutFor(peer)
         const controller = new AbortController()
-        const hedge = timeout.getTimeoutSignal()
-        const attempt: Attempt = { peer, controller, hedge, started: Date.now(), settled: false }
-        this.#onAttempt?.({ cid, peer, hedge: attempts.size > 0 })
-        attempts.add(attempt)
         const peerKey = peer.toString()
         let set = this.#inFlight.get(peerKey)
         if (set == null) {
           set = new Set()
           this.#inFlight.set(peerKey, set)
         }
+        const ahead = set.size
+        const attempt: Attempt = {
+          peer,
+          controller,
+          ahead,
+          overdue: false,
+          started: Date.now(),
+          settled: false
+        }
+        this.#onAttempt?.({ cid, peer, hedge: attempts.size > 0 })
+        attempts.add(attempt)
         set.add(attempt)
-        // hedge: past this peer's own timeout, ask the next candidate as well
-        hedge.addEventListener('abort', () => {
-          if (!attempt.settled && !done) launchNext()
-        })
+        // hedge: past this peer's deadline for a request in this place of its queue, ask the
+        // next candidate as well
+        const onDeadline = (): void => {
+          attempt.timer = undefined
+          if (attempt.settled || done) return
+          // the blocks the peer holds for us by now are sent with this one or before it
+          const queued = (this.#inFlight.get(peerKey)?.size ?? 1) - 1
+          const wait = pace.deadline(Math.max(ahead, queued)) - (Date.now() - attempt.started)
+          if (wait > 0) {
+            attempt.timer = setTimeout(onDeadline, wait)
+            return
+          }
+          attempt.overdue = true
+          overdueEver++
+          this.#deadlinesPassed++
+          launchNext()
+        }
+        attempt.timer = setTimeout(onDeadline, pace.deadline(ahead))
         const requestSignal = AbortSignal.any([controller.signal, ...(signal == null ? [] : [signal])])
         this.#wantBlock(cid, peer, requestSignal)
           .then(async (presence) => {
             if (attempt.settled || done) return
             const latencyMs = Date.now() - attempt.started
             settle(attempt)
-            timeout.cleanUp(hedge)
+            pace.answered(latencyMs, { ahead: attempt.ahead, late: attempt.overdue })
             if (!presence.has || presence.block == null) {
               this.#outcomes.recordOutcome(peer, { kind: 'dont-have', latencyMs }, cid)
               errors.push(new NotFoundError(`${peerKey} does not have ${cid}`))
@@ -517,7 +561,6 @@ export class HedgedBlockFetcher {
             if (attempt.settled || done) return
             const latencyMs = Date.now() - attempt.started
             settle(attempt)
-            hedge.clear()
             const corrupt = controller.signal.reason instanceof BlockVerificationError
             if (!corrupt) {
               this.#outcomes.recordOutcome(peer, { kind: 'error', latencyMs, error: err }, cid)
@@ -536,6 +579,8 @@ export class HedgedBlockFetcher {
 
       const settle = (attempt: Attempt): void => {
         attempt.settled = true
+        clearTimeout(attempt.timer)
+        attempt.timer = undefined
         const key = attempt.peer.toString()
         const set = this.#inFlight.get(key)
         set?.delete(attempt)

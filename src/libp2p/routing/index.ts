@@ -133,6 +133,12 @@ export interface RoutingMetrics {
   retrievalsFromConnected: number
   retrievalsFromGateway: number
   blocksFetched: number
+  /** per-block provider lookups made (a DHT query and want-haves to connected peers) */
+  blockLookups: number
+  /** per-block lookups left out because the DAG's session still had a provider */
+  lookupsSkipped: number
+  /** block requests that passed their hedge deadline (the peer's pace and queue place) */
+  hedgeDeadlinesPassed: number
   announcements: AnnouncementMetrics
 }
 
@@ -177,6 +183,8 @@ export class ContentRoutingManager {
     retrievalsFromBitswap: 0,
     retrievalsFromConnected: 0,
     retrievalsFromGateway: 0,
+    blockLookups: 0,
+    lookupsSkipped: 0,
     blocksFetched: 0
   }
 
@@ -376,7 +384,8 @@ export class ContentRoutingManager {
     cid: CID,
     provenance: Map<string, Provenance>,
     options: BlockFetchOptions,
-    yielded = new Set<string>()
+    yielded = new Set<string>(),
+    pass: 'first' | 'again' = 'first'
   ): AsyncGenerator<PeerId> {
     const give = (p: Provider): PeerId | undefined => {
       const key = p.id.toString()
@@ -419,7 +428,20 @@ export class ContentRoutingManager {
       const id = give(p)
       if (id != null) yield id
     }
-    for await (const p of this.discovery.findProviders(cid, { root: options.root, signal: options.signal })) {
+    // a lookup for this one block (a DHT query, want-haves to connected peers) only when the
+    // DAG's session has no provider left: on the first pass with a session provider available,
+    // a hedge waits for the fetcher's second look, made once every request failed or is overdue
+    const sessionAlive =
+      pass === 'first' &&
+      [...(options.session?.values() ?? [])].some(
+        (p) => !this.discovery.reputation.isFlagged(p.id) && !this.discovery.backoff.isBackedOff(p.id)
+      )
+    if (sessionAlive) this.#metrics.lookupsSkipped++
+    else this.#metrics.blockLookups++
+    const found = sessionAlive
+      ? []
+      : this.discovery.findProviders(cid, { root: options.root, signal: options.signal })
+    for await (const p of found) {
       const id = give(p)
       if (id != null) yield id
     }
@@ -512,7 +534,7 @@ export class ContentRoutingManager {
       const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options, yielded), {
         signal: options.signal,
         // every peer asked failed: discovery has dropped them now, so its next answer is new
-        lookAgain: () => this.#candidates(cid, provenance, options, yielded)
+        lookAgain: () => this.#candidates(cid, provenance, options, yielded, 'again')
       })
       // explored only now: the peers this fetch asked are left out (a bitswap server does not
       // send a block twice within 5 s, so a side request to one of them would hold up the fetch)
@@ -740,6 +762,7 @@ export class ContentRoutingManager {
       ...m,
       averageRetrievalTime:
         m.successfulRetrievals === 0 ? 0 : this.#retrieveTimeTotal / m.successfulRetrievals,
+      hedgeDeadlinesPassed: this.#fetcher?.deadlinesPassed ?? 0,
       announcements: this.#announcements?.metrics ?? {
         published: 0,
         received: 0,
