@@ -649,3 +649,38 @@ export const ADD_BLOCK_WRITE_CONCURRENCY = 32
 export const ADD_PIN_MAX_BLOCKS = 1_000_000
 /** Pinned-block records read from the datastore at once while pinning an add. @default 64 */
 export const ADD_PIN_READ_CONCURRENCY = 64
+
+// ---------------------------------------------------------------------------
+// Block stream: ipfs-kit's private block transfer between ipfs-kit peers
+// (src/libp2p/routing/block-stream.ts). Bitswap stays for every other peer.
+
+/** Protocol id of the block stream. */
+export const BLOCK_STREAM_PROTOCOL = '/ipfs-kit/blocks/1.0.0'
+/**
+ * Largest block sent or accepted on a block stream: the largest block this node stores (the disk
+ * cache's item bound, and what `block/put --allow-big-block` accepts). A server answers DONT_HAVE
+ * for a larger block; a client resets a stream whose reply announces one. @default 4 MiB
+ */
+export const BLOCK_STREAM_MAX_BLOCK_BYTES = DEFAULT_CACHE_DISK_MAX_ITEM_BYTES
+/** Longest CID carried in a block-stream frame, bytes (a sha2-512 CIDv1 is 68). @default 256 */
+export const BLOCK_STREAM_MAX_CID_BYTES = 256
+/**
+ * Wants one block stream may have open (asked and not yet answered, cancels included), both
+ * ways: a client never sends more, a server resets a stream that goes past it. @default 1024
+ */
+export const BLOCK_STREAM_MAX_WANTS = 1024
+/** Blockstore reads a server runs at once for one stream. @default 8 */
+export const BLOCK_STREAM_READ_CONCURRENCY = 8
+/** Inbound block streams per connection (a client keeps one per peer). @default 4 */
+export const BLOCK_STREAM_MAX_INBOUND_STREAMS = 4
+/** Outbound block streams per connection. @default 4 */
+export const BLOCK_STREAM_MAX_OUTBOUND_STREAMS = 4
+/** How long a client waits for a block stream to open (dial and protocol negotiation). @default 10 s */
+export const BLOCK_STREAM_OPEN_TIMEOUT_MS = 10_000
+/** A client closes a peer's stream after this long with no want open. @default 30 s */
+export const BLOCK_STREAM_IDLE_MS = 30_000
+/**
+ * Peers a client keeps a stream open to, at most: past it, the least recently used idle stream is
+ * closed when a new one opens. @default 256
+ */
+export const BLOCK_STREAM_MAX_PEERS = 256

@@ -201,3 +201,12 @@ export class UnsafeSymlinkError extends IpfsKitError {
 export class InvalidArchiveError extends IpfsKitError {
   static override readonly code = 'ERR_INVALID_ARCHIVE'
 }
+
+/**
+ * A block stream to a peer closed or failed (a reset, a dropped connection, the peer stopping)
+ * while wants were open on it: each of them fails with this error; the next want opens a new
+ * stream.
+ */
+export class BlockStreamClosedError extends IpfsKitError {
+  static override readonly code = 'ERR_BLOCK_STREAM_CLOSED'
+}
