@@ -362,6 +362,8 @@ export const ROUTING_HEDGE_MIN_DELAY_MS = 150
 
 /** Longest hedge delay, however slow a peer's history. @default 4000 */
 export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
+/** How long the fetcher trusts what it read of a peer's protocols (identify may update them). */
+export const ROUTING_PROTOCOLS_RECHECK_MS = 10_000
 /**
  * Looks for more candidates a block fetch makes after its first, each once no request is left
  * within its deadline and one more failed or became overdue (`HedgedBlockFetcher.fetch`).

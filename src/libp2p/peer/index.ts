@@ -41,6 +41,7 @@ import { kitLogger } from '../../logger.ts'
 import { VERSION } from '../../version.ts'
 import type { ReputationTracker } from '../discovery/reputation.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
+import { BlockStreamServer } from '../routing/block-stream.ts'
 import { BitswapGuard, type BitswapGuardInit } from './bitswap-guard.ts'
 import { enforceConnectionLimit } from './connection-limit.ts'
 import { createHeliaCore } from './helia-core.ts'
@@ -173,6 +174,8 @@ export class IPFSLibp2pPeer {
    */
   readonly bitswapGuard: BitswapGuard
   #stopConnectionLimit?: () => void
+  /** serves `/ipfs-kit/blocks/1.0.0` to other ipfs-kit peers (online only) */
+  #blockServer?: BlockStreamServer
   #stopController = new AbortController()
   readonly #reputation: PeerReputationStore
   readonly #publisher = new Publisher(() => this.host.services.pubsub)
@@ -314,6 +317,12 @@ export class IPFSLibp2pPeer {
     this.#helia = helia
     await this.#reputation.start()
     if (!this.offline) {
+      // blocks for other ipfs-kit peers on our own protocol (bitswap serves everyone else)
+      this.#blockServer = new BlockStreamServer(
+        { libp2p: this.host, blockstore: helia.blockstore, logger: this.#logger },
+        { allow: (peer) => !this.bitswapGuard.isBanned(peer) }
+      )
+      await this.#blockServer.start()
       for (const topic of ROLES[this.role].topics) this.host.services.pubsub.subscribe(topic)
       this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
       this.#bootstrapping = this.#dialBootstrapPeers()
@@ -407,6 +416,8 @@ export class IPFSLibp2pPeer {
     this.bitswapGuard.uninstall()
     this.#stopConnectionLimit?.()
     this.#stopConnectionLimit = undefined
+    await this.#blockServer?.stop()
+    this.#blockServer = undefined
     const helia = this.#helia
     this.#helia = undefined
     this.#starting = undefined

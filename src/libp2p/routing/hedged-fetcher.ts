@@ -9,11 +9,19 @@ import {
   ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
   ROUTING_MAX_LOOKS_AGAIN,
   ROUTING_PEER_TIMEOUTS_KEPT,
+  ROUTING_PROTOCOLS_RECHECK_MS,
   ROUTING_WANT_RESEND_MAX_MS
 } from '../../constants.ts'
-import { AllProvidersFailedError, BlockVerificationError, NotFoundError, TimeoutError } from '../../errors.ts'
+import {
+  AllProvidersFailedError,
+  BlockStreamClosedError,
+  BlockVerificationError,
+  NotFoundError,
+  TimeoutError
+} from '../../errors.ts'
 import type { InFlightSizes, StateSizes } from '../discovery/types.ts'
 import { type BitswapWantList, type ReceivedBlock, sendCancel, type WantPresence } from './bitswap-access.ts'
+import type { BlockStreamClient } from './block-stream.ts'
 import { PeerPace } from './peer-pace.ts'
 import { type RecentWants, recentWantsOf } from './recent-wants.ts'
 
@@ -61,6 +69,11 @@ export interface HedgedFetcherComponents {
   wantList: BitswapWantList
   outcomes: OutcomeSink
   logger: ComponentLogger
+  /**
+   * our own block protocol (`/ipfs-kit/blocks/1.0.0`), used instead of bitswap with the peers
+   * that speak it; without it, bitswap only
+   */
+  blockStream?: BlockStreamClient
 }
 
 /** A block fetched, with who served it. */
@@ -107,6 +120,9 @@ const mhKey = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
 export class HedgedBlockFetcher {
   readonly #wantList: BitswapWantList
   readonly #outcomes: OutcomeSink
+  readonly #blockStream?: BlockStreamClient
+  /** per peer: whether it speaks our block protocol, and when that was read (bounded) */
+  readonly #speaks = new Map<string, { yes: boolean; at: number }>()
   readonly #log: Logger
   readonly #maxInFlight: number
   readonly #minHedge: number
@@ -134,6 +150,7 @@ export class HedgedBlockFetcher {
     this.#wantList = components.wantList
     this.#recent = recentWantsOf(components.wantList)
     this.#outcomes = components.outcomes
+    this.#blockStream = components.blockStream
     this.#log = components.logger.forComponent('kit:routing:fetcher')
     this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
     this.#minHedge = init.minHedgeDelayMs ?? ROUTING_HEDGE_MIN_DELAY_MS
@@ -166,6 +183,7 @@ export class HedgedBlockFetcher {
   stateSizes(): StateSizes {
     return {
       'routing.fetcher.timeouts': { size: this.#timeouts.size, max: ROUTING_PEER_TIMEOUTS_KEPT },
+      'routing.fetcher.speaks': { size: this.#speaks.size, max: ROUTING_PEER_TIMEOUTS_KEPT },
       ...this.#recent.stateSizes()
     }
   }
@@ -290,6 +308,39 @@ export class HedgedBlockFetcher {
   }
 
   async #wantBlockUntracked(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
+    const stream = this.#blockStream
+    if (stream != null && (await this.#speaksBlockStream(stream, peer, signal))) {
+      try {
+        const answer = await stream.want(peer, cid, { signal })
+        return { sender: peer, cid, has: answer.has, block: answer.block }
+      } catch (err) {
+        // a peer that breaks the protocol fails the request; a stream that closed (the
+        // connection dropped, the peer restarted) is no proof: ask over bitswap instead
+        if (signal.aborted || !(err instanceof BlockStreamClosedError)) throw err
+        this.#log('block stream to %p closed (%s): asking over bitswap', peer, err.message)
+        this.#speaks.set(peer.toString(), { yes: false, at: Date.now() })
+      }
+    }
+    return this.#wantOverBitswap(cid, peer, signal)
+  }
+
+  /** Whether `peer` speaks our block protocol (identify's list, read again after a while). */
+  async #speaksBlockStream(stream: BlockStreamClient, peer: PeerId, signal: AbortSignal): Promise<boolean> {
+    const key = peer.toString()
+    const known = this.#speaks.get(key)
+    if (known != null && Date.now() - known.at < ROUTING_PROTOCOLS_RECHECK_MS) return known.yes
+    const yes = await stream.supports(peer, { signal }).catch(() => false)
+    this.#speaks.delete(key)
+    this.#speaks.set(key, { yes, at: Date.now() })
+    while (this.#speaks.size > ROUTING_PEER_TIMEOUTS_KEPT) {
+      const oldest = this.#speaks.keys().next().value
+      if (oldest == null) break
+      this.#speaks.delete(oldest)
+    }
+    return yes
+  }
+
+  async #wantOverBitswap(cid: CID, peer: PeerId, signal: AbortSignal): Promise<WantPresence> {
     const done = new AbortController()
     const wantSignal = AbortSignal.any([signal, done.signal])
     let onBlock: ((evt: CustomEvent<ReceivedBlock>) => void) | undefined

@@ -40,6 +40,7 @@ import type { InFlightSizes, Provenance, Provider, StateSizes } from '../discove
 import type { IPFSLibp2pPeer } from '../peer/index.ts'
 import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
 import { bitswapOf } from './bitswap-access.ts'
+import { BlockStreamClient } from './block-stream.ts'
 import { BlockWindow } from './block-window.ts'
 import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
 import { recentWantsOf } from './recent-wants.ts'
@@ -97,6 +98,11 @@ export interface ContentRoutingInit extends HedgedFetcherInit, WantBatchInit {
    * for anything a fetch may hold (it is not awaited). @default undefined
    */
   onBlockStored?: (cid: CID, size: number) => void
+  /**
+   * fetch from ipfs-kit peers over `/ipfs-kit/blocks/1.0.0` (one stream per peer, blocks sent
+   * back to back) rather than bitswap; false: bitswap with everyone @default true
+   */
+  blockStream?: boolean
 }
 
 /** Options of one block fetch inside the router. */
@@ -161,6 +167,7 @@ export class ContentRoutingManager {
   readonly peer: IPFSLibp2pPeer
   readonly #init: ContentRoutingInit
   #fetcher?: HedgedBlockFetcher
+  #blockStream?: BlockStreamClient
   #announcements?: AnnouncementChannel
   #log?: Logger
   #starting?: Promise<void>
@@ -232,11 +239,17 @@ export class ContentRoutingManager {
   async #start(options: AbortOptions): Promise<void> {
     await this.discovery.start(options)
     this.#log = this.peer.logger.forComponent('kit:routing')
+    // blocks from ipfs-kit peers over our own protocol, bitswap with everyone else
+    if (this.#init.blockStream !== false) {
+      this.#blockStream = new BlockStreamClient({ libp2p: this.peer.host, logger: this.peer.logger })
+      this.#blockStream.start()
+    }
     this.#fetcher = new HedgedBlockFetcher(
       {
         wantList: bitswapOf(this.peer.helia).bitswap.wantList,
         outcomes: this.discovery,
-        logger: this.peer.logger
+        logger: this.peer.logger,
+        blockStream: this.#blockStream
       },
       this.#init
     )
@@ -261,6 +274,8 @@ export class ContentRoutingManager {
     this.#starting = undefined
     clearInterval(this.#reprovideTimer)
     this.#fetcher?.stop()
+    this.#blockStream?.stop()
+    this.#blockStream = undefined
     this.#unbatch?.()
     this.#unbatch = undefined
     this.#announcements?.stop()

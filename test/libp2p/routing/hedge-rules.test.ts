@@ -105,7 +105,8 @@ describe('hedging rules', () => {
   ): Promise<{ peer: IPFSLibp2pPeer; router: ContentRoutingManager }> {
     const peer = new IPFSLibp2pPeer({ role: 'leecher', profile: 'local' })
     const discovery = new EnhancedDHTDiscovery(peer)
-    const router = new ContentRoutingManager(discovery, peer)
+    // bitswap only: these are bitswap's wire rules (ipfs-kit peers also speak our block stream)
+    const router = new ContentRoutingManager(discovery, peer, { blockStream: false })
     nodes.push(peer, discovery, router)
     await router.start()
     for (const p of connect) await peer.connect(p.getMultiaddrs()[0]!)

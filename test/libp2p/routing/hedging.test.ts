@@ -83,7 +83,11 @@ describe('hedging, re-asks and shared fetches, seen on the wire', () => {
     const peer = new IPFSLibp2pPeer({ role: 'leecher', profile: 'local' })
     const attempts: AttemptEvent[] = []
     const discovery = new EnhancedDHTDiscovery(peer)
-    const router = new ContentRoutingManager(discovery, peer, { onAttempt: (e) => attempts.push(e) })
+    // bitswap only: these are bitswap's wire rules (ipfs-kit peers also speak our block stream)
+    const router = new ContentRoutingManager(discovery, peer, {
+      onAttempt: (e) => attempts.push(e),
+      blockStream: false
+    })
     nodes.push(peer, discovery, router)
     await router.start()
     for (const p of init.connect) await peer.connect(p.getMultiaddrs()[0]!)
