@@ -572,6 +572,8 @@ export const API_REPUTATION_LIMIT = 200
 export const DISCOVERY_PROVIDER_TAG = 'ipfs-kit-provider'
 /** How long a provider tag lasts without another success. @default 600000 */
 export const DISCOVERY_PROVIDER_TAG_TTL_MS = 10 * 60_000
+/** A provider's tag is written to the peer store again when its value moves by this much. */
+export const DISCOVERY_PROVIDER_TAG_STEP = 5
 
 /** Blocks fetched ahead while walking a DAG to pin it. @default 8 */
 export const PIN_WALK_PREFETCH = 8

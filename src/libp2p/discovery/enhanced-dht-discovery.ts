@@ -9,6 +9,7 @@ import {
   DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS,
   DISCOVERY_FIND_TIMEOUT_MS,
   DISCOVERY_PROVIDER_TAG,
+  DISCOVERY_PROVIDER_TAG_STEP,
   DISCOVERY_PROVIDER_TAG_TTL_MS,
   DISCOVERY_PRUNE_INTERVAL_MS,
   DISCOVERY_UNANSWERED_MAX_AGE_MS,
@@ -106,6 +107,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   #stopController = new AbortController()
   /** per peer: requests in a row abandoned unanswered, and when the last one was */
   readonly #unanswered = new LruMap<string, { streak: number; at: number }>(DISCOVERY_UNANSWERED_PEERS_KEPT)
+  /** the provider tag last written to the peer store, per peer: written again only on change */
+  readonly #tagged = new LruMap<string, { value: number; at: number }>(DISCOVERY_UNANSWERED_PEERS_KEPT)
   #counters = {
     lookups: 0,
     discoveryCacheHits: 0,
@@ -202,6 +205,9 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     for (const [key, { at }] of this.#unanswered) {
       if (now - at >= DISCOVERY_UNANSWERED_MAX_AGE_MS) this.#unanswered.delete(key)
     }
+    for (const [key, { at }] of this.#tagged) {
+      if (now - at >= DISCOVERY_PROVIDER_TAG_TTL_MS) this.#tagged.delete(key)
+    }
   }
 
   /**
@@ -221,6 +227,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       'discovery.affinity.groups': { size: this.affinity.groupCount, max: affinity.maxGroups },
       'discovery.affinity.links': { size: this.affinity.linkCount, max: affinity.maxLinks },
       'discovery.unanswered': { size: this.#unanswered.size, max: this.#unanswered.max },
+      'discovery.tagged': { size: this.#tagged.size, max: this.#tagged.max },
       'discovery.buckets': {
         size: (view?.size ?? 0) + (view?.replacementCount ?? 0),
         // one bucket per bit of the key, each with k live entries and its replacements
@@ -375,6 +382,18 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   #tagUseful(peer: PeerId): void {
     if (!this.peer.isStarted || this.peer.offline) return
     const value = Math.round(this.reputation.score(peer) * 100)
+    // a peer-store write (a LevelDB merge) per served block would cost more than the block:
+    // the tag is written again when its value moves or a quarter of its lifetime has passed
+    const key = peer.toString()
+    const now = Date.now()
+    const last = this.#tagged.get(key)
+    if (
+      last != null &&
+      Math.abs(last.value - value) < DISCOVERY_PROVIDER_TAG_STEP &&
+      now - last.at < DISCOVERY_PROVIDER_TAG_TTL_MS / 4
+    )
+      return
+    this.#tagged.set(key, { value, at: now })
     void this.#libp2p()
       .peerStore.merge(peer, {
         tags: { [DISCOVERY_PROVIDER_TAG]: { value, ttl: DISCOVERY_PROVIDER_TAG_TTL_MS } }
