@@ -90,18 +90,22 @@ export interface WantEntry {
 
 /** Counters a client's streams add to. */
 export interface ClientCounters {
+  /** streams opened since start */
   streamsOpened: number
   blocksReceived: number
   bytesReceived: number
+  /** streams reset because the peer broke the protocol */
   violations: number
 }
 
 /** Counters a server's streams add to. */
 export interface ServerCounters {
+  /** streams accepted since start */
   streamsOpened: number
   blocksSent: number
   bytesSent: number
   dontHaves: number
   cancelled: number
+  /** streams reset for breaking the protocol */
   violations: number
 }

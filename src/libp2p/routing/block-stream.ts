@@ -82,17 +82,9 @@ export interface BlockStreamServerComponents {
 }
 
 /** Counters of a {@link BlockStreamServer}. */
-export interface BlockStreamServerStats {
+export interface BlockStreamServerStats extends ServerCounters {
   /** streams open now */
   streams: number
-  /** streams accepted since start */
-  streamsOpened: number
-  blocksSent: number
-  bytesSent: number
-  dontHaves: number
-  cancelled: number
-  /** streams reset for breaking the protocol */
-  violations: number
 }
 
 /**
@@ -217,17 +209,11 @@ export interface BlockStreamClientComponents {
 }
 
 /** Counters of a {@link BlockStreamClient}. */
-export interface BlockStreamClientStats {
+export interface BlockStreamClientStats extends ClientCounters {
   /** peers with a stream open (or opening) now */
   streams: number
-  /** streams opened since start */
-  streamsOpened: number
   /** wants not yet answered, over every peer */
   wantsPending: number
-  blocksReceived: number
-  bytesReceived: number
-  /** streams reset because the peer broke the protocol */
-  violations: number
 }
 
 /**
