@@ -48,6 +48,12 @@ export {
   parseMultiaddr
 } from './libp2p/peer/index.ts'
 export {
+  BlockStreamClient,
+  type BlockStreamClientStats,
+  BlockStreamServer,
+  type BlockStreamServerStats
+} from './libp2p/routing/block-stream.ts'
+export {
   type ContentRoutingInit,
   ContentRoutingManager,
   type RetrieveOptions,
