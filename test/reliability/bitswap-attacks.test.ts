@@ -97,7 +97,8 @@ describe('hostile bitswap peers', () => {
   before(async () => {
     dir = await tempDir('ipfs-kit-rel-bitswap-')
     victim = await localKit('worker', dir.path)
-    integration = await registerLibp2pWithIpfsKit(victim, victim.peer)
+    // bitswap only: these are attacks on bitswap (our block stream has its own hostile-peer tests)
+    integration = await registerLibp2pWithIpfsKit(victim, victim.peer, { routing: { blockStream: false } })
     honest = await startPeer({ role: 'worker' })
     bystander = await startPeer({ role: 'leecher' })
   })
