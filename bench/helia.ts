@@ -19,11 +19,11 @@ import type { Blockstore } from 'interface-blockstore'
 /** A plain Helia node with a libp2p host. */
 export type PlainHelia = Helia & { libp2p: Libp2p }
 
-/** A plain Helia node listening on 127.0.0.1 (not started). */
-export function plainHelia(init: { blockstore?: Blockstore } = {}): PlainHelia {
+/** A plain Helia node listening on 127.0.0.1, or on `listen` (not started). */
+export function plainHelia(init: { blockstore?: Blockstore; listen?: string[] } = {}): PlainHelia {
   return withBitswap(
     withLibp2pLight(createHeliaLight(init.blockstore == null ? {} : { blockstore: init.blockstore }), {
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      addresses: { listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
