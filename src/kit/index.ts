@@ -1,6 +1,6 @@
 import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddOptions as PinAddOptions } from '@helia/interface'
+import type { AddOptions as PinAddOptions, PutBlockProgressEvents } from '@helia/interface'
 import { type UnixFS, unixfs } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -207,7 +207,8 @@ export class IPFSKit {
     try {
       for await (const entry of importer(source, blockstore, importerOptions)) {
         signal.throwIfAborted()
-        const Size = options.onlyHash === true ? Number(entry.size) : await this.#dagSize(entry.cid)
+        // the importer's size is Kubo's `Size`: the entry's block and every block below it
+        const Size = Number(entry.size)
         results.push({
           Name: entry.path ?? name ?? entry.cid.toString(),
           Hash: entry.cid.toString(),
@@ -258,25 +259,24 @@ export class IPFSKit {
     const helia = this.helia
     const store = this.repo.blockstore
     return {
-      async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
-        const opts = { ...options, signal: options?.signal ?? signal }
-        if (await store.has(cid, opts)) {
-          await store.putOver(cid, bytes, opts)
-        } else {
-          await helia.blockstore.put(cid, bytes, opts)
+      async put(
+        cid: CID,
+        bytes: Uint8Array,
+        options?: AbortOptions & { onProgress?(evt: PutBlockProgressEvents): void }
+      ): Promise<CID> {
+        // one look for the block on disk, the node's storage's own: it tells when it holds it
+        let held = false
+        const onProgress = (evt: PutBlockProgressEvents): void => {
+          if (evt.type === 'blocks:put:duplicate') held = true
+          options?.onProgress?.(evt)
         }
+        const opts = { ...options, signal: options?.signal ?? signal, onProgress }
+        await helia.blockstore.put(cid, bytes, opts)
+        if (held) await store.putOver(cid, bytes, opts)
         dag?.add(cid, bytes)
         return cid
       }
     } as unknown as Parameters<typeof importer>[1]
-  }
-
-  /** Cumulative DAG size of a locally held node (Kubo's `Size`). */
-  async #dagSize(cid: CID): Promise<number> {
-    const bytes = await collectBytes(this.helia.blockstore.get(cid, { offline: true }))
-    if (cid.code !== dagPb.code) return bytes.byteLength
-    const node = dagPb.decode(bytes)
-    return node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), bytes.byteLength)
   }
 
   /** Masters and workers provide what they add; leechers take and do not reprovide. */

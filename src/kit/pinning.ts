@@ -13,6 +13,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import * as cborg from 'cborg'
 import { type Datastore, Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
+import { base64 } from 'multiformats/bases/base64'
 import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
 import { ADD_PIN_MAX_BLOCKS, ADD_PIN_READ_CONCURRENCY } from '../constants.ts'
@@ -34,6 +35,31 @@ export function pinKey(cid: CID): Key {
 /** Helia's key of a pinned block: its multihash in base36. */
 export function pinnedBlockKey(cid: CID): Key {
   return new Key(`${PINNED_BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
+}
+
+/** dag-pb's PBNode.Data: field 1, length-delimited. */
+const DAG_PB_DATA_TAG = 0x0a
+
+/**
+ * Whether a block may link to others: all but a dag-pb node that is its Data field alone (every
+ * leaf of a dag-pb file), which is known without decoding 256 KiB only to find no links.
+ */
+function mayLink(cid: CID, bytes: Uint8Array): boolean {
+  if (cid.code !== dagPb.code) return false
+  if (bytes[0] !== DAG_PB_DATA_TAG) return bytes.byteLength > 0
+  let length = 0
+  let at = 1
+  for (let shift = 0; at < bytes.byteLength && shift < 35; shift += 7) {
+    const byte = bytes[at++]!
+    length += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) return at + length !== bytes.byteLength
+  }
+  return true
+}
+
+/** A block's key in {@link AddedDag}: its multihash (base64: base36 costs more per block). */
+function blockKey(cid: CID): string {
+  return base64.baseEncode(cid.multihash.bytes)
 }
 
 /** Options of {@link AddedDag}. */
@@ -63,15 +89,17 @@ export class AddedDag {
   /** Remember a block the add wrote (`bytes` are the block: its links are read from them). */
   add(cid: CID, bytes: Uint8Array): void {
     if (this.#overflowed) return
-    const key = base36.encode(cid.multihash.bytes)
+    const key = blockKey(cid)
     if (this.#links.has(key)) return
     if (this.#links.size >= this.#max) {
       this.#overflowed = true
       this.#links.clear()
       return
     }
-    const links = cid.code === dagPb.code ? dagPb.decode(bytes).Links.map((l) => l.Hash) : []
-    this.#links.set(key, { cid, links })
+    this.#links.set(key, {
+      cid,
+      links: mayLink(cid, bytes) ? dagPb.decode(bytes).Links.map((l) => l.Hash) : []
+    })
   }
 
   /**
@@ -85,7 +113,7 @@ export class AddedDag {
     const stack: CID[] = [root]
     while (stack.length > 0) {
       const cid = stack.pop()!
-      const key = base36.encode(cid.multihash.bytes)
+      const key = blockKey(cid)
       if (seen.has(key)) continue
       seen.add(key)
       const node = this.#links.get(key)
