@@ -56,9 +56,8 @@ function ownedArray(length: number): Uint8Array {
 /**
  * A UnixFS `file` leaf as dag-pb, exactly as the importer writes it (`dagPb.encode` of a node
  * with no links whose Data is `UnixFS({ type: 'file', data }).marshal()`), in one new array.
- * Returns the array and where `data` starts in it.
  */
-export function encodeFileLeaf(data: Uint8Array): { block: Uint8Array; dataOffset: number } {
+export function encodeFileLeaf(data: Uint8Array): Uint8Array {
   const n = data.byteLength
   // UnixFS Data: Type = File (field 1), Data (field 2, absent when empty), filesize (field 3)
   const unixfsLength = 2 + (n > 0 ? 1 + varintLength(n) + n : 0) + 1 + varintLength(n)
@@ -70,17 +69,15 @@ export function encodeFileLeaf(data: Uint8Array): { block: Uint8Array; dataOffse
   at = writeVarint(block, at, unixfsLength)
   block[at++] = 0x08
   block[at++] = 0x02
-  let dataOffset = at
   if (n > 0) {
     block[at++] = 0x12
     at = writeVarint(block, at, n)
-    dataOffset = at
     block.set(data, at)
     at += n
   }
   block[at++] = 0x18
   writeVarint(block, at, n)
-  return { block, dataOffset }
+  return block
 }
 
 /** A copy of `bytes` in an array of its own. */
@@ -92,8 +89,8 @@ function copyOf(bytes: Uint8Array): Uint8Array {
 
 /**
  * What the importer reads of a dag-pb leaf's UnixFS record (its layout counts `data.length`,
- * its tree builder asks `isDirectory()`, `mtime` and `mode`): the record without a copy of
- * `data` and without `ipfs-unixfs`, which this project does not depend on directly.
+ * its tree builder asks `isDirectory()`, `mtime` and `mode`): the record of a leaf holding
+ * `data` (not a copy), without `ipfs-unixfs`, which this project does not depend on directly.
  */
 function fileLeafRecord(data: Uint8Array): BufferImporterResult['unixfs'] {
   const record = {
@@ -124,9 +121,7 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
     const leaf = async (chunk: Uint8Array, useWorker: boolean): Promise<BufferImporterResult> => {
       // a new array this add owns: the worker takes it, and no one else can change it
       // (a copy in an array of its own; a Buffer's `slice()` would be a view of the chunk's pool)
-      let { block, dataOffset } = init.rawLeaves
-        ? { block: copyOf(chunk), dataOffset: 0 }
-        : encodeFileLeaf(chunk)
+      let block = init.rawLeaves ? copyOf(chunk) : encodeFileLeaf(chunk)
       let digest: Uint8Array
       if (useWorker && init.pool != null) {
         // the worker takes the whole buffer: a block that shares one is copied into its own
@@ -138,9 +133,10 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
       }
       const cid = CID.create(cidVersion, codec, Digest.create(sha256.code, digest))
       await blockstore.put(cid, block)
-      const unixfs = init.rawLeaves
-        ? undefined
-        : fileLeafRecord(block.subarray(dataOffset, dataOffset + chunk.byteLength))
+      // the record holds the chunk, not the block: the importer keeps the records of a whole
+      // layer of the DAG (174 leaves, 44 MiB), and the chunk is the caller's memory anyway
+      // (a view of the bytes of an in-memory add), where the block would be a second copy
+      const unixfs = init.rawLeaves ? undefined : fileLeafRecord(chunk)
       return { cid, unixfs, size: BigInt(block.byteLength), block }
     }
     const inFlight: Promise<BufferImporterResult>[] = []

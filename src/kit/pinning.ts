@@ -135,6 +135,27 @@ async function readPinnedBlock(datastore: Datastore, key: Key, options: AbortOpt
 }
 
 /**
+ * Every pinned-block record in the datastore, if there are at most `max` of them (one range
+ * read: a repo with few pins answers for all of an add's blocks at once, where a look-up per
+ * block costs a read that finds nothing); undefined if there are more.
+ */
+async function allPinnedBlocks(
+  datastore: Datastore,
+  max: number,
+  options: AbortOptions
+): Promise<Map<string, Uint8Array> | undefined> {
+  const records = new Map<string, Uint8Array>()
+  for await (const { key, value } of datastore.query(
+    { prefix: PINNED_BLOCK_PREFIX, limit: max + 1 },
+    options
+  )) {
+    if (records.size === max) return undefined
+    records.set(key.toString(), value)
+  }
+  return records
+}
+
+/**
  * Pin `root` recursively over `blocks` (every block of its DAG, each once), writing what
  * Helia's `pins.add(root)` would: the same records, in one batch. Returns false if `root` is
  * pinned already (Helia's `AlreadyPinnedError`), with nothing written.
@@ -148,10 +169,17 @@ export async function pinRecursively(
   const rootKey = pinKey(root)
   if (await datastore.has(rootKey, options)) return false
   const batch = datastore.batch()
+  // the records there are, when they are few; else each block's is looked up
+  const known = await allPinnedBlocks(datastore, blocks.length, options)
+  const read = async (key: Key): Promise<PinnedBlock> => {
+    if (known == null) return readPinnedBlock(datastore, key, options)
+    const bytes = known.get(key.toString())
+    return bytes == null ? { pinCount: 0, pinnedBy: [] } : (cborg.decode(bytes) as PinnedBlock)
+  }
   for (let i = 0; i < blocks.length; i += ADD_PIN_READ_CONCURRENCY) {
     options.signal?.throwIfAborted()
     const part = blocks.slice(i, i + ADD_PIN_READ_CONCURRENCY).map((cid) => pinnedBlockKey(cid))
-    const records = await Promise.all(part.map((key) => readPinnedBlock(datastore, key, options)))
+    const records = await Promise.all(part.map(read))
     for (let j = 0; j < part.length; j++) {
       const record = records[j]!
       // as Helia: a block this root already pins is left as it is
