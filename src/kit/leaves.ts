@@ -21,7 +21,10 @@ export interface ParallelLeavesInit {
   rawLeaves: boolean
   /** hash workers; without them every leaf is hashed in this thread */
   pool?: Sha256Pool
-  /** leaves of a file hashed in this thread before the pool is used @default ADD_WORKER_MIN_LEAVES */
+  /**
+   * leaves of a file hashed in this thread before the pool is started (and after them, until
+   * one of its workers is up) @default ADD_WORKER_MIN_LEAVES
+   */
   minWorkerLeaves?: number
   /** leaves being hashed and written at once @default ADD_BLOCK_WRITE_CONCURRENCY */
   window?: number
@@ -116,6 +119,7 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
   const window = Math.max(1, init.window ?? ADD_BLOCK_WRITE_CONCURRENCY)
   const cidVersion = init.rawLeaves ? 1 : init.cidVersion
   const codec = init.rawLeaves ? raw.code : dagPb.code
+  const pool = init.pool
 
   return async function* leaves(file, blockstore) {
     const leaf = async (chunk: Uint8Array, useWorker: boolean): Promise<BufferImporterResult> => {
@@ -123,11 +127,11 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
       // (a copy in an array of its own; a Buffer's `slice()` would be a view of the chunk's pool)
       let block = init.rawLeaves ? copyOf(chunk) : encodeFileLeaf(chunk)
       let digest: Uint8Array
-      if (useWorker && init.pool != null) {
+      if (useWorker && pool != null) {
         // the worker takes the whole buffer: a block that shares one is copied into its own
         if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength)
           block = new Uint8Array(block)
-        ;({ bytes: block, digest } = await init.pool.digest(block))
+        ;({ bytes: block, digest } = await pool.digest(block))
       } else {
         digest = sha256Here(block)
       }
@@ -142,7 +146,10 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
     const inFlight: Promise<BufferImporterResult>[] = []
     let count = 0
     for await (const chunk of file.content) {
-      const task = leaf(chunk, count++ >= minWorkerLeaves)
+      // past the first leaves, the workers start; until one is up, leaves are hashed here
+      // rather than wait for it (a worker thread takes tens of milliseconds to start)
+      if (count === minWorkerLeaves) pool?.start().catch(() => {})
+      const task = leaf(chunk, count++ >= minWorkerLeaves && pool?.ready === true)
       // awaited in order below; until then, keep an early failure from being "unhandled"
       task.catch(() => {})
       inFlight.push(task)

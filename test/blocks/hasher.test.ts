@@ -54,6 +54,25 @@ describe('Sha256Pool and blocks hashed here', () => {
     assert.equal(await store.has(cid), true)
   })
 
+  it('start: ready once a worker is up, can be called twice; a digest before then waits for it', async () => {
+    const p = new Sha256Pool({ workers: 1 })
+    assert.equal(p.ready, false, 'no worker before start or a digest')
+    const early = p.digest(new Uint8Array([1, 2, 3]))
+    assert.equal(p.ready, false, 'a worker thread is not up at once')
+    await p.start()
+    await p.start()
+    assert.equal(p.ready, true)
+    assert.equal(
+      Buffer.from((await early).digest).toString('hex'),
+      createHash('sha256')
+        .update(new Uint8Array([1, 2, 3]))
+        .digest('hex')
+    )
+    await p.stop()
+    assert.equal(p.ready, false)
+    await assert.rejects(p.start(), (err) => isErrorNamed(err, 'NotStartedError'))
+  })
+
   it('a stopped pool refuses work; stop can be called twice', async () => {
     const p = new Sha256Pool({ workers: 1 })
     await p.digest(new Uint8Array(4))
