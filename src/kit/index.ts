@@ -182,7 +182,9 @@ export class IPFSKit {
       bufferImporter: parallelLeaves({
         cidVersion: kubo.cidVersion === 1 ? 1 : 0,
         rawLeaves: kubo.rawLeaves === true,
-        pool: this.#hashPool
+        pool: this.#hashPool,
+        // neither the add's blockstore nor `onlyHash`'s keeps a reference to a block it was given
+        freeStoredLeaves: true
       }),
       // the leaves keep their own window in flight (the importer's batches wait for each batch's slowest)
       blockWriteConcurrency: 1,
@@ -253,7 +255,9 @@ export class IPFSKit {
    * Where an add writes: the node's blockstore, except that a block already held is compared
    * with the new bytes and rewritten if its copy on disk went bad (the node's storage skips
    * a block it holds, so re-adding a file would otherwise leave it damaged). Every block
-   * written is noted in `dag`, to pin from.
+   * written is noted in `dag`, to pin from. Nothing on the way (Helia's storage, the verifying
+   * store, the files) keeps a reference to a block once its put is done: the add frees each
+   * leaf then (`freeStoredLeaves`), and a layer that kept one would see it emptied.
    */
   #addBlockstore(dag: AddedDag | undefined, signal: AbortSignal): Parameters<typeof importer>[1] {
     const helia = this.helia

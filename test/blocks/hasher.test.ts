@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { Sha256Pool, sha256Here, wasHashedHere } from '../../src/blocks/hasher.ts'
+import { reclaimHashed, Sha256Pool, sha256Here, wasHashedHere } from '../../src/blocks/hasher.ts'
 import { VerifyingBlockstore } from '../../src/blocks/verifying-blockstore.ts'
 import { isErrorNamed } from '../../src/errors.ts'
 import { pseudoRandomBytes } from '../helpers.ts'
@@ -71,6 +71,23 @@ describe('Sha256Pool and blocks hashed here', () => {
     await p.stop()
     assert.equal(p.ready, false)
     await assert.rejects(p.start(), (err) => isErrorNamed(err, 'NotStartedError'))
+  })
+
+  it('reclaimHashed: the array is emptied and forgotten, its memory moved out with its bytes', async () => {
+    const { bytes, digest } = await pool.digest(pseudoRandomBytes(4096, 3))
+    const cid = rawCid(digest)
+    const copy = bytes.slice()
+    const memory = reclaimHashed(bytes)
+    assert.equal(bytes.byteLength, 0, 'whoever kept the array sees it empty, never other bytes')
+    assert.equal(wasHashedHere(cid, bytes), false)
+    assert.deepEqual(new Uint8Array(memory!), copy, 'moved, not copied or cleared')
+    // a view of a bigger buffer is only forgotten: its buffer is not the array's to give away
+    const whole = pseudoRandomBytes(100, 4)
+    const view = whole.subarray(10, 20)
+    const viewCid = rawCid(sha256Here(view))
+    assert.equal(reclaimHashed(view), undefined)
+    assert.equal(wasHashedHere(viewCid, view), false)
+    assert.equal(view.byteLength, 10)
   })
 
   it('a stopped pool refuses work; stop can be called twice', async () => {

@@ -119,4 +119,26 @@ describe('parallel leaves', () => {
       await cold.stop()
     }
   })
+
+  it('freeStoredLeaves: the same blocks, each leaf but the first emptied once stored', async () => {
+    for (const options of [{}, { cidVersion: 1 as const }]) {
+      const bytes = pseudoRandomBytes(5 * 262_144 + 100, 5)
+      const expected = await blocksOf(bytes, options)
+      const cidVersion = options.cidVersion ?? 0
+      const given: Uint8Array[] = []
+      const got = await blocksOf(
+        bytes,
+        options,
+        { cidVersion, rawLeaves: cidVersion === 1, pool, freeStoredLeaves: true },
+        100_003,
+        (block) => given.push(block)
+      )
+      assert.deepEqual(got, expected, JSON.stringify(options))
+      // six leaves and their parent, in the order they were stored
+      assert.equal(given.length, 7)
+      assert.ok(given[0]!.byteLength > 0, 'the first leaf is kept: the importer holds it')
+      for (const leaf of given.slice(1, 6)) assert.equal(leaf.byteLength, 0, 'a later leaf is emptied')
+      assert.ok(given[6]!.byteLength > 0, 'the parent is not a leaf')
+    }
+  })
 })
