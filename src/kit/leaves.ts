@@ -68,7 +68,8 @@ function ownedArray(length: number, spare?: ArrayBuffer[]): Uint8Array {
 
 /**
  * A UnixFS `file` leaf as dag-pb, exactly as the importer writes it (`dagPb.encode` of a node
- * with no links whose Data is `UnixFS({ type: 'file', data }).marshal()`), in one new array.
+ * with no links whose Data is `UnixFS({ type: 'file', data }).marshal()`), in one new array:
+ * its memory is one of `spare` if one there has its length (see {@link reclaimHashed}).
  */
 export function encodeFileLeaf(data: Uint8Array, spare?: ArrayBuffer[]): Uint8Array {
   const n = data.byteLength
