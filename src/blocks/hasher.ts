@@ -39,7 +39,28 @@ export function sha256Here(bytes: Uint8Array): Uint8Array {
   return digest
 }
 
-// the worker's code (CommonJS, evaluated): hash what arrives, send the array back with its digest
+/**
+ * Take back the memory of an array hashed here that nothing will read again: it is forgotten
+ * by {@link wasHashedHere} and emptied (its buffer detached: a reference to it that someone kept
+ * sees an empty array, never other bytes), and its memory is returned, moved without a copy
+ * into a new `ArrayBuffer`, to be used again. Undefined for an array that does not own its whole
+ * buffer (only forgotten then).
+ *
+ * An add makes hundreds of MiB of leaves that live a few milliseconds each: left to the garbage
+ * collector, each 64 MiB of them costs a full mark of the heap, and their memory comes back to
+ * the process as fresh pages (a page fault per 4 KiB).
+ */
+export function reclaimHashed(bytes: Uint8Array): ArrayBuffer | undefined {
+  hashedHere.delete(bytes)
+  const buffer = bytes.buffer
+  if (!(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength) {
+    return undefined
+  }
+  return buffer.transfer()
+}
+
+// the worker's code (CommonJS, evaluated): say it is up, then hash what arrives and send the
+// array back with its digest
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
@@ -47,6 +68,7 @@ parentPort.on('message', ({ id, bytes }) => {
   const digest = new Uint8Array(createHash('sha256').update(bytes).digest())
   parentPort.postMessage({ id, bytes, digest }, [bytes.buffer, digest.buffer])
 })
+parentPort.postMessage({ up: true })
 `
 
 interface Task {
@@ -57,6 +79,10 @@ interface Task {
 interface PoolWorker {
   worker: Worker
   pending: Map<number, Task>
+  /** whether the worker has started (a thread takes tens of milliseconds to) */
+  up: boolean
+  /** settles when the worker is up or gone */
+  started: Promise<void>
 }
 
 /** Options of {@link Sha256Pool}. */
@@ -66,8 +92,10 @@ export interface Sha256PoolInit {
 }
 
 /**
- * Worker threads hashing blocks with SHA-256. Started on first use, stopped with
- * {@link Sha256Pool.stop}; idle workers do not keep the process alive.
+ * Worker threads hashing blocks with SHA-256. Started with {@link Sha256Pool.start} or on first
+ * use, stopped with {@link Sha256Pool.stop}; idle workers do not keep the process alive. A worker
+ * thread takes tens of milliseconds to start: {@link Sha256Pool.ready} tells when one is up, so
+ * that a caller can hash in its own thread until then rather than wait.
  *
  * @example
  * ```ts
@@ -85,6 +113,23 @@ export class Sha256Pool {
 
   constructor(init: Sha256PoolInit = {}) {
     this.#size = Math.max(1, init.workers ?? ADD_HASH_WORKERS)
+  }
+
+  /** Whether a worker is up: a digest asked for now is hashed at once. */
+  get ready(): boolean {
+    return this.#workers.some((w) => w.up)
+  }
+
+  /**
+   * Start the workers (a digest starts them too); resolves when each is up or gone. Can be
+   * called twice.
+   *
+   * @throws NotStartedError if the pool was stopped
+   */
+  async start(): Promise<void> {
+    if (this.#stopped) throw new NotStartedError('the hash workers are stopped')
+    while (this.#workers.length < this.#size) this.#spawn()
+    await Promise.all(this.#workers.map((w) => w.started))
   }
 
   /**
@@ -109,30 +154,46 @@ export class Sha256Pool {
   }
 
   #pick(): PoolWorker {
-    if (this.#workers.length < this.#size) {
-      const w: PoolWorker = { worker: new Worker(WORKER_SOURCE, { eval: true }), pending: new Map() }
-      w.worker.unref()
-      w.worker.on('message', (msg: { id: number; bytes: Uint8Array; digest: Uint8Array }) => {
-        const task = w.pending.get(msg.id)
-        if (task == null) return
-        w.pending.delete(msg.id)
-        if (w.pending.size === 0) w.worker.unref()
-        task.resolve({ bytes: msg.bytes, digest: msg.digest })
-      })
-      const fail = (err: Error): void => {
-        for (const task of w.pending.values()) task.reject(err)
-        w.pending.clear()
-        this.#workers = this.#workers.filter((x) => x !== w)
-      }
-      w.worker.on('error', fail)
-      w.worker.on('exit', (code) => fail(new Error(`a hash worker exited (code ${code})`)))
-      this.#workers.push(w)
-      return w
-    }
+    if (this.#workers.length < this.#size) return this.#spawn()
     // the least busy, ties taken in turn
     let best = this.#workers[this.#next++ % this.#workers.length]!
     for (const w of this.#workers) if (w.pending.size < best.pending.size) best = w
     return best
+  }
+
+  #spawn(): PoolWorker {
+    let settle = (): void => {}
+    const w: PoolWorker = {
+      worker: new Worker(WORKER_SOURCE, { eval: true }),
+      pending: new Map(),
+      up: false,
+      started: new Promise<void>((resolve) => {
+        settle = resolve
+      })
+    }
+    w.worker.unref()
+    w.worker.on('message', (msg: { id: number; bytes: Uint8Array; digest: Uint8Array } | { up: true }) => {
+      if ('up' in msg) {
+        w.up = true
+        settle()
+        return
+      }
+      const task = w.pending.get(msg.id)
+      if (task == null) return
+      w.pending.delete(msg.id)
+      if (w.pending.size === 0) w.worker.unref()
+      task.resolve({ bytes: msg.bytes, digest: msg.digest })
+    })
+    const fail = (err: Error): void => {
+      for (const task of w.pending.values()) task.reject(err)
+      w.pending.clear()
+      this.#workers = this.#workers.filter((x) => x !== w)
+      settle()
+    }
+    w.worker.on('error', fail)
+    w.worker.on('exit', (code) => fail(new Error(`a hash worker exited (code ${code})`)))
+    this.#workers.push(w)
+    return w
   }
 
   /** Stop the workers (a pending digest fails); can be called twice. */

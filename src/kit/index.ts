@@ -1,6 +1,6 @@
 import { mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddOptions as PinAddOptions } from '@helia/interface'
+import type { AddOptions as PinAddOptions, PutBlockProgressEvents } from '@helia/interface'
 import { type UnixFS, unixfs } from '@helia/unixfs'
 import * as dagPb from '@ipld/dag-pb'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -228,7 +228,9 @@ export class IPFSKit {
       bufferImporter: parallelLeaves({
         cidVersion: kubo.cidVersion === 1 ? 1 : 0,
         rawLeaves: kubo.rawLeaves === true,
-        pool: this.#hashPool
+        pool: this.#hashPool,
+        // neither the add's blockstore nor `onlyHash`'s keeps a reference to a block it was given
+        freeStoredLeaves: true
       }),
       // the leaves keep their own window in flight (the importer's batches wait for each batch's slowest)
       blockWriteConcurrency: 1,
@@ -253,7 +255,8 @@ export class IPFSKit {
     try {
       for await (const entry of importer(source, blockstore, importerOptions)) {
         signal.throwIfAborted()
-        const Size = options.onlyHash === true ? Number(entry.size) : await this.#dagSize(entry.cid)
+        // the importer's size is Kubo's `Size`: the entry's block and every block below it
+        const Size = Number(entry.size)
         results.push({
           Name: entry.path ?? name ?? entry.cid.toString(),
           Hash: entry.cid.toString(),
@@ -298,31 +301,32 @@ export class IPFSKit {
    * Where an add writes: the node's blockstore, except that a block already held is compared
    * with the new bytes and rewritten if its copy on disk went bad (the node's storage skips
    * a block it holds, so re-adding a file would otherwise leave it damaged). Every block
-   * written is noted in `dag`, to pin from.
+   * written is noted in `dag`, to pin from. Nothing on the way (Helia's storage, the verifying
+   * store, the files) keeps a reference to a block once its put is done: the add frees each
+   * leaf then (`freeStoredLeaves`), and a layer that kept one would see it emptied.
    */
   #addBlockstore(dag: AddedDag | undefined, signal: AbortSignal): Parameters<typeof importer>[1] {
     const helia = this.helia
     const store = this.repo.blockstore
     return {
-      async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<CID> {
-        const opts = { ...options, signal: options?.signal ?? signal }
-        if (await store.has(cid, opts)) {
-          await store.putOver(cid, bytes, opts)
-        } else {
-          await helia.blockstore.put(cid, bytes, opts)
+      async put(
+        cid: CID,
+        bytes: Uint8Array,
+        options?: AbortOptions & { onProgress?(evt: PutBlockProgressEvents): void }
+      ): Promise<CID> {
+        // one look for the block on disk, the node's storage's own: it tells when it holds it
+        let held = false
+        const onProgress = (evt: PutBlockProgressEvents): void => {
+          if (evt.type === 'blocks:put:duplicate') held = true
+          options?.onProgress?.(evt)
         }
+        const opts = { ...options, signal: options?.signal ?? signal, onProgress }
+        await helia.blockstore.put(cid, bytes, opts)
+        if (held) await store.putOver(cid, bytes, opts)
         dag?.add(cid, bytes)
         return cid
       }
     } as unknown as Parameters<typeof importer>[1]
-  }
-
-  /** Cumulative DAG size of a locally held node (Kubo's `Size`). */
-  async #dagSize(cid: CID): Promise<number> {
-    const bytes = await collectBytes(this.helia.blockstore.get(cid, { offline: true }))
-    if (cid.code !== dagPb.code) return bytes.byteLength
-    const node = dagPb.decode(bytes)
-    return node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), bytes.byteLength)
   }
 
   /** Masters and workers provide what they add; leechers take and do not reprovide. */

@@ -12,7 +12,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type Sha256Pool, sha256Here } from '../blocks/hasher.ts'
+import { reclaimHashed, type Sha256Pool, sha256Here } from '../blocks/hasher.ts'
 import { ADD_BLOCK_WRITE_CONCURRENCY, ADD_WORKER_MIN_LEAVES } from '../constants.ts'
 
 /** Options of {@link parallelLeaves}. */
@@ -21,10 +21,21 @@ export interface ParallelLeavesInit {
   rawLeaves: boolean
   /** hash workers; without them every leaf is hashed in this thread */
   pool?: Sha256Pool
-  /** leaves of a file hashed in this thread before the pool is used @default ADD_WORKER_MIN_LEAVES */
+  /**
+   * leaves of a file hashed in this thread before the pool is started (and after them, until
+   * one of its workers is up) @default ADD_WORKER_MIN_LEAVES
+   */
   minWorkerLeaves?: number
   /** leaves being hashed and written at once @default ADD_BLOCK_WRITE_CONCURRENCY */
   window?: number
+  /**
+   * Take back each leaf's memory as soon as the blockstore has it, for the leaves after it (see
+   * {@link reclaimHashed}): the leaf's array is emptied. Only for a blockstore that keeps no
+   * reference to the bytes it is given once a put is done (the repo's: one file per block). The
+   * first leaf of a file is kept (the importer holds it, to make a one-block file its own root)
+   * @default false
+   */
+  freeStoredLeaves?: boolean
 }
 
 function varintLength(n: number): number {
@@ -46,38 +57,54 @@ function writeVarint(out: Uint8Array, at: number, n: number): number {
 }
 
 /**
- * A UnixFS `file` leaf as dag-pb, exactly as the importer writes it (`dagPb.encode` of a node
- * with no links whose Data is `UnixFS({ type: 'file', data }).marshal()`), in one new array.
- * Returns the array and where `data` starts in it.
+ * A new array of `length` bytes that owns its whole buffer (so that it can be moved to a worker),
+ * not zeroed: the caller writes every byte of it. Its memory is taken from `spare` (buffers of
+ * leaves already stored) when one has this length.
  */
-export function encodeFileLeaf(data: Uint8Array): { block: Uint8Array; dataOffset: number } {
+function ownedArray(length: number, spare?: ArrayBuffer[]): Uint8Array {
+  const reused = spare?.at(-1)?.byteLength === length ? spare.pop() : undefined
+  return reused != null ? Buffer.from(reused) : Buffer.allocUnsafeSlow(length)
+}
+
+/**
+ * A UnixFS `file` leaf as dag-pb, exactly as the importer writes it (`dagPb.encode` of a node
+ * with no links whose Data is `UnixFS({ type: 'file', data }).marshal()`), in one new array:
+ * its memory is one of `spare` if one there has its length (see {@link reclaimHashed}).
+ */
+export function encodeFileLeaf(data: Uint8Array, spare?: ArrayBuffer[]): Uint8Array {
   const n = data.byteLength
   // UnixFS Data: Type = File (field 1), Data (field 2, absent when empty), filesize (field 3)
   const unixfsLength = 2 + (n > 0 ? 1 + varintLength(n) + n : 0) + 1 + varintLength(n)
-  // dag-pb PBNode: Data (field 1) and no Links
-  const block = new Uint8Array(1 + varintLength(unixfsLength) + unixfsLength)
+  // dag-pb PBNode: Data (field 1) and no Links. Not zeroed first: every byte is written below
+  // (a zeroed 256 KiB array costs the page faults of a second copy)
+  const block = ownedArray(1 + varintLength(unixfsLength) + unixfsLength, spare)
   let at = 0
   block[at++] = 0x0a
   at = writeVarint(block, at, unixfsLength)
   block[at++] = 0x08
   block[at++] = 0x02
-  let dataOffset = at
   if (n > 0) {
     block[at++] = 0x12
     at = writeVarint(block, at, n)
-    dataOffset = at
     block.set(data, at)
     at += n
   }
   block[at++] = 0x18
   writeVarint(block, at, n)
-  return { block, dataOffset }
+  return block
+}
+
+/** A copy of `bytes` in an array of its own. */
+function copyOf(bytes: Uint8Array, spare?: ArrayBuffer[]): Uint8Array {
+  const copy = ownedArray(bytes.byteLength, spare)
+  copy.set(bytes)
+  return copy
 }
 
 /**
  * What the importer reads of a dag-pb leaf's UnixFS record (its layout counts `data.length`,
- * its tree builder asks `isDirectory()`, `mtime` and `mode`): the record without a copy of
- * `data` and without `ipfs-unixfs`, which this project does not depend on directly.
+ * its tree builder asks `isDirectory()`, `mtime` and `mode`): the record of a leaf holding
+ * `data` (not a copy), without `ipfs-unixfs`, which this project does not depend on directly.
  */
 function fileLeafRecord(data: Uint8Array): BufferImporterResult['unixfs'] {
   const record = {
@@ -103,34 +130,49 @@ export function parallelLeaves(init: ParallelLeavesInit): BufferImporter {
   const window = Math.max(1, init.window ?? ADD_BLOCK_WRITE_CONCURRENCY)
   const cidVersion = init.rawLeaves ? 1 : init.cidVersion
   const codec = init.rawLeaves ? raw.code : dagPb.code
+  const pool = init.pool
 
   return async function* leaves(file, blockstore) {
-    const leaf = async (chunk: Uint8Array, useWorker: boolean): Promise<BufferImporterResult> => {
+    // the memory of leaves stored, for the next ones (with `freeStoredLeaves`)
+    const spare: ArrayBuffer[] = []
+    const leaf = async (
+      chunk: Uint8Array,
+      useWorker: boolean,
+      first: boolean
+    ): Promise<BufferImporterResult> => {
       // a new array this add owns: the worker takes it, and no one else can change it
-      // (`new Uint8Array(chunk)` copies; a Buffer's `slice()` would be a view of the chunk's pool)
-      let { block, dataOffset } = init.rawLeaves
-        ? { block: new Uint8Array(chunk), dataOffset: 0 }
-        : encodeFileLeaf(chunk)
+      // (a copy in an array of its own; a Buffer's `slice()` would be a view of the chunk's pool)
+      let block = init.rawLeaves ? copyOf(chunk, spare) : encodeFileLeaf(chunk, spare)
       let digest: Uint8Array
-      if (useWorker && init.pool != null) {
+      if (useWorker && pool != null) {
         // the worker takes the whole buffer: a block that shares one is copied into its own
         if (block.byteOffset !== 0 || block.byteLength !== block.buffer.byteLength)
           block = new Uint8Array(block)
-        ;({ bytes: block, digest } = await init.pool.digest(block))
+        ;({ bytes: block, digest } = await pool.digest(block))
       } else {
         digest = sha256Here(block)
       }
       const cid = CID.create(cidVersion, codec, Digest.create(sha256.code, digest))
       await blockstore.put(cid, block)
-      const unixfs = init.rawLeaves
-        ? undefined
-        : fileLeafRecord(block.subarray(dataOffset, dataOffset + chunk.byteLength))
-      return { cid, unixfs, size: BigInt(block.byteLength), block }
+      // the record holds the chunk, not the block: the importer keeps the records of a whole
+      // layer of the DAG (174 leaves, 44 MiB), and the chunk is the caller's memory anyway
+      // (a view of the bytes of an in-memory add), where the block would be a second copy
+      const unixfs = init.rawLeaves ? undefined : fileLeafRecord(chunk)
+      const size = BigInt(block.byteLength)
+      if (init.freeStoredLeaves === true && !first) {
+        const memory = reclaimHashed(block)
+        if (memory != null && spare.length < window) spare.push(memory)
+      }
+      return { cid, unixfs, size, block }
     }
     const inFlight: Promise<BufferImporterResult>[] = []
     let count = 0
     for await (const chunk of file.content) {
-      const task = leaf(chunk, count++ >= minWorkerLeaves)
+      // past the first leaves, the workers start; until one is up, leaves are hashed here
+      // rather than wait for it (a worker thread takes tens of milliseconds to start)
+      if (count === minWorkerLeaves) pool?.start().catch(() => {})
+      const task = leaf(chunk, count >= minWorkerLeaves && pool?.ready === true, count === 0)
+      count++
       // awaited in order below; until then, keep an early failure from being "unhandled"
       task.catch(() => {})
       inFlight.push(task)

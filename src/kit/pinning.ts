@@ -13,6 +13,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import * as cborg from 'cborg'
 import { type Datastore, Key } from 'interface-datastore'
 import { base36 } from 'multiformats/bases/base36'
+import { base64 } from 'multiformats/bases/base64'
 import { equals } from 'multiformats/bytes'
 import type { CID } from 'multiformats/cid'
 import { ADD_PIN_MAX_BLOCKS, ADD_PIN_READ_CONCURRENCY } from '../constants.ts'
@@ -34,6 +35,31 @@ export function pinKey(cid: CID): Key {
 /** Helia's key of a pinned block: its multihash in base36. */
 export function pinnedBlockKey(cid: CID): Key {
   return new Key(`${PINNED_BLOCK_PREFIX}${base36.encode(cid.multihash.bytes)}`)
+}
+
+/** dag-pb's PBNode.Data: field 1, length-delimited. */
+const DAG_PB_DATA_TAG = 0x0a
+
+/**
+ * Whether a block may link to others: all but a dag-pb node that is its Data field alone (every
+ * leaf of a dag-pb file), which is known without decoding 256 KiB only to find no links.
+ */
+function mayLink(cid: CID, bytes: Uint8Array): boolean {
+  if (cid.code !== dagPb.code) return false
+  if (bytes[0] !== DAG_PB_DATA_TAG) return bytes.byteLength > 0
+  let length = 0
+  let at = 1
+  for (let shift = 0; at < bytes.byteLength && shift < 35; shift += 7) {
+    const byte = bytes[at++]!
+    length += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) return at + length !== bytes.byteLength
+  }
+  return true
+}
+
+/** A block's key in {@link AddedDag}: its multihash (base64: base36 costs more per block). */
+function blockKey(cid: CID): string {
+  return base64.baseEncode(cid.multihash.bytes)
 }
 
 /** Options of {@link AddedDag}. */
@@ -63,15 +89,17 @@ export class AddedDag {
   /** Remember a block the add wrote (`bytes` are the block: its links are read from them). */
   add(cid: CID, bytes: Uint8Array): void {
     if (this.#overflowed) return
-    const key = base36.encode(cid.multihash.bytes)
+    const key = blockKey(cid)
     if (this.#links.has(key)) return
     if (this.#links.size >= this.#max) {
       this.#overflowed = true
       this.#links.clear()
       return
     }
-    const links = cid.code === dagPb.code ? dagPb.decode(bytes).Links.map((l) => l.Hash) : []
-    this.#links.set(key, { cid, links })
+    this.#links.set(key, {
+      cid,
+      links: mayLink(cid, bytes) ? dagPb.decode(bytes).Links.map((l) => l.Hash) : []
+    })
   }
 
   /**
@@ -85,7 +113,7 @@ export class AddedDag {
     const stack: CID[] = [root]
     while (stack.length > 0) {
       const cid = stack.pop()!
-      const key = base36.encode(cid.multihash.bytes)
+      const key = blockKey(cid)
       if (seen.has(key)) continue
       seen.add(key)
       const node = this.#links.get(key)
@@ -107,6 +135,27 @@ async function readPinnedBlock(datastore: Datastore, key: Key, options: AbortOpt
 }
 
 /**
+ * Every pinned-block record in the datastore, if there are at most `max` of them (one range
+ * read: a repo with few pins answers for all of an add's blocks at once, where a look-up per
+ * block costs a read that finds nothing); undefined if there are more.
+ */
+async function allPinnedBlocks(
+  datastore: Datastore,
+  max: number,
+  options: AbortOptions
+): Promise<Map<string, Uint8Array> | undefined> {
+  const records = new Map<string, Uint8Array>()
+  for await (const { key, value } of datastore.query(
+    { prefix: PINNED_BLOCK_PREFIX, limit: max + 1 },
+    options
+  )) {
+    if (records.size === max) return undefined
+    records.set(key.toString(), value)
+  }
+  return records
+}
+
+/**
  * Pin `root` recursively over `blocks` (every block of its DAG, each once), writing what
  * Helia's `pins.add(root)` would: the same records, in one batch. Returns false if `root` is
  * pinned already (Helia's `AlreadyPinnedError`), with nothing written.
@@ -120,10 +169,17 @@ export async function pinRecursively(
   const rootKey = pinKey(root)
   if (await datastore.has(rootKey, options)) return false
   const batch = datastore.batch()
+  // the records there are, when they are few; else each block's is looked up
+  const known = await allPinnedBlocks(datastore, blocks.length, options)
+  const read = async (key: Key): Promise<PinnedBlock> => {
+    if (known == null) return readPinnedBlock(datastore, key, options)
+    const bytes = known.get(key.toString())
+    return bytes == null ? { pinCount: 0, pinnedBy: [] } : (cborg.decode(bytes) as PinnedBlock)
+  }
   for (let i = 0; i < blocks.length; i += ADD_PIN_READ_CONCURRENCY) {
     options.signal?.throwIfAborted()
     const part = blocks.slice(i, i + ADD_PIN_READ_CONCURRENCY).map((cid) => pinnedBlockKey(cid))
-    const records = await Promise.all(part.map((key) => readPinnedBlock(datastore, key, options)))
+    const records = await Promise.all(part.map(read))
     for (let j = 0; j < part.length; j++) {
       const record = records[j]!
       // as Helia: a block this root already pins is left as it is

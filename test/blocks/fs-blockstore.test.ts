@@ -73,6 +73,20 @@ describe('RepoBlockstore (blockstore-fs, whole-file reads)', () => {
     await store.close()
   })
 
+  it('has: true for a block held, false for one not held, an AbortError when aborted', async () => {
+    const store = new RepoBlockstore(join(dir.path, 'has'))
+    await store.open()
+    const bytes = pseudoRandomBytes(1000, 9)
+    const cid = await rawBlock(bytes)
+    assert.equal(await store.has(cid), false)
+    await store.put(cid, bytes)
+    assert.equal(await store.has(cid), true)
+    const controller = new AbortController()
+    controller.abort()
+    await assert.rejects(store.has(cid, { signal: controller.signal }), { name: 'AbortError' })
+    await store.close()
+  })
+
   it('writes: many of one block at once, a shard folder removed under it, no temp file left', async () => {
     const path = join(dir.path, 'writes')
     const store = new RepoBlockstore(path)

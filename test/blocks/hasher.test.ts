@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { Sha256Pool, sha256Here, wasHashedHere } from '../../src/blocks/hasher.ts'
+import { reclaimHashed, Sha256Pool, sha256Here, wasHashedHere } from '../../src/blocks/hasher.ts'
 import { VerifyingBlockstore } from '../../src/blocks/verifying-blockstore.ts'
 import { isErrorNamed } from '../../src/errors.ts'
 import { pseudoRandomBytes } from '../helpers.ts'
@@ -52,6 +52,42 @@ describe('Sha256Pool and blocks hashed here', () => {
     await assert.rejects(store.put(cid, bad), (err) => isErrorNamed(err, 'BlockVerificationError'))
     await store.put(cid, good)
     assert.equal(await store.has(cid), true)
+  })
+
+  it('start: ready once a worker is up, can be called twice; a digest before then waits for it', async () => {
+    const p = new Sha256Pool({ workers: 1 })
+    assert.equal(p.ready, false, 'no worker before start or a digest')
+    const early = p.digest(new Uint8Array([1, 2, 3]))
+    assert.equal(p.ready, false, 'a worker thread is not up at once')
+    await p.start()
+    await p.start()
+    assert.equal(p.ready, true)
+    assert.equal(
+      Buffer.from((await early).digest).toString('hex'),
+      createHash('sha256')
+        .update(new Uint8Array([1, 2, 3]))
+        .digest('hex')
+    )
+    await p.stop()
+    assert.equal(p.ready, false)
+    await assert.rejects(p.start(), (err) => isErrorNamed(err, 'NotStartedError'))
+  })
+
+  it('reclaimHashed: the array is emptied and forgotten, its memory moved out with its bytes', async () => {
+    const { bytes, digest } = await pool.digest(pseudoRandomBytes(4096, 3))
+    const cid = rawCid(digest)
+    const copy = bytes.slice()
+    const memory = reclaimHashed(bytes)
+    assert.equal(bytes.byteLength, 0, 'whoever kept the array sees it empty, never other bytes')
+    assert.equal(wasHashedHere(cid, bytes), false)
+    assert.deepEqual(new Uint8Array(memory!), copy, 'moved, not copied or cleared')
+    // a view of a bigger buffer is only forgotten: its buffer is not the array's to give away
+    const whole = pseudoRandomBytes(100, 4)
+    const view = whole.subarray(10, 20)
+    const viewCid = rawCid(sha256Here(view))
+    assert.equal(reclaimHashed(view), undefined)
+    assert.equal(wasHashedHere(viewCid, view), false)
+    assert.equal(view.byteLength, 10)
   })
 
   it('a stopped pool refuses work; stop can be called twice', async () => {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import * as dagPb from '@ipld/dag-pb'
+import type { CID } from 'multiformats/cid'
+import { collectBytes } from '../../src/blocks/bytes.ts'
 import type { IPFSKit } from '../../src/kit/index.ts'
 import { localKit, pseudoRandomBytes, tempDir } from '../helpers.ts'
 
@@ -90,6 +93,26 @@ describe('Kubo-identical CIDs', () => {
     assert.equal(await readFile(join(out, 'index.html'), 'utf8'), '<h1>hi</h1>')
     assert.equal(await readFile(join(out, 'sub', 'a.txt'), 'utf8'), 'a')
     assert.equal(existsSync(join(out, '.hidden')), false)
+  })
+
+  it("every entry's Size is Kubo's: its block and every block below it, as stored", async () => {
+    const root = join(dir.path, 'sizes')
+    await mkdir(join(root, 'many'), { recursive: true })
+    await writeFile(join(root, 'big.bin'), pseudoRandomBytes(3 * 256 * 1024 + 17, 21))
+    await writeFile(join(root, 'empty'), '')
+    await symlink('big.bin', join(root, 'link'))
+    for (let i = 0; i < 40; i++) await writeFile(join(root, 'many', `f${i}`), `${i}`)
+    const dagSize = async (cid: CID): Promise<number> => {
+      const bytes = await collectBytes(kit.helia.blockstore.get(cid))
+      if (cid.code !== dagPb.code) return bytes.byteLength
+      return dagPb.decode(bytes).Links.reduce((sum, l) => sum + (l.Tsize ?? 0), bytes.byteLength)
+    }
+    for (const options of [{}, { cidVersion: 1 as const }, { wrapWithDirectory: true }]) {
+      const results = await kit.ipfsAddPath(root, options)
+      assert.ok(results.length > 40)
+      for (const r of results)
+        assert.equal(r.Size, await dagSize(r.cid), `${r.Name} ${JSON.stringify(options)}`)
+    }
   })
 
   it('range reads', async () => {

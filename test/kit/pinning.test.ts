@@ -159,6 +159,28 @@ describe('AddedDag', () => {
     assert.deepEqual(dag.blocksBelow(root)?.map(String), [root, a.cid, b.cid].map(String))
   })
 
+  it("reads the links of every node, leaves of a 256 KiB file and nodes written out of dag-pb's order alike", async () => {
+    const a = await leaf(1)
+    // a leaf as an add writes it: the Data field alone, 256 KiB long (its length a 3-byte varint)
+    const bigBytes = dagPb.encode({ Data: pseudoRandomBytes(256 * 1024, 3), Links: [] })
+    const big = { cid: CID.createV0(await sha256.digest(bigBytes)), bytes: bigBytes }
+    // Data before Links: not how dag-pb writes a node, but its decoder takes it
+    // (dag-pb writes the Links, then the Data field last: here 0x0a 0x00, moved to the front)
+    const linkBytes = dagPb.encode({ Data: new Uint8Array(0), Links: [{ Hash: a.cid, Tsize: 1 }] })
+    const dataFirst = new Uint8Array([0x0a, 0x00, ...linkBytes.subarray(0, linkBytes.length - 2)])
+    assert.equal(dagPb.decode(dataFirst).Links.length, 1, 'a node with its Data first and one link')
+    const dataFirstCid = CID.createV0(await sha256.digest(dataFirst))
+    const rootBytes = dagPb.encode({ Links: [dataFirstCid, big.cid].map((Hash) => ({ Hash, Tsize: 1 })) })
+    const root = CID.createV0(await sha256.digest(rootBytes))
+    const dag = new AddedDag()
+    dag.add(root, rootBytes)
+    dag.add(dataFirstCid, dataFirst)
+    dag.add(big.cid, big.bytes)
+    assert.equal(dag.blocksBelow(root), undefined, 'the link after the Data field is followed')
+    dag.add(a.cid, a.bytes)
+    assert.deepEqual(dag.blocksBelow(root)?.map(String), [root, dataFirstCid, a.cid, big.cid].map(String))
+  })
+
   it('forgets all past its bound', async () => {
     const dag = new AddedDag({ maxBlocks: 1 })
     const a = await leaf(1)
