@@ -90,7 +90,8 @@ export async function runAddBench(init: AddBenchInit = {}): Promise<BenchFigure[
         const { ms, cid } = await contenders[who](store)
         times[who].push(ms)
         cids[who] = cid
-        await rm(store, { recursive: true, force: true })
+        // stores are removed at the end: ext4 allocates new files slowly next to inodes freed
+        // moments ago, and a removal between contenders would slow the next one down
       }
       const ms = (who: Contender): string => times[who].at(-1)?.toFixed(0) ?? '?'
       note(
