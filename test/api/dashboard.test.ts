@@ -153,7 +153,12 @@ describe('dashboard in headless Chromium', () => {
     const ys = points.split(' ').map((p) => Number(p.split(',')[1]))
     assert.ok(ys.length >= 3 && ys.every(Number.isFinite))
     assert.ok(Math.min(...ys) < 180, 'the hit ratio is above zero somewhere (the line leaves the x axis)')
-    assert.ok(((await line.boundingBox())?.width ?? 0) > 10, 'the line is drawn with a width')
+    // the plot is drawn anew at every poll: a box read while the old line is being replaced is null
+    await waitFor(
+      async () => ((await line.boundingBox())?.width ?? 0) > 10,
+      'the line to be drawn with a width',
+      15_000
+    )
     const dots = await page.locator('#plot-latency g[data-series="retrievals"] circle').count()
     assert.ok(dots >= 9, `latency dots: ${dots}`)
 
