@@ -34,6 +34,7 @@ import {
 } from '../common.ts'
 import type { Fault } from '../faults.ts'
 import { fileSeed } from '../providers.ts'
+import { CHURN_PORT, type Churn, type ChurnInit, providerKeys, startChurn, summarizeChurn } from './churn.ts'
 import type { ServeReady, WanNodeSpec } from './node.ts'
 import type { RetrievalLine, SeekerDone, SeekerPlan } from './seeker.ts'
 import { specCapMbit, specRttMs } from './spec.ts'
@@ -86,6 +87,8 @@ export interface HeterogeneousInit {
   timeoutMs?: number
   /** retrievals run again by a new seeker of ours with the first one's reputation @default 60 */
   rerun?: number
+  /** scenario 3: providers die and come back during the run (ours only, no rerun) */
+  churn?: ChurnInit
 }
 
 /** The testbed of scenario 1: host 1 is the seeker, hosts 2–13 the providers. */
@@ -139,6 +142,8 @@ export function oracleMs(holders: number[], fileSize: number): number {
 /** What scenario 1 gives: its rows (scenarios 1 and 5), notes for the header, and a trace. */
 export interface HeterogeneousResult {
   figures: Array<BenchFigure & { item: number }>
+  /** our p50 and p95, ms (scenario 3's baseline) */
+  ours?: { p50: number; p95: number }
   notes: string[]
   trace: unknown
 }
@@ -158,6 +163,7 @@ export async function runHeterogeneous(
   const retrievals = init.retrievals ?? 300
   const timeoutMs = init.timeoutMs ?? 60_000
   const rerun = Math.min(init.rerun ?? 60, retrievals)
+  const label = init.churn == null ? 'scenario 1' : 'scenario 3'
   const placement = placeFiles(files, copies)
   const shas = await Promise.all(
     Array.from({ length: files }, (_, i) => seededSha(fileSeed(PREFIX, i), fileSize))
@@ -171,31 +177,35 @@ export async function runHeterogeneous(
   const dir = await mkdtemp(join(tmpdir(), 'ikwan-hetero-'))
   let seekerPid: number | undefined
   try {
+    const keys = init.churn == null ? [] : await providerKeys(PROVIDER_HOSTS.length)
+    const startOne = async (index: number): Promise<Child & ServeReady> => {
+      const p = PROVIDER_HOSTS[index]!
+      const host = bed.host(p.name)
+      const spec: WanNodeSpec = {
+        role: 'serve',
+        address: host.address,
+        fault: p.fault,
+        files: {
+          prefix: PREFIX,
+          size: fileSize,
+          indices: placement.flatMap((holders, file) => (holders.includes(index) ? [file] : []))
+        },
+        // a provider that churns comes back as the same peer at the same address
+        ...(init.churn == null ? {} : { key: keys[index], port: CHURN_PORT })
+      }
+      const [cmd, args] = bed.argv(host, process.execPath, [...tsFlags(), nodeScript, JSON.stringify(spec)])
+      const child = await startChild(cmd, args, (line) => line.startsWith('{"ready":true'), {
+        what: `provider ${p.name}`,
+        timeoutMs: 180_000
+      })
+      return Object.assign(child, JSON.parse(child.lines.at(-1)!) as ServeReady)
+    }
     // three at a time: twelve Node processes starting at once on two cores take longer in all
     for (let i = 0; i < PROVIDER_HOSTS.length; i += 3) {
-      const batch = PROVIDER_HOSTS.slice(i, i + 3).map(async (p, k) => {
-        const index = i + k
-        const host = bed.host(p.name)
-        const spec: WanNodeSpec = {
-          role: 'serve',
-          address: host.address,
-          fault: p.fault,
-          files: {
-            prefix: PREFIX,
-            size: fileSize,
-            indices: placement.flatMap((holders, file) => (holders.includes(index) ? [file] : []))
-          }
-        }
-        const [cmd, args] = bed.argv(host, process.execPath, [...tsFlags(), nodeScript, JSON.stringify(spec)])
-        const child = await startChild(cmd, args, (line) => line.startsWith('{"ready":true'), {
-          what: `provider ${p.name}`,
-          timeoutMs: 180_000
-        })
-        return Object.assign(child, JSON.parse(child.lines.at(-1)!) as ServeReady)
-      })
+      const batch = PROVIDER_HOSTS.slice(i, i + 3).map((_, k) => startOne(i + k))
       providers.push(...(await Promise.all(batch)))
     }
-    note(`scenario 1: ${providers.length} providers serve`)
+    note(`${label}: ${providers.length} providers serve`)
     // every provider added the same file under the same CID
     const cids: string[] = []
     providers.forEach((p, index) => {
@@ -221,12 +231,15 @@ export async function runHeterogeneous(
       pass: files,
       timeoutMs,
       datastoreDir: join(dir, 'datastore'),
-      rerun
+      rerun: init.churn == null ? rerun : 0,
+      helia: init.churn == null,
+      redial: init.churn != null
     }
     const planPath = join(dir, 'plan.json')
     await writeFile(planPath, JSON.stringify(plan))
     const lines: RetrievalLine[] = []
     let done: SeekerDone | undefined
+    let churn: Churn | undefined
     const [cmd, args] = bed.argv(seeker, process.execPath, [...tsFlags(), seekerScript, planPath])
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] })
     seekerPid = child.pid
@@ -239,13 +252,16 @@ export async function runHeterogeneous(
         continue
       }
       lines.push(value)
-      if (!value.ok)
-        note(`scenario 1, ${value.seeker} #${value.n} (file ${value.file}) failed: ${value.error}`)
-      if ((value.n + 1) % 50 === 0) note(`scenario 1, ${value.seeker}: ${value.n + 1} retrievals`)
+      // churn begins once the seekers have connected to every provider and started
+      if (init.churn != null && churn == null) churn = startChurn(providers, startOne, init.churn)
+      if (!value.ok) note(`${label}, ${value.seeker} #${value.n} (file ${value.file}) failed: ${value.error}`)
+      if ((value.n + 1) % 50 === 0) note(`${label}, ${value.seeker}: ${value.n + 1} retrievals`)
     }
     const code = await exited
     seekerPid = undefined
+    const events = (await churn?.stop()) ?? []
     if (done == null) throw new Error(`the seeker exited (${code}) before it was done`)
+    if (init.churn != null) return summarizeChurn(lines, events, timeoutMs, init.churn)
     const rss = providers.map((p) => memoryOf(p.pid).rss)
     return summarize({ lines, done, placement, providers, fileSize, timeoutMs, files, retrievals, rss })
   } finally {
@@ -420,5 +436,5 @@ function summarize(c: Collected): HeterogeneousResult {
         ? `, ours with persisted reputation ${rerun.filter((l) => !l.ok).length} of ${rerun.length}`
         : '')
   ]
-  return { figures, notes, trace }
+  return { figures, notes, trace, ours: { p50: at(ours, 0.5), p95: at(ours, 0.95) } }
 }

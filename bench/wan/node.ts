@@ -17,6 +17,7 @@
  */
 
 import { unixfs } from '@helia/unixfs'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
@@ -42,6 +43,10 @@ export type WanNodeSpec =
       /** seeded files `fileSeed(prefix, i)` for each i of `indices`, `size` bytes each */
       files: { prefix: string; indices: number[]; size: number }
       fault: Fault
+      /** a private key (protobuf, base64), so that a restarted provider is the same peer @default a new one */
+      key?: string
+      /** TCP port to listen on, so that a restarted provider is at the same address @default any */
+      port?: number
     }
 
 /** What a provider prints once it serves. */
@@ -127,7 +132,11 @@ async function provide(spec: Extract<WanNodeSpec, { role: 'provide' }>): Promise
 /** Our peer over a {@link FaultyBlockstore} holding some seeded files, then its fault turned on. */
 async function serve(spec: Extract<WanNodeSpec, { role: 'serve' }>): Promise<void> {
   const store = new FaultyBlockstore()
-  const peer = ourPeer(spec.address, 'worker', { blockstore: store })
+  const peer = ourPeer(spec.address, 'worker', {
+    blockstore: store,
+    listenAddrs: [`/ip4/${spec.address}/tcp/${spec.port ?? 0}`],
+    ...(spec.key == null ? {} : { privateKey: privateKeyFromProtobuf(Buffer.from(spec.key, 'base64')) })
+  })
   await peer.start()
   const cids: string[] = []
   for (const i of spec.files.indices) {

@@ -6,10 +6,12 @@
  * trace behind the figures (who served what, the seeker's reputation records) goes to
  * bench/wan/trace.json. The testbed is always removed, on failure and on Ctrl-C too.
  *
- * Options (environment): `BENCH_WAN_ONLY` (e.g. `1,5`: only those scenarios; 5 needs 1's run),
+ * Options (environment): `BENCH_WAN_ONLY` (e.g. `1,5`: only those scenarios' rows; 3 and 5 run 1 too),
  * `BENCH_WAN_RETRIEVALS` (default 300: retrievals per seeker in scenario 1, smaller for trial
  * runs), `BENCH_WAN_TIMEOUT_MS` (default 60 000: a retrieval not done by then failed),
  * `BENCH_WAN_RERUN` (default 60: retrievals run again with persisted reputation, scenario 5),
+ * `BENCH_WAN_CHURN_RETRIEVALS` (default 150, at most `BENCH_WAN_RETRIEVALS`: ours under churn,
+ * scenario 3; 3 needs 1 in the same run, for its baseline),
  * `BENCH_OUT` (a folder to write the results to instead of bench/wan/).
  *
  * @packageDocumentation
@@ -19,7 +21,7 @@ import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { note, positiveEnv, type ResultRow, resultHeader, writeResults } from '../common.ts'
-import { heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
+import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
 import { Testbed } from './testbed.ts'
 
 /** The namespaces of the bench's testbeds: `ikbench-sw`, `ikbench-h1`, … */
@@ -28,6 +30,7 @@ const ISSUE_RETRIEVALS = 300
 
 const SCENARIOS: Record<number, string> = {
   1: 'heterogeneous providers',
+  3: 'churn',
   5: 'learning curve (from scenario 1)'
 }
 
@@ -46,32 +49,51 @@ async function main(): Promise<void> {
     notes.push(`scaled: ${retrievals} retrievals per seeker instead of ${ISSUE_RETRIEVALS} (scenarios 1, 5)`)
   }
   if (only.length > 0) notes.push(`only scenario${only.length === 1 ? '' : 's'} ${only.join(', ')}`)
-  notes.push('scenarios 2 (swarm download), 3 (churn) and 4 (cold DHT over latency) are not written yet')
+  notes.push('scenarios 2 (swarm download) and 4 (cold DHT over latency) are not written yet')
+  const churnRetrievals = positiveEnv('BENCH_WAN_CHURN_RETRIEVALS', Math.min(retrievals, 150))
   const rows: ResultRow[] = []
   const failed: string[] = []
-  let trace: Record<string, unknown> = {}
+  const trace: Record<string, unknown> = {}
 
-  if (wanted(1) || wanted(5)) {
+  // each scenario on a testbed of its own, removed whatever happens
+  const onTestbed = async (
+    n: number,
+    fn: (bed: Testbed) => Promise<HeterogeneousResult>
+  ): Promise<HeterogeneousResult | undefined> => {
     // a testbed left by a crashed run (the state file, or namespaces of the prefix) goes first
     await Testbed.down(PREFIX).catch(() => {})
     const t = performance.now()
-    note('scenario 1 (heterogeneous providers) …')
+    note(`scenario ${n} (${SCENARIOS[n]}) …`)
     const bed = await Testbed.up(heterogeneousSpec(), { prefix: PREFIX, seed: 14, log: (l) => note(l) })
-    notes.push(
-      `testbed: delay by ${bed.delay === 'netem' ? 'netem' : bed.delay === 'nfqueue' ? 'the NFQUEUE delay line (no netem in this kernel)' : 'nothing'}`
-    )
+    const delay = bed.delay === 'nfqueue' ? 'the NFQUEUE delay line (no netem in this kernel)' : bed.delay
+    if (!notes.some((n) => n.startsWith('testbed:'))) notes.push(`testbed: delay by ${delay}`)
     try {
-      const result = await runHeterogeneous(bed, { retrievals, timeoutMs, rerun })
+      const result = await fn(bed)
       rows.push(...result.figures.filter((f) => wanted(f.item)))
       notes.push(...result.notes)
-      trace = { scenario1: result.trace }
-      note(`scenario 1 done in ${((performance.now() - t) / 1000).toFixed(0)} s`)
+      trace[`scenario${n}`] = result.trace
+      note(`scenario ${n} done in ${((performance.now() - t) / 1000).toFixed(0)} s`)
+      return result
     } catch (err) {
-      const message = `scenario 1 (${SCENARIOS[1]}) could not be measured: ${(err as Error).stack ?? err}`
+      const message = `scenario ${n} (${SCENARIOS[n]}) could not be measured: ${(err as Error).stack ?? err}`
       note(message)
       failed.push(message)
+      return undefined
     } finally {
       await bed.down({ log: (l) => note(l) })
+    }
+  }
+  let first: HeterogeneousResult | undefined
+  if (wanted(1) || wanted(5) || wanted(3)) {
+    first = await onTestbed(1, (bed) => runHeterogeneous(bed, { retrievals, timeoutMs, rerun }))
+  }
+  if (wanted(3)) {
+    const baseline = first?.ours
+    if (baseline == null) failed.push('scenario 3 (churn) not run: it needs scenario 1 of the same run')
+    else {
+      await onTestbed(3, (bed) =>
+        runHeterogeneous(bed, { retrievals: churnRetrievals, timeoutMs, churn: { baseline } })
+      )
     }
   }
   rows.sort((a, b) => a.item - b.item)

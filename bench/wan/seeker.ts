@@ -44,6 +44,13 @@ export interface SeekerPlan {
   datastoreDir: string
   /** retrievals of the order that a second seeker of ours, on the same datastore, runs again @default 0 */
   rerun: number
+  /** run plain Helia too @default true */
+  helia?: boolean
+  /**
+   * before each retrieval, dial (without waiting) every provider not connected: providers die
+   * and come back (churn), and neither seeker redials a peer by itself @default false
+   */
+  redial?: boolean
 }
 
 /** Who retrieves: ours, plain Helia, ours again with the reputation of the first run. */
@@ -80,6 +87,8 @@ interface Seeker {
   /** ours: bytes served so far by each peer */
   served?(): Record<string, number>
   stats?(): PeerStats[]
+  /** dial every provider not connected, without waiting */
+  redial(): void
   lastAsked: Map<number, number>
   done: number
 }
@@ -108,6 +117,13 @@ async function oursSeeker(plan: SeekerPlan, name: SeekerName): Promise<Seeker> {
     cat: (cid, signal) => router.retrieveContentStream(cid, { signal, timeout: 2 * plan.timeoutMs }),
     forget: () => forgetAll(peer.helia.blockstore),
     poke: () => poke(peer.helia.blockstore),
+    redial: () => {
+      for (const p of plan.providers) {
+        const id = p.split('/p2p/')[1]
+        if (id != null && peer.host.getConnections().some((c) => c.remotePeer.toString() === id)) continue
+        void peer.connect(p).catch(() => {})
+      }
+    },
     served: () => Object.fromEntries(stats().map((s) => [s.peerId, s.bytesServed])),
     stats,
     stop: async () => {
@@ -131,6 +147,13 @@ async function heliaSeeker(plan: SeekerPlan): Promise<Seeker> {
     cat: (cid, signal) => unixfs(helia).cat(CID.parse(cid), { signal }),
     forget: () => forgetAll(blockstore),
     poke: () => poke(helia.blockstore),
+    redial: () => {
+      for (const p of plan.providers) {
+        const id = p.split('/p2p/')[1]
+        if (id != null && helia.libp2p.getConnections().some((c) => c.remotePeer.toString() === id)) continue
+        void helia.libp2p.dial(multiaddr(p)).catch(() => {})
+      }
+    },
     stop: async () => {
       await helia.stop()
     }
@@ -145,6 +168,7 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       await sleep(wait)
       await seeker.poke()
     }
+    if (plan.redial === true) seeker.redial()
     const before = seeker.served?.()
     const start = performance.now()
     let ok = false
@@ -175,7 +199,8 @@ async function main(plan: SeekerPlan): Promise<void> {
   const reputation: SeekerDone['reputation'] = { ours: [], 'ours-rerun': [] }
   const seekers: Seeker[] = []
   try {
-    seekers.push(await oursSeeker(plan, 'ours'), await heliaSeeker(plan))
+    seekers.push(await oursSeeker(plan, 'ours'))
+    if (plan.helia !== false) seekers.push(await heliaSeeker(plan))
     for (let turn = 0; turn * plan.pass < plan.order.length; turn++) {
       const files = plan.order.slice(turn * plan.pass, (turn + 1) * plan.pass)
       for (const seeker of alternate(seekers, turn)) {
