@@ -6,9 +6,12 @@
  * @packageDocumentation
  */
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
+import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
 export const MiB = 1024 * 1024
@@ -300,4 +303,94 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** A row of the results, with the issue's item (or scenario) number. */
+export interface ResultRow extends BenchFigure {
+  item: number
+}
+
+/** The first element of a results.json (bench/results.json, bench/wan/results.json). */
+export interface ResultHeader {
+  date: string
+  node: string
+  cpu: string
+  cores: number
+  commit: string
+  /** source files differed from `commit` */
+  dirty: boolean
+  durationSeconds: number
+  notes: string[]
+}
+
+/** A positive number from the environment, or `fallback` where it is unset. */
+export function positiveEnv(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw == null || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`)
+  return n
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return ''
+  }
+}
+
+/** The header of a run that began at `started` (a `performance.now()`): machine, commit, notes. */
+export function resultHeader(started: number, notes: string[]): ResultHeader {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+    dirty: git(['status', '--porcelain', '--', 'src', 'bench']) !== '',
+    durationSeconds: Math.round((performance.now() - started) / 1000),
+    notes
+  }
+}
+
+/** The results as a Markdown table. */
+export function markdownTable(rows: ResultRow[]): string {
+  const lines = [
+    '| # | figure | ours | baseline | unit | ratio (ours / baseline) | better | goal | target | met | baseline is |',
+    '|---|---|---:|---:|---|---:|---|---|---|---|---|'
+  ]
+  for (const r of rows) {
+    const met = r.met == null ? '—' : r.met ? 'yes' : 'no'
+    lines.push(
+      `| ${r.item} | ${r.figure} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.unit} | ${fmt(r.ratio)} | ` +
+        `${r.better} | ${r.goal} | ${targetText(r.target)} | ${met} | ${r.baselineName} |`
+    )
+  }
+  return lines.join('\n')
+}
+
+/**
+ * Write `results.json` (the header, then the rows) and `results.md` (a line on the run, its notes,
+ * the table) into `dir`; returns the Markdown. `title` starts the first line ("Benchmarks").
+ */
+export async function writeResults(
+  dir: string,
+  title: string,
+  header: ResultHeader,
+  rows: ResultRow[]
+): Promise<string> {
+  const machine = `${header.cpu}, ${header.cores} cores, Node ${header.node}`
+  const md = [
+    `${title} of ${header.date.slice(0, 10)} on ${machine}; commit ${header.commit}` +
+      `${header.dirty ? ' (with uncommitted changes)' : ''}; ${header.durationSeconds} s.`,
+    ...header.notes.map((n) => `Note: ${n}`),
+    '',
+    markdownTable(rows),
+    ''
+  ].join('\n')
+  await mkdir(dir, { recursive: true })
+  await writeFile(resolve(dir, 'results.json'), `${JSON.stringify([header, ...rows], null, 2)}\n`)
+  await writeFile(resolve(dir, 'results.md'), md)
+  return md
 }

@@ -14,15 +14,12 @@
  * @packageDocumentation
  */
 
-import { execFileSync } from 'node:child_process'
-import { mkdir, writeFile } from 'node:fs/promises'
-import { cpus } from 'node:os'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runAddBench } from './add.ts'
 import { runCacheBench } from './cache.ts'
 import { runCliStartBench } from './cli-start.ts'
-import { type BenchFigure, fmt, note, targetText } from './common.ts'
+import { type BenchFigure, note, positiveEnv, type ResultRow, resultHeader, writeResults } from './common.ts'
 import { runDiscoveryBench } from './discovery.ts'
 import { runIdleMemoryBench, servingMemoryFigures } from './memory.ts'
 import { copyResultsToReadme } from './readme.ts'
@@ -36,24 +33,6 @@ const uncaught: string[] = []
 const ISSUE_LARGE_MIB = 256
 const ISSUE_SMALL_MIB = 64
 
-/** A row of the results, with the issue's item number. */
-export interface ResultRow extends BenchFigure {
-  item: number
-}
-
-/** The first element of bench/results.json. */
-export interface ResultHeader {
-  date: string
-  node: string
-  cpu: string
-  cores: number
-  commit: string
-  /** source files differed from `commit` */
-  dirty: boolean
-  durationSeconds: number
-  notes: string[]
-}
-
 const ITEM_TITLES: Record<number, string> = {
   1: 'add throughput',
   2: 'transfer throughput',
@@ -62,38 +41,6 @@ const ITEM_TITLES: Record<number, string> = {
   5: 'discovery',
   6: 'memory',
   7: 'CLI start'
-}
-
-function positiveEnv(name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw == null || raw === '') return fallback
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`)
-  return n
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-  } catch {
-    return ''
-  }
-}
-
-/** The results as a Markdown table. */
-export function markdownTable(rows: ResultRow[]): string {
-  const lines = [
-    '| # | figure | ours | baseline | unit | ratio (ours / baseline) | better | goal | target | met | baseline is |',
-    '|---|---|---:|---:|---|---:|---|---|---|---|---|'
-  ]
-  for (const r of rows) {
-    const met = r.met == null ? '—' : r.met ? 'yes' : 'no'
-    lines.push(
-      `| ${r.item} | ${r.figure} | ${fmt(r.ours)} | ${fmt(r.baseline)} | ${r.unit} | ${fmt(r.ratio)} | ` +
-        `${r.better} | ${r.goal} | ${targetText(r.target)} | ${met} | ${r.baselineName} |`
-    )
-  }
-  return lines.join('\n')
 }
 
 async function main(): Promise<void> {
@@ -158,35 +105,14 @@ async function main(): Promise<void> {
   if (wanted(6) && peaks == null) notes.push('item 6: no serving figures (item 2 did not complete)')
   rows.sort((a, b) => a.item - b.item)
 
-  const header: ResultHeader = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
-    dirty: git(['status', '--porcelain', '--', 'src', 'bench']) !== '',
-    durationSeconds: Math.round((performance.now() - started) / 1000),
-    notes: [
-      ...notes,
-      ...failed,
-      ...[...new Set(uncaught)].map((e) => `uncaught during the run (not from the bench code): ${e}`)
-    ]
-  }
-  const table = markdownTable(rows)
-  const machine = `${header.cpu}, ${header.cores} cores, Node ${header.node}`
-  const md = [
-    `Benchmarks of ${header.date.slice(0, 10)} on ${machine}; commit ${header.commit}` +
-      `${header.dirty ? ' (with uncommitted changes)' : ''}; ${header.durationSeconds} s.`,
-    ...header.notes.map((n) => `Note: ${n}`),
-    '',
-    table,
-    ''
-  ].join('\n')
+  const header = resultHeader(started, [
+    ...notes,
+    ...failed,
+    ...[...new Set(uncaught)].map((e) => `uncaught during the run (not from the bench code): ${e}`)
+  ])
   const benchDir = fileURLToPath(new URL('.', import.meta.url))
   const dir = resolve(process.env.BENCH_OUT || benchDir)
-  await mkdir(dir, { recursive: true })
-  await writeFile(resolve(dir, 'results.json'), `${JSON.stringify([header, ...rows], null, 2)}\n`)
-  await writeFile(resolve(dir, 'results.md'), md)
+  const md = await writeResults(dir, 'Benchmarks', header, rows)
   // the README quotes bench/results.md, and nothing else
   if (dir === resolve(benchDir)) await copyResultsToReadme()
   else note(`results written to ${dir} (bench/results.* and the README left as they were)`)

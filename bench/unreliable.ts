@@ -70,7 +70,7 @@ export const PROVIDER_FAULTS: Fault[] = [
  * A bitswap server does not send the same block to the same peer twice within 5 s (Helia's
  * `doNotResendBlockWindow`): a file is not asked for again by the same seeker sooner than this.
  */
-const RESEND_WINDOW_MS = 5_500
+export const RESEND_WINDOW_MS = 5_500
 
 /**
  * Helia's bitswap server (in every provider here) forgets a block it sent only when that peer's
@@ -238,7 +238,8 @@ async function runSeeker(
   )
 }
 
-async function forgetAll(blockstore: Pick<Blockstore, 'getAll' | 'delete'>): Promise<void> {
+/** Delete every block of a store, so that the next retrieval goes to the network. */
+export async function forgetAll(blockstore: Pick<Blockstore, 'getAll' | 'delete'>): Promise<void> {
   const held: CID[] = []
   for await (const { cid } of blockstore.getAll()) held.push(cid)
   // (deleting while getAll holds Helia's read lock would wait forever)
@@ -248,7 +249,7 @@ async function forgetAll(blockstore: Pick<Blockstore, 'getAll' | 'delete'>): Pro
 let pokes = 0
 
 /** Ask the connected peers (Helia's bitswap broadcasts wants) for a block that does not exist. */
-async function poke(blockstore: Pick<Blockstore, 'get'>): Promise<void> {
+export async function poke(blockstore: Pick<Blockstore, 'get'>): Promise<void> {
   const cid = CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(`poke-${pokes++}`)))
   try {
     for await (const _ of blockstore.get(cid, { signal: AbortSignal.timeout(POKE_MS) })) {

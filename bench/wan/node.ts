@@ -9,21 +9,26 @@
  *   given listen address only), `helia` a plain Helia node (bench/helia.ts).
  * - `fetch`: dials `from`, fetches `cid` and hashes it, prints {@link FetchDone} and exits. `helia`
  *   fetches with `unixfs(helia).cat`; `kit` with our router (`ContentRoutingManager`).
+ * - `serve`: our peer over a {@link FaultyBlockstore} holding some of a set of seeded files (the
+ *   same CIDs on every host), then its fault turned on (bench/faults.ts: `silent` is a dead
+ *   provider, `corrupt` a corrupting one); prints {@link ServeReady} and serves like `provide`.
  *
  * @packageDocumentation
  */
 
 import { unixfs } from '@helia/unixfs'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MemoryBlockstore } from 'blockstore-core'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import { kuboImporterOptions } from '../../src/kit/importer.ts'
 import { EnhancedDHTDiscovery } from '../../src/libp2p/discovery/enhanced-dht-discovery.ts'
-import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
 import { ContentRoutingManager } from '../../src/libp2p/routing/index.ts'
 import { hashStream, seededChunks } from '../common.ts'
+import { type Fault, FaultyBlockstore } from '../faults.ts'
 import { plainHelia } from '../helia.ts'
+import { fileSeed } from '../providers.ts'
+import { ourPeer } from './peers.ts'
 
 /** Which implementation a node runs. */
 export type WanImpl = 'kit' | 'helia'
@@ -32,6 +37,17 @@ export type WanImpl = 'kit' | 'helia'
 export type WanNodeSpec =
   | { role: 'provide'; impl: WanImpl; address: string; seed: string; bytes: number }
   | { role: 'fetch'; impl: WanImpl; address: string; from: string; cid: string; timeoutMs: number }
+  | {
+      role: 'serve'
+      address: string
+      /** seeded files `fileSeed(prefix, i)` for each i of `indices`, `size` bytes each */
+      files: { prefix: string; indices: number[]; size: number }
+      fault: Fault
+      /** a private key (protobuf, base64), so that a restarted provider is the same peer @default a new one */
+      key?: string
+      /** TCP port to listen on, so that a restarted provider is at the same address @default any */
+      port?: number
+    }
 
 /** What a provider prints once it serves. */
 export interface ProvideReady {
@@ -51,19 +67,11 @@ export interface FetchDone {
   fetchMs: number
 }
 
-/** The DHT prefix of testbed nodes: never the public DHT's, and private addresses are kept. */
-export const WAN_DHT_PREFIX = '/ipfs-kit-wan'
-
-function ourPeer(address: string, role: 'worker' | 'leecher'): IPFSLibp2pPeer {
-  return new IPFSLibp2pPeer({
-    role,
-    profile: 'public',
-    listenAddrs: [`/ip4/${address}/tcp/0`],
-    bootstrapPeers: [],
-    mdns: false,
-    dhtProtocolPrefix: WAN_DHT_PREFIX,
-    blockstore: new MemoryBlockstore()
-  })
+/** What a `serve` node prints once it serves: the CIDs of its files, in the order of `indices`. */
+export interface ServeReady {
+  ready: true
+  multiaddrs: string[]
+  cids: string[]
 }
 
 function print(value: unknown): void {
@@ -121,6 +129,43 @@ async function provide(spec: Extract<WanNodeSpec, { role: 'provide' }>): Promise
   print(ready)
 }
 
+/** Our peer over a {@link FaultyBlockstore} holding some seeded files, then its fault turned on. */
+async function serve(spec: Extract<WanNodeSpec, { role: 'serve' }>): Promise<void> {
+  const store = new FaultyBlockstore()
+  const peer = ourPeer(spec.address, 'worker', {
+    blockstore: store,
+    listenAddrs: [`/ip4/${spec.address}/tcp/${spec.port ?? 0}`],
+    ...(spec.key == null ? {} : { privateKey: privateKeyFromProtobuf(Buffer.from(spec.key, 'base64')) })
+  })
+  await peer.start()
+  const cids: string[] = []
+  for (const i of spec.files.indices) {
+    const content = seededChunks(fileSeed(spec.files.prefix, i), spec.files.size)
+    let root: string | undefined
+    for await (const entry of importer([{ content }], peer.helia.blockstore, kuboImporterOptions())) {
+      root = entry.cid.toString()
+    }
+    cids.push(root!)
+  }
+  store.setFault(spec.fault)
+  let stopping = false
+  const shutdown = (): void => {
+    if (stopping) return
+    stopping = true
+    // a silent blockstore may hold a read open forever: do not wait on it for long
+    setTimeout(() => process.exit(0), 3000).unref()
+    void peer
+      .stop()
+      .catch(() => {})
+      .finally(() => process.exit(0))
+  }
+  process.once('SIGTERM', shutdown)
+  process.once('SIGINT', shutdown)
+  process.stdin.on('end', shutdown)
+  process.stdin.resume()
+  print({ ready: true, multiaddrs: peer.getMultiaddrs().map(String), cids } satisfies ServeReady)
+}
+
 async function fetch(spec: Extract<WanNodeSpec, { role: 'fetch' }>): Promise<void> {
   const signal = AbortSignal.timeout(spec.timeoutMs)
   const cid = CID.parse(spec.cid)
@@ -164,6 +209,7 @@ if (arg == null) {
 }
 const spec = JSON.parse(arg) as WanNodeSpec
 if (spec.role === 'provide') await provide(spec)
+else if (spec.role === 'serve') await serve(spec)
 else {
   await fetch(spec)
   process.exit(0)
