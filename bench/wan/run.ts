@@ -21,6 +21,7 @@ import { writeFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { note, positiveEnv, type ResultRow, resultHeader, writeResults } from '../common.ts'
+import { copyResultsToReadme } from '../readme.ts'
 import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
 import { Testbed } from './testbed.ts'
 
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
   const md = await writeResults(dir, 'WAN benchmarks', header, rows)
   await writeFile(resolve(dir, 'trace.json'), `${JSON.stringify(trace)}\n`)
   if (dir !== resolve(wanDir)) note(`results written to ${dir} (bench/wan/results.* left as they were)`)
+  else await copyResultsToReadme('wan')
   process.stdout.write(`\n${md}`)
   if (failed.length > 0) process.exitCode = 1
 }
