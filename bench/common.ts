@@ -394,3 +394,72 @@ export async function writeResults(
   await writeFile(resolve(dir, 'results.md'), md)
   return md
 }
+
+/** One retrieval of a retrieval benchmark: whether the file came back, and how long it took. */
+export interface RetrievalOutcome {
+  ok: boolean
+  ms: number
+}
+
+/** Percentage of retrievals that returned the file. */
+export function successRate(outcomes: RetrievalOutcome[]): number {
+  return (100 * outcomes.filter((o) => o.ok).length) / outcomes.length
+}
+
+/** The `q` quantile of time to content, a failed retrieval counting as `timeoutMs`. */
+export function timeToContent(outcomes: RetrievalOutcome[], q: number, timeoutMs: number): number {
+  return quantile(
+    outcomes.map((o) => (o.ok ? o.ms : timeoutMs)),
+    q
+  )
+}
+
+/**
+ * The rows every retrieval benchmark gives (loopback item 3, WAN scenario 1): success against
+ * the goal of 100 %, success against the baseline, and time to content p50, p95 (with `p95Goal`
+ * as ratio ≤ 0.2) and p99 against the baseline.
+ */
+export function retrievalRows(init: {
+  setting: string
+  ours: RetrievalOutcome[]
+  baseline: RetrievalOutcome[]
+  baselineName: string
+  timeoutMs: number
+  p95Goal: string
+}): BenchFigure[] {
+  const { setting, ours, baseline, baselineName, timeoutMs } = init
+  return [
+    row({
+      figure: `success rate, ${setting}`,
+      ours: successRate(ours),
+      baseline: 100,
+      baselineName: 'the goal: every retrieval returns the file (100 %)',
+      unit: '%',
+      better: 'higher',
+      goal: 'every retrieval returns the file',
+      target: { op: '>=', value: 1 }
+    }),
+    row({
+      figure: `success rate, ${setting}`,
+      ours: successRate(ours),
+      baseline: successRate(baseline),
+      baselineName,
+      unit: '%',
+      better: 'higher',
+      goal: 'report'
+    }),
+    ...([0.5, 0.95, 0.99] as const).map((q) =>
+      row({
+        figure: `time to content p${Math.round(q * 100)}, ${setting}`,
+        ours: timeToContent(ours, q, timeoutMs),
+        baseline: timeToContent(baseline, q, timeoutMs),
+        baselineName,
+        unit: 'ms',
+        better: 'lower',
+        ...(q === 0.95
+          ? { goal: init.p95Goal, target: { op: '<=', value: 0.2 } as const }
+          : { goal: 'report' })
+      })
+    )
+  ]
+}

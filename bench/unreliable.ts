@@ -30,7 +30,7 @@ import {
   MiB,
   note,
   quantile,
-  row,
+  retrievalRows,
   seededRandom,
   seededSha,
   shuffle,
@@ -152,47 +152,15 @@ export async function runUnreliableBench(init: UnreliableBenchInit = {}): Promis
   const ours = seekers[0]!.outcomes
   const base = seekers[1]!.outcomes
   const baselineName = 'plain Helia unixfs.cat, all 10 providers connected'
-  const success = (o: Outcome[]): number => (100 * o.filter((x) => x.ok).length) / o.length
-  const at = (o: Outcome[], q: number): number =>
-    quantile(
-      o.map((x) => (x.ok ? x.ms : timeoutMs)),
-      q
-    )
   const setting = `${files} × ${fileSize / MiB} MiB files, 10 providers (3 slow, 2 dead, 1 corrupt), ${retrievals} retrievals`
-  return [
-    row({
-      figure: `success rate, ${setting}`,
-      ours: success(ours),
-      baseline: 100,
-      baselineName: 'the goal: every retrieval returns the file (100 %)',
-      unit: '%',
-      better: 'higher',
-      goal: 'every retrieval returns the file',
-      target: { op: '>=', value: 1 }
-    }),
-    row({
-      figure: `success rate, ${setting}`,
-      ours: success(ours),
-      baseline: success(base),
-      baselineName,
-      unit: '%',
-      better: 'higher',
-      goal: 'report'
-    }),
-    ...([0.5, 0.95, 0.99] as const).map((q) =>
-      row({
-        figure: `time to content p${Math.round(q * 100)}, ${setting}`,
-        ours: at(ours, q),
-        baseline: at(base, q),
-        baselineName,
-        unit: 'ms',
-        better: 'lower',
-        ...(q === 0.95
-          ? { goal: 'a much shorter tail than plain Helia', target: { op: '<=', value: 0.2 } as const }
-          : { goal: 'report' })
-      })
-    )
-  ]
+  return retrievalRows({
+    setting,
+    ours,
+    baseline: base,
+    baselineName,
+    timeoutMs,
+    p95Goal: 'a much shorter tail than plain Helia'
+  })
 }
 
 /** Retrieve every file of `order` in turn (each must hash to its SHA-256), into `seeker.outcomes`. */

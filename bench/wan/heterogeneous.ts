@@ -25,6 +25,7 @@ import {
   memoryOf,
   note,
   quantile,
+  retrievalRows,
   row,
   seededRandom,
   seededSha,
@@ -289,7 +290,7 @@ function summarize(c: Collected): HeterogeneousResult {
   const helia = of('helia')
   const rerun = of('ours-rerun')
   const ms = (l: RetrievalLine): number => (l.ok ? l.ms : c.timeoutMs)
-  const success = (ls: RetrievalLine[]): number => (100 * ls.filter((l) => l.ok).length) / ls.length
+  const _success = (ls: RetrievalLine[]): number => (100 * ls.filter((l) => l.ok).length) / ls.length
   const at = (ls: RetrievalLine[], q: number): number => quantile(ls.map(ms), q)
   const mean = (ls: RetrievalLine[]): number => ls.reduce((s, l) => s + ms(l), 0) / ls.length
   const oracle = ours.map((l) => oracleMs(c.placement[l.file]!, c.fileSize))
@@ -300,38 +301,14 @@ function summarize(c: Collected): HeterogeneousResult {
   const item1 = (f: Parameters<typeof row>[0]): BenchFigure & { item: number } => ({ item: 1, ...row(f) })
   const item5 = (f: Parameters<typeof row>[0]): BenchFigure & { item: number } => ({ item: 5, ...row(f) })
   const figures = [
-    item1({
-      figure: `success rate, ${setting}`,
-      ours: success(ours),
-      baseline: 100,
-      baselineName: 'the goal: every retrieval returns the file (100 %)',
-      unit: '%',
-      better: 'higher',
-      goal: 'every retrieval returns the file',
-      target: { op: '>=', value: 1 }
-    }),
-    item1({
-      figure: `success rate, ${setting}`,
-      ours: success(ours),
-      baseline: success(helia),
+    ...retrievalRows({
+      setting,
+      ours,
+      baseline: helia,
       baselineName,
-      unit: '%',
-      better: 'higher',
-      goal: 'report'
-    }),
-    ...([0.5, 0.95, 0.99] as const).map((q) =>
-      item1({
-        figure: `time to content p${Math.round(q * 100)}, ${setting}`,
-        ours: at(ours, q),
-        baseline: at(helia, q),
-        baselineName,
-        unit: 'ms',
-        better: 'lower',
-        ...(q === 0.95
-          ? { goal: 'p95 at least 5x better than plain Helia', target: { op: '<=', value: 0.2 } as const }
-          : { goal: 'report' })
-      })
-    ),
+      timeoutMs: c.timeoutMs,
+      p95Goal: 'p95 at least 5x better than plain Helia'
+    }).map((f) => ({ item: 1, ...f })),
     item1({
       figure: `time to content p50 against an oracle, ${setting}`,
       ours: at(ours, 0.5),
