@@ -463,3 +463,24 @@ export function retrievalRows(init: {
     )
   ]
 }
+
+/**
+ * How a bench child process (a provider, a node in a WAN host) ends: on SIGTERM, SIGINT or the
+ * end of its stdin (the parent is gone), `stop` runs once and the process exits, after 3 s at
+ * the latest (a silent blockstore may hold a read open forever).
+ */
+export function exitOnShutdown(stop: () => Promise<void>): void {
+  let stopping = false
+  const shutdown = (): void => {
+    if (stopping) return
+    stopping = true
+    setTimeout(() => process.exit(0), 3000).unref()
+    void stop()
+      .catch(() => {})
+      .finally(() => process.exit(0))
+  }
+  process.once('SIGTERM', shutdown)
+  process.once('SIGINT', shutdown)
+  process.stdin.on('end', shutdown)
+  process.stdin.resume()
+}

@@ -18,7 +18,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { RepoBlockstore } from '../src/blocks/fs-blockstore.ts'
 import { kuboImporterOptions } from '../src/kit/importer.ts'
 import { IPFSLibp2pPeer } from '../src/libp2p/peer/index.ts'
-import { seededChunks } from './common.ts'
+import { exitOnShutdown, seededChunks } from './common.ts'
 import { FaultyBlockstore } from './faults.ts'
 import { plainHelia } from './helia.ts'
 import { fileSeed, type ProviderReady, type ProviderSpec, RAW_PROTOCOL } from './providers.ts'
@@ -72,20 +72,7 @@ async function main(spec: ProviderSpec): Promise<void> {
     store.setFault(spec.fault)
     ready = { ready: true, multiaddrs: peer.getMultiaddrs().map(String), cids }
   }
-  let stopping = false
-  const shutdown = (): void => {
-    if (stopping) return
-    stopping = true
-    // a silent blockstore may hold a read open forever: do not wait on it for long
-    setTimeout(() => process.exit(0), 3000).unref()
-    void stop()
-      .catch(() => {})
-      .finally(() => process.exit(0))
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
-  process.stdin.on('end', shutdown)
-  process.stdin.resume()
+  exitOnShutdown(stop)
   process.stdout.write(`${JSON.stringify(ready)}\n`)
 }
 

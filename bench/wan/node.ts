@@ -24,7 +24,7 @@ import { CID } from 'multiformats/cid'
 import { kuboImporterOptions } from '../../src/kit/importer.ts'
 import { EnhancedDHTDiscovery } from '../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import { ContentRoutingManager } from '../../src/libp2p/routing/index.ts'
-import { hashStream, seededChunks } from '../common.ts'
+import { exitOnShutdown, hashStream, seededChunks } from '../common.ts'
 import { type Fault, FaultyBlockstore } from '../faults.ts'
 import { plainHelia } from '../helia.ts'
 import { fileSeed } from '../providers.ts'
@@ -113,19 +113,7 @@ async function provide(spec: Extract<WanNodeSpec, { role: 'provide' }>): Promise
       cid: await add(helia.blockstore)
     }
   }
-  let stopping = false
-  const shutdown = (): void => {
-    if (stopping) return
-    stopping = true
-    setTimeout(() => process.exit(0), 3000).unref()
-    void stop()
-      .catch(() => {})
-      .finally(() => process.exit(0))
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
-  process.stdin.on('end', shutdown)
-  process.stdin.resume()
+  exitOnShutdown(stop)
   print(ready)
 }
 
@@ -148,21 +136,7 @@ async function serve(spec: Extract<WanNodeSpec, { role: 'serve' }>): Promise<voi
     cids.push(root!)
   }
   store.setFault(spec.fault)
-  let stopping = false
-  const shutdown = (): void => {
-    if (stopping) return
-    stopping = true
-    // a silent blockstore may hold a read open forever: do not wait on it for long
-    setTimeout(() => process.exit(0), 3000).unref()
-    void peer
-      .stop()
-      .catch(() => {})
-      .finally(() => process.exit(0))
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
-  process.stdin.on('end', shutdown)
-  process.stdin.resume()
+  exitOnShutdown(async () => peer.stop())
   print({ ready: true, multiaddrs: peer.getMultiaddrs().map(String), cids } satisfies ServeReady)
 }
 
