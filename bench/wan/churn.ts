@@ -9,7 +9,15 @@
  */
 
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { type BenchFigure, type Child, note, quantile, row, seededRandom } from '../common.ts'
+import {
+  type BenchFigure,
+  type Child,
+  note,
+  row,
+  seededRandom,
+  successRate,
+  timeToContent
+} from '../common.ts'
 import type { ServeReady } from './node.ts'
 import type { RetrievalLine } from './seeker.ts'
 
@@ -95,7 +103,7 @@ export function startChurn(
       void providers[i]!.kill(0)
     } else if (state[i] === 'up') {
       // too many down: the event brings one back instead
-      const back = state.findIndex((s) => s === 'down')
+      const back = state.indexOf('down')
       if (back >= 0) restart(back)
     }
   }
@@ -117,14 +125,13 @@ export function summarizeChurn(
   init: ChurnInit
 ): { figures: Array<BenchFigure & { item: number }>; notes: string[]; trace: unknown } {
   const ours = lines.filter((l) => l.seeker === 'ours')
-  const ms = ours.map((l) => (l.ok ? l.ms : timeoutMs))
   const setting = `scenario 1's providers, one dies or comes back every ${(init.everyMs ?? 5000) / 1000} s, ${ours.length} retrievals`
   const item3 = (f: Parameters<typeof row>[0]): BenchFigure & { item: number } => ({ item: 3, ...row(f) })
   const baselineName = 'our time to content in scenario 1, same run, no churn'
   const figures = [
     item3({
       figure: `success rate under churn, ${setting}`,
-      ours: (100 * ours.filter((l) => l.ok).length) / ours.length,
+      ours: successRate(ours),
       baseline: 100,
       baselineName: 'the goal: every retrieval returns the file (100 %)',
       unit: '%',
@@ -134,7 +141,7 @@ export function summarizeChurn(
     }),
     item3({
       figure: `time to content p50 under churn, ${setting}`,
-      ours: quantile(ms, 0.5),
+      ours: timeToContent(ours, 0.5, timeoutMs),
       baseline: init.baseline.p50,
       baselineName,
       unit: 'ms',
@@ -143,7 +150,7 @@ export function summarizeChurn(
     }),
     item3({
       figure: `time to content p95 under churn, ${setting}`,
-      ours: quantile(ms, 0.95),
+      ours: timeToContent(ours, 0.95, timeoutMs),
       baseline: init.baseline.p95,
       baselineName,
       unit: 'ms',
