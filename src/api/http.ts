@@ -31,6 +31,12 @@ export interface RequestContext {
 /** A command or route handler. */
 export type Handler = (ctx: RequestContext) => Promise<void>
 
+/**
+ * An `/api/v0` command: its handler, or its handler and the body it reads (a byte limit, or
+ * `'add'` for the server's `maxBodyBytes`). A command without `maxBody` reads no body.
+ */
+export type CommandSpec = Handler | { handler: Handler; maxBody: number | 'add' }
+
 /** Kubo's error codes (go-ipfs-cmds): 0 a normal error, 1 a client error. */
 export const KUBO_ERROR_NORMAL = 0
 /** Kubo's client error code: bad argument or option. */

@@ -30,7 +30,7 @@ import { parseListenAddr } from './address.ts'
 import { checkOrigin, checkToken, isLoopback, isUnspecified, repoToken } from './auth.ts'
 import { dashboardCsp, dashboardPage } from './dashboard/page.ts'
 import { serveGateway } from './gateway.ts'
-import { discardBody, type Handler, type RequestContext, sendError } from './http.ts'
+import { type CommandSpec, discardBody, type RequestContext, sendError } from './http.ts'
 import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.ts'
 import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
@@ -40,7 +40,7 @@ import { networkCommands } from './rpc/network.ts'
 import { pubsubCommands } from './rpc/pubsub.ts'
 
 /** Every `/api/v0/<command>`. */
-const COMMANDS: Readonly<Record<string, Handler>> = {
+const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...contentCommands,
   ...blockCommands,
   ...networkCommands,
@@ -235,14 +235,15 @@ export class ApiServer {
       if (path.startsWith('/api/v0/')) {
         const command = path.slice('/api/v0/'.length).replace(/\/+$/, '')
         // own properties only: `/api/v0/constructor` must not find Object's
-        const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
-        if (handler == null)
+        const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined
+        if (spec == null)
           throw new UnknownCommandError(`unknown command "${command}" (see /api/v0 in the README)`)
         route = command
         if (req.method !== 'POST') {
           throw new MethodNotAllowedError(`${req.method} is not allowed: the RPC API takes POST (as Kubo)`)
         }
-        const limit = BODY_LIMITS[command]
+        const handler = typeof spec === 'function' ? spec : spec.handler
+        const limit = typeof spec === 'function' ? BODY_LIMITS[command] : spec.maxBody
         const max = limit === 'add' ? ctx.maxBodyBytes : (limit ?? API_MAX_SMALL_BODY_BYTES)
         const declared = Number(req.headers['content-length'] ?? Number.NaN)
         if (Number.isFinite(declared) && declared > max) {

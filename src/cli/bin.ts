@@ -11,4 +11,7 @@ import module from 'node:module'
 module.enableCompileCache?.()
 
 const { main } = await import('./index.ts')
-process.exitCode = await main(process.argv)
+const code = await main(process.argv)
+process.exitCode = code
+// a failed command (a timeout) may leave a node or a request open: it does not keep the process
+if (code !== 0) setTimeout(() => process.exit(code), 1000).unref()

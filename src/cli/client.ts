@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { HttpKitClient } from '../api/client.ts'
 import type { Role } from '../constants.ts'
 import { API_ADDR_FILE } from '../constants.ts'
 import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
@@ -82,7 +83,7 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
  * The running daemon of `repo`, through its HTTP API: the address it wrote to
  * `<repo>/api` and its token, if it answers as the repo's own peer; else undefined.
  */
-async function daemonOf(repo: string): Promise<KitClient | undefined> {
+export async function daemonOf(repo: string): Promise<HttpKitClient | undefined> {
   // no `<repo>/api` file, no daemon: the HTTP client is not even loaded
   if (
     !(await access(join(repo, API_ADDR_FILE)).then(

@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
+import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
 import { registerContent } from './commands/content.ts'
@@ -14,7 +15,7 @@ import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
 import { registerRepo } from './commands/repo.ts'
 import { reportFor } from './errors.ts'
-import { normalizeBooleanFlags } from './options.ts'
+import { normalizeBooleanFlags, parseDuration, parseEncoding } from './options.ts'
 import { watchStdout, writeOut } from './output.ts'
 
 export type { KitClient } from './client.ts'
@@ -30,8 +31,18 @@ export function createProgram(): Command {
     .description('A real IPFS node in TypeScript: Kubo-like commands on a local repo')
     .option('--repo <path>', 'repo folder (default: $IPFS_KIT_PATH, else ~/.ipfs-kit)')
     .option('--json', 'machine-readable output')
+    .addOption(
+      new Option('--enc <encoding>', 'output encoding: json or text (Kubo)').argParser(parseEncoding)
+    )
     .option('-q, --quiet', 'minimal output')
     .option('--offline', 'never use the network')
+    .option('--api <multiaddr>', "talk to this daemon's API (/ip4/<host>/tcp/<port> or http://…)")
+    .option('--api-auth <auth>', 'the token for --api: bearer:<token> (else $IPFS_KIT_API_TOKEN)')
+    .addOption(
+      new Option('--timeout <duration>', 'fail the command after this long (e.g. 30s, 1m30s)').argParser(
+        parseDuration
+      )
+    )
     .version(VERSION, '--version', 'print the version')
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} })
@@ -45,6 +56,29 @@ export function createProgram(): Command {
   registerNetwork(program)
   registerRepo(program)
   return program
+}
+
+/**
+ * Parse and run, failing with {@link TimeoutError} once `--timeout` passes (what the command
+ * still holds open goes with the process: `bin.ts` exits a failed command).
+ */
+async function withTimeout(program: Command, argv: string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    program.hook('preAction', (_root, action) => {
+      const ms = action.optsWithGlobals<{ timeout?: number }>().timeout
+      if (ms == null) return
+      timer = setTimeout(
+        () => reject(new TimeoutError(`the command timed out after ${ms} ms (--timeout)`)),
+        ms
+      )
+    })
+  })
+  try {
+    await Promise.race([program.parseAsync(argv), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /**
@@ -73,7 +107,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     const program = createProgram()
     // no command at all: the help, as Kubo
     if (argv.length <= 2) await writeOut(program.helpInformation())
-    else await program.parseAsync(normalizeBooleanFlags(argv))
+    else await withTimeout(program, normalizeBooleanFlags(argv))
   } catch (err) {
     failure = err
     failed = true

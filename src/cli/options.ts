@@ -1,5 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { type Command, InvalidArgumentError, Option } from 'commander'
+import durationMs from 'parse-duration'
 import { InvalidMultiaddrError } from '../errors.ts'
 
 /** Options every command accepts (set before or after the command name). */
@@ -12,12 +13,41 @@ export interface GlobalOptions {
   quiet?: boolean
   /** never touch the network */
   offline?: boolean
+  /** the daemon to talk to (`--api <multiaddr|url>`), instead of the repo's */
+  api?: string
+  /** `--api-auth bearer:<token>`: the token sent to `--api` (else `$IPFS_KIT_API_TOKEN`) */
+  apiAuth?: string
+  /** `--timeout <duration>`: the command fails after this many ms */
+  timeoutMs?: number
 }
 
 /** The global options as seen from a (sub)command. */
 export function globalsOf(cmd: Command): GlobalOptions {
-  const all = cmd.optsWithGlobals<GlobalOptions>()
-  return { repo: all.repo, json: all.json === true, quiet: all.quiet === true, offline: all.offline === true }
+  const all = cmd.optsWithGlobals<GlobalOptions & { enc?: string; timeout?: number }>()
+  return {
+    repo: all.repo,
+    json: all.json === true || all.enc === 'json',
+    quiet: all.quiet === true,
+    offline: all.offline === true,
+    ...(all.api == null ? {} : { api: all.api }),
+    ...(all.apiAuth == null ? {} : { apiAuth: all.apiAuth }),
+    ...(all.timeout == null ? {} : { timeoutMs: all.timeout })
+  }
+}
+
+/** Kubo's `--enc`: `json` or `text`. */
+export function parseEncoding(value: string): 'json' | 'text' {
+  if (value === 'json' || value === 'text') return value
+  throw new InvalidArgumentError('expected json or text.')
+}
+
+/** A Go-style duration (`300ms`, `30s`, `1m30s`, `2h`) in ms; more than 0. */
+export function parseDuration(value: string): number {
+  const ms = /^\d+(\.\d+)?$/.test(value) ? undefined : durationMs(value)
+  if (ms == null || !Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError('expected a duration with a unit, e.g. 300ms, 30s, 1m30s or 2h.')
+  }
+  return ms
 }
 
 /**
