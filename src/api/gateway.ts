@@ -5,48 +5,21 @@
  *
  * @packageDocumentation
  */
-import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { exporter, type UnixFSEntry, walkPath } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import { parseCID, toKitError } from '../cids.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS } from '../constants.ts'
 import { InvalidParametersError, NotFoundError } from '../errors.ts'
 import { symlinkTarget } from '../kit/get.ts'
 import { type CarBlock, carStream, type DagScope, dagBlocks } from './car.ts'
+import { contentDisposition, SNIFF_BYTES, sniffType, typeByName } from './content-type.ts'
 import { errorResponse, type RequestContext, sendStream } from './http.ts'
 import { readBlock } from './rpc/blocks.ts'
+import { tarStream, unixfsTarEntries } from './tar.ts'
 
 const RAW = 'application/vnd.ipld.raw'
 const CAR = 'application/vnd.ipld.car'
-
-/** Content types by file extension, for plain responses. */
-const TYPES: Readonly<Record<string, string>> = {
-  html: 'text/html; charset=utf-8',
-  htm: 'text/html; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-  js: 'text/javascript; charset=utf-8',
-  mjs: 'text/javascript; charset=utf-8',
-  json: 'application/json',
-  txt: 'text/plain; charset=utf-8',
-  md: 'text/markdown; charset=utf-8',
-  csv: 'text/csv; charset=utf-8',
-  xml: 'application/xml',
-  svg: 'image/svg+xml',
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  ico: 'image/x-icon',
-  pdf: 'application/pdf',
-  wasm: 'application/wasm',
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
-  zip: 'application/zip',
-  tar: 'application/x-tar',
-  gz: 'application/gzip'
-}
+const TAR = 'application/x-tar'
 
 /**
  * Every gateway response runs sandboxed (no scripts, an opaque origin): content from
@@ -56,40 +29,22 @@ const SANDBOX = { 'Content-Security-Policy': 'sandbox', 'X-Content-Type-Options'
 const IMMUTABLE = 'public, max-age=29030400, immutable'
 
 /** What a gateway request asks for. */
-type Format = 'raw' | 'car' | 'plain'
+type Format = 'raw' | 'car' | 'tar' | 'plain'
 
 function formatOf(ctx: RequestContext): Format {
   const f = ctx.params.get('format')
-  if (f === 'raw') return 'raw'
-  if (f === 'car') return 'car'
+  if (f === 'raw' || f === 'car' || f === 'tar') return f
   if (f != null && f !== '')
-    throw new InvalidParametersError(`format "${f}" is not supported: use raw or car`)
+    throw new InvalidParametersError(`format "${f}" is not supported: use raw, car or tar`)
   const accept = ctx.req.headers.accept ?? ''
   if (accept.includes(RAW)) return 'raw'
   if (accept.includes(CAR)) return 'car'
+  if (accept.includes(TAR)) return 'tar'
   return 'plain'
 }
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
-
-function typeByName(name: string): string | undefined {
-  const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase()
-  return ext == null ? undefined : TYPES[ext]
-}
-
-/** Text unless the first bytes hold a NUL or are not UTF-8. */
-function sniff(first: Uint8Array | undefined): string {
-  if (first == null || first.byteLength === 0) return 'text/plain; charset=utf-8'
-  const head = first.subarray(0, 512)
-  if (head.includes(0)) return 'application/octet-stream'
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, head.byteLength - 3))
-    return 'text/plain; charset=utf-8'
-  } catch {
-    return 'application/octet-stream'
-  }
 }
 
 /** Parse `Range: bytes=a-b` (one range) against `size`. */
@@ -187,22 +142,34 @@ async function gateway(ctx: RequestContext): Promise<void> {
       return
     }
   }
-  // blocks read while resolving the path (the CAR response starts with them)
+  // blocks read while resolving the path, each once (the CAR response starts with them)
   const pathBlocks: CarBlock[] = []
   const recording = {
     async *get(cid: CID) {
-      const bytes = await readBlock(ctx.kit, cid, signal)
-      pathBlocks.push({ cid, bytes })
+      const held = pathBlocks.find((b) => b.cid.equals(cid))
+      const bytes = held?.bytes ?? (await readBlock(ctx.kit, cid, signal))
+      if (held == null) pathBlocks.push({ cid, bytes })
       yield bytes
     }
   }
   let entry: UnixFSEntry
+  // the CID of the root and of every segment resolved after it (Kubo's `X-Ipfs-Roots`)
+  const roots: CID[] = []
   try {
-    entry = await exporter(`${root}${sub.map((n) => `/${n}`).join('')}`, recording, { signal })
+    for await (const step of walkPath(`${root}${sub.map((n) => `/${n}`).join('')}`, recording, { signal })) {
+      roots.push(step.cid)
+    }
+    entry = await exporter(roots.at(-1) ?? root, recording, { signal })
   } catch (err) {
     throw toKitError(err, contentPath, signal)
   }
-  const common = { 'X-Ipfs-Path': contentPath, 'Cache-Control': IMMUTABLE, Vary: 'Accept', ...SANDBOX }
+  const common = {
+    'X-Ipfs-Path': contentPath,
+    'X-Ipfs-Roots': roots.map(String).join(','),
+    'Cache-Control': IMMUTABLE,
+    Vary: 'Accept',
+    ...SANDBOX
+  }
 
   if (format === 'raw') {
     const tracker = ctx.activity.begin('gateway-raw', contentPath)
@@ -244,6 +211,27 @@ async function gateway(ctx: RequestContext): Promise<void> {
         'Content-Disposition': `attachment; filename="${entry.cid}.car"`
       },
       { tracker, headOnly }
+    )
+    return
+  }
+
+  if (format === 'tar') {
+    if (entry.type !== 'directory' && entry.type !== 'file' && entry.type !== 'raw') {
+      throw new InvalidParametersError(
+        `${contentPath} is a ${entry.type} node: a tar holds UnixFS files and folders`
+      )
+    }
+    const name = sub.at(-1) ?? root.toString()
+    await sendStream(
+      ctx.res,
+      tarStream(unixfsTarEntries(entry, name, ctx.kit.helia.blockstore, signal)),
+      {
+        ...common,
+        'Content-Type': TAR,
+        ETag: `W/"${entry.cid}.x-tar"`,
+        'Content-Disposition': `attachment; filename="${entry.cid}.tar"`
+      },
+      { tracker: ctx.activity.begin('gateway-file', contentPath), headOnly }
     )
     return
   }
@@ -309,6 +297,22 @@ async function gateway(ctx: RequestContext): Promise<void> {
   const fs = ctx.kit.getFilesystem({ useLibp2p: ctx.kit.libp2pIntegration != null })
   tracker.readThrough(fs)
   const source = fs.catStream(contentPath, { signal, ...(range ?? {}) })[Symbol.asyncIterator]()
+  // the type comes from the file's own first bytes, also for a range that starts later
+  const sniffedType = async (
+    first: IteratorResult<Uint8Array> | undefined,
+    range: { offset: number } | undefined
+  ): Promise<string> => {
+    if (
+      first?.done === false &&
+      (range == null || range.offset === 0) &&
+      first.value.byteLength >= SNIFF_BYTES
+    ) {
+      return sniffType(first.value.subarray(0, SNIFF_BYTES))
+    }
+    const head: Uint8Array[] = []
+    for await (const chunk of fs.catStream(contentPath, { signal, length: SNIFF_BYTES })) head.push(chunk)
+    return sniffType(Buffer.concat(head))
+  }
   let first: IteratorResult<Uint8Array> | undefined
   if (!headOnly) {
     try {
@@ -318,7 +322,8 @@ async function gateway(ctx: RequestContext): Promise<void> {
       throw err
     }
   }
-  const type = typeByName(sub.at(-1) ?? '') ?? sniff(first?.done === false ? first.value : undefined)
+  const filename = ctx.params.get('filename') ?? undefined
+  const type = typeByName(filename ?? sub.at(-1) ?? '') ?? (await sniffedType(first, range))
   const body = (async function* () {
     if (first != null && first.done !== true) yield first.value
     for (;;) {
@@ -336,6 +341,9 @@ async function gateway(ctx: RequestContext): Promise<void> {
       'Content-Length': range?.length ?? size,
       'Accept-Ranges': 'bytes',
       ETag: `"${entry.cid}"`,
+      ...(filename == null || filename === ''
+        ? {}
+        : { 'Content-Disposition': contentDisposition(filename, ctx.params.get('download') === 'true') }),
       ...(range == null
         ? {}
         : { 'Content-Range': `bytes ${range.offset}-${range.offset + range.length - 1}/${size}` })

@@ -5,8 +5,12 @@
  *
  * @packageDocumentation
  */
+
+import type { Blockstore } from 'interface-blockstore'
+import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { extract as tarExtract, pack as tarPack } from 'tar-stream'
 import { InvalidArchiveError, InvalidParametersError } from '../errors.ts'
+import { symlinkTarget } from '../kit/get.ts'
 import { type DrainableSink, drained } from './drained.ts'
 
 /** One entry to write. */
@@ -212,4 +216,59 @@ export async function* untar(source: AsyncIterable<Uint8Array>): AsyncGenerator<
     // the feed ends at its next chunk (a consumer that stops early closes `source` itself)
     feed.catch(() => {})
   }
+}
+
+function checkName(name: string): string {
+  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw new InvalidParametersError(
+      `refusing a folder entry named ${JSON.stringify(name)}: not a plain name`
+    )
+  }
+  return name
+}
+
+/** The tar entries of a UnixFS file or folder, named under `name`. */
+export async function* unixfsTarEntries(
+  entry: UnixFSEntry,
+  name: string,
+  blockstore: Blockstore,
+  signal: AbortSignal
+): AsyncGenerator<TarEntry> {
+  const mtime =
+    entry.type === 'file' || entry.type === 'directory' ? Number(entry.unixfs.mtime?.secs ?? 0) : 0
+  const target = symlinkTarget(entry)
+  if (target != null) {
+    // the archive carries the link as it is (as Kubo's); the client decides whether to write it
+    if (target === '' || target.includes('\0')) {
+      throw new InvalidParametersError(`symlink ${name} has a target a tar archive cannot hold`)
+    }
+    yield {
+      name,
+      type: 'symlink',
+      linkname: target,
+      mtime,
+      mode: entry.type === 'file' ? entry.unixfs.mode : undefined
+    }
+    return
+  }
+  if (entry.type === 'directory') {
+    yield { name, type: 'directory', mtime, mode: entry.unixfs.mode }
+    for await (const child of entry.entries({ signal })) {
+      const node = await exporter(child.cid, blockstore, { signal })
+      yield* unixfsTarEntries(node, `${name}/${checkName(child.name)}`, blockstore, signal)
+    }
+    return
+  }
+  if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+    yield {
+      name,
+      type: 'file',
+      size: Number(entry.size),
+      mtime,
+      mode: entry.type === 'file' ? entry.unixfs.mode : undefined,
+      content: entry.content({ signal })
+    }
+    return
+  }
+  throw new InvalidParametersError(`${entry.cid} is a ${entry.type} node, not a UnixFS file or folder`)
 }

@@ -8,7 +8,7 @@ import { collectBytes } from './bytes.ts'
 import { wasHashedHere } from './hasher.ts'
 import { blockMatches, verifyBlock } from './verify.ts'
 
-type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+export type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
 /**
  * Fetches a block from the network and stores it (verified), as the node's networked

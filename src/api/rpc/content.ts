@@ -3,7 +3,6 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
 import { API_MAX_SYMLINK_TARGET_BYTES } from '../../constants.ts'
 import { InvalidParametersError } from '../../errors.ts'
-import { symlinkTarget } from '../../kit/get.ts'
 import type { AddOptions } from '../../kit/index.ts'
 import {
   arg,
@@ -11,7 +10,6 @@ import {
   flag,
   type Handler,
   NdjsonWriter,
-  type RequestContext,
   requestSignal,
   sendJson,
   sendStream,
@@ -19,7 +17,7 @@ import {
   write
 } from '../http.ts'
 import { multipartEntries } from '../multipart.ts'
-import { type TarEntry, tarStream } from '../tar.ts'
+import { tarStream, unixfsTarEntries } from '../tar.ts'
 
 /** Kubo's UnixFS type numbers in `ls` output. */
 const LS_TYPES = { directory: 1, file: 2, raw: 2, symlink: 4, other: 0 } as const
@@ -130,62 +128,6 @@ const cat: Handler = async (ctx) => {
   )
 }
 
-function checkName(name: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new InvalidParametersError(
-      `refusing a folder entry named ${JSON.stringify(name)}: not a plain name`
-    )
-  }
-  return name
-}
-
-/** The tar entries of a UnixFS file or folder, named under `name`. */
-async function* entriesOf(
-  entry: UnixFSEntry,
-  name: string,
-  ctx: RequestContext,
-  signal: AbortSignal
-): AsyncGenerator<TarEntry> {
-  const blockstore = ctx.kit.helia.blockstore
-  const mtime =
-    entry.type === 'file' || entry.type === 'directory' ? Number(entry.unixfs.mtime?.secs ?? 0) : 0
-  const target = symlinkTarget(entry)
-  if (target != null) {
-    // the archive carries the link as it is (as Kubo's); the client decides whether to write it
-    if (target === '' || target.includes('\0')) {
-      throw new InvalidParametersError(`symlink ${name} has a target a tar archive cannot hold`)
-    }
-    yield {
-      name,
-      type: 'symlink',
-      linkname: target,
-      mtime,
-      mode: entry.type === 'file' ? entry.unixfs.mode : undefined
-    }
-    return
-  }
-  if (entry.type === 'directory') {
-    yield { name, type: 'directory', mtime, mode: entry.unixfs.mode }
-    for await (const child of entry.entries({ signal })) {
-      const node = await exporter(child.cid, blockstore, { signal })
-      yield* entriesOf(node, `${name}/${checkName(child.name)}`, ctx, signal)
-    }
-    return
-  }
-  if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    yield {
-      name,
-      type: 'file',
-      size: Number(entry.size),
-      mtime,
-      mode: entry.type === 'file' ? entry.unixfs.mode : undefined,
-      content: entry.content({ signal })
-    }
-    return
-  }
-  throw new InvalidParametersError(`${entry.cid} is a ${entry.type} node, not a UnixFS file or folder`)
-}
-
 /**
  * A 512-byte block that no tar reader takes for a header (its checksum field is not octal),
  * sent before the `X-Stream-Error` trailer: a client that does not read trailers must fail
@@ -227,7 +169,7 @@ const get: Handler = async (ctx) => {
   }
   const name = sub?.split('/').at(-1) ?? cid.toString()
   const compress = flag(ctx.params, 'compress', false)
-  const tar = tarStream(entriesOf(entry, name, ctx, signal))
+  const tar = tarStream(unixfsTarEntries(entry, name, ctx.kit.helia.blockstore, signal))
   const source = (compress ? gzip(tar) : tar)[Symbol.asyncIterator]()
   let next: IteratorResult<Uint8Array>
   try {
