@@ -115,6 +115,11 @@ export function parseMfsPath(path: string): MfsPath {
 
 const EMPTY_DIR_DATA = new UnixFS({ type: 'directory' }).marshal()
 
+/** Whether the node stores a mode (Kubo prints "not set" otherwise); `ipfs-unixfs` keeps it as read. */
+function modeSet(fs: UnixFS): boolean {
+  return ((fs as unknown as { _originalMode?: number })._originalMode ?? 0) !== 0
+}
+
 function isNotFound(err: unknown): boolean {
   const e = err as { name?: string; code?: string }
   return e?.name === 'NotFoundError' || e?.code === 'ERR_NOT_FOUND'
@@ -440,7 +445,8 @@ export class MutableFileSystem {
       cumulativeSize: bytes.byteLength + node.Links.reduce((n, l) => n + (l.Tsize ?? 0), 0),
       blocks: node.Links.length,
       type,
-      ...(fs.mode == null ? {} : { mode: fs.mode }),
+      // ipfs-unixfs reports a default mode when none is stored; the stored one is kept here
+      ...(modeSet(fs) ? { mode: fs.mode } : {}),
       ...(fs.mtime == null ? {} : { mtime: { secs: Number(fs.mtime.secs), nsecs: fs.mtime.nsecs ?? 0 } })
     }
   }
