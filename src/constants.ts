@@ -688,3 +688,13 @@ export const BLOCK_STREAM_IDLE_MS = 30_000
  * closed when a new one opens. @default 256
  */
 export const BLOCK_STREAM_MAX_PEERS = 256
+
+/** Datastore key of the MFS root CID (Kubo's key: the same repo layout a Kubo user knows). */
+export const MFS_ROOT_KEY = '/local/filesroot'
+/**
+ * Layers of the trickle layout repeated at each depth, for files written through MFS (Kubo's
+ * `files write` appends with go-unixfs' trickle layout). @default 4
+ */
+export const MFS_TRICKLE_LAYER_REPEAT = 4
+/** Chunk size of the zeros filling a gap when `files write` starts past the end (Kubo's). @default 4096 */
+export const MFS_SPARSE_CHUNK_BYTES = 4096

@@ -210,3 +210,18 @@ export class InvalidArchiveError extends IpfsKitError {
 export class BlockStreamClosedError extends IpfsKitError {
   static override readonly code = 'ERR_BLOCK_STREAM_CLOSED'
 }
+
+/** An MFS path names an entry that is already there (`files mkdir` without `-p`, `files cp` onto it). */
+export class AlreadyExistsError extends IpfsKitError {
+  static override readonly code = 'ERR_ALREADY_EXISTS'
+}
+
+/** An MFS path goes through a file as if it were a folder (`/a/b` where `/a` is a file). */
+export class NotADirectoryError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_A_DIRECTORY'
+}
+
+/** An MFS command that takes a file or needs `-r` was given a folder (`files rm` without `-r`). */
+export class IsADirectoryError extends IpfsKitError {
+  static override readonly code = 'ERR_IS_A_DIRECTORY'
+}

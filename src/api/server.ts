@@ -35,6 +35,7 @@ import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.t
 import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { contentCommands } from './rpc/content.ts'
+import { filesCommands } from './rpc/files.ts'
 import { kitCommands } from './rpc/kit.ts'
 import { networkCommands } from './rpc/network.ts'
 import { pubsubCommands } from './rpc/pubsub.ts'
@@ -45,7 +46,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...blockCommands,
   ...networkCommands,
   ...pubsubCommands,
-  ...kitCommands
+  ...kitCommands,
+  ...filesCommands
 }
 
 /** Commands that read a body, and how much of one. */

@@ -9,6 +9,7 @@ import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
+import { registerFiles } from './commands/files.ts'
 import { registerInit } from './commands/init.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerPin } from './commands/pin.ts'
@@ -55,6 +56,7 @@ export function createProgram(): Command {
   registerPubsub(program)
   registerNetwork(program)
   registerRepo(program)
+  registerFiles(program)
   return program
 }
 

@@ -9,6 +9,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { type ImportCandidateStream, type ImporterOptions, importer } from 'ipfs-unixfs-importer'
 import createMortice, { type Mortice } from 'mortice'
+import { base58btc } from 'multiformats/bases/base58'
 import { base64 } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -21,11 +22,13 @@ import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
 import { InvalidParametersError, NotFoundError, NotStartedError, TimeoutError } from '../errors.ts'
 import { type FilesystemInit, IPFSFileSystem } from '../fs/index.ts'
+import { MutableFileSystem } from '../fs/mfs.ts'
 import type { LibP2PIntegration } from '../libp2p/integration/index.ts'
 import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
+import { collectGarbage } from './gc.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
 import { parallelLeaves } from './leaves.ts'
@@ -112,6 +115,8 @@ export class IPFSKit {
   readonly repo: Repo
   readonly peer: IPFSLibp2pPeer
   readonly pubsub: PubsubHub
+  /** The MFS (Kubo's `ipfs files`): a folder tree whose root is kept in the repo and by `gc`. */
+  readonly files: MutableFileSystem
   readonly #log: Logger
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
@@ -146,6 +151,12 @@ export class IPFSKit {
     this.#logger = logger
     this.#fs = unixfs(peer.helia)
     this.pubsub = new PubsubHub(peer)
+    this.files = new MutableFileSystem({
+      blockstore: peer.helia.blockstore,
+      datastore: repo.datastore,
+      guard: (signal, fn) => this.#pinning(signal, fn),
+      offline: () => peer.offline
+    })
     // a name of its own: mortice keeps one lock per name in the process (Helia uses the default)
     this.#gcLock = createMortice({ name: `ipfs-kit:gc:${repo.path}:${++kitInstances}`, singleProcess: true })
     // a block that fails verification on read is fetched again through the node's storage
@@ -650,13 +661,15 @@ export class IPFSKit {
     const signal = this.#untimedSignal(options)
     const release = await this.#gcLock.writeLock({ signal })
     try {
-      const removed: CID[] = []
-      await this.helia.gc({
-        signal,
-        onProgress: (evt) => {
-          if (evt.type === 'helia:gc:deleted') removed.push(evt.detail as CID)
+      // the MFS tree is kept as a pin root would be
+      const keep = await this.files.localBlocks({ signal })
+      const removed = await collectGarbage(
+        this.helia,
+        (cid) => keep.has(base58btc.encode(cid.multihash.bytes)),
+        {
+          signal
         }
-      })
+      )
       // the cache indexes blocks in the blockstore: what gc removed is no longer cached
       await this.#cache?.forget(removed)
       return removed
@@ -791,6 +804,7 @@ export class IPFSKit {
     await this.#provides.onIdle()
     this.repo.blockstore.setHealer(undefined)
     this.#gcLock.finalize()
+    this.files.close()
     await this.#hashPool.stop()
     await this.repo.close()
   }

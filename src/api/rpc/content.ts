@@ -3,13 +3,15 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
 import { API_MAX_SYMLINK_TARGET_BYTES } from '../../constants.ts'
 import { InvalidParametersError } from '../../errors.ts'
-import type { AddOptions } from '../../kit/index.ts'
+import { parseMfsPath } from '../../fs/mfs.ts'
+import type { AddOptions, AddResult } from '../../kit/index.ts'
 import {
   arg,
   errorResponse,
   flag,
   type Handler,
   NdjsonWriter,
+  type RequestContext,
   requestSignal,
   sendJson,
   sendStream,
@@ -100,12 +102,34 @@ const add: Handler = async (ctx) => {
       else yield { path: entry.path, content: counted(entry.path, entry.content) }
     }
   }
+  const toFiles = ctx.params.get('to-files') ?? ctx.params.get('toFiles')
+  if (toFiles != null && toFiles !== '') parseMfsPath(toFiles)
   const results = await ctx.kit.ipfsAddAll(candidates(), { ...options, signal: ctx.signal })
   if (files === 0)
     throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
+  const root = results.at(-1)
+  if (toFiles != null && toFiles !== '' && root != null) await addToFiles(ctx, root, toFiles)
   const w = writer()
   for (const r of results) await w.send({ Name: r.Name, Hash: r.Hash, Size: String(r.Size) })
   w.end()
+}
+
+/**
+ * `add --to-files <mfs-path>` (Kubo 0.24+): the added root is copied into MFS; into the folder
+ * when the path ends with `/` or names a folder (under the added name), else at the path.
+ */
+async function addToFiles(ctx: RequestContext, root: AddResult, toFiles: string): Promise<void> {
+  let dst = toFiles
+  const name = root.Name === '' ? root.Hash : (root.Name.split('/').at(-1) ?? root.Hash)
+  if (dst.endsWith('/')) dst = `${dst}${name}`
+  else {
+    const isDir = await ctx.kit.files.stat(dst, { signal: ctx.signal }).then(
+      (s) => s.type === 'directory',
+      () => false
+    )
+    if (isDir) dst = `${dst}/${name}`
+  }
+  await ctx.kit.files.cp(`/ipfs/${root.Hash}`, dst, { signal: ctx.signal })
 }
 
 /** `cat`: a file's bytes (with `offset` and `length`), read through the tiered cache. */

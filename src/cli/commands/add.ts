@@ -1,13 +1,15 @@
 import { lstat } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { PathNotFoundError } from '../../errors.ts'
+import { parseMfsPath } from '../../fs/mfs.ts'
 import { specialKind } from '../../kit/add.ts'
 import type { AddOptions, AddResult } from '../../kit/index.ts'
 import { withClient } from '../client.ts'
 import { UsageError } from '../errors.ts'
-import { globalsOf, parseChunker, parseCidVersion } from '../options.ts'
+import { type GlobalOptions, globalsOf, parseChunker, parseCidVersion } from '../options.ts'
 import { note, printJson, printLine } from '../output.ts'
 import type { Progress } from '../progress.ts'
+import { withRpc } from '../rpc.ts'
 
 interface AddCliOptions {
   recursive?: boolean
@@ -18,6 +20,7 @@ interface AddCliOptions {
   pin: boolean
   onlyHash?: boolean
   quieter?: boolean
+  toFiles?: string
 }
 
 const STDIN = '-'
@@ -48,6 +51,23 @@ async function* counted(source: AsyncIterable<Uint8Array>, progress: Progress): 
   }
 }
 
+/** `add --to-files`: copy the added root into MFS (into a folder under the added name). */
+async function copyToFiles(globals: GlobalOptions, root: AddResult, toFiles: string): Promise<void> {
+  const name = root.Name.split('/').at(-1) || root.Hash
+  await withRpc(globals, {}, async (rpc) => {
+    let dst = toFiles
+    if (dst.endsWith('/')) dst = `${dst}${name}`
+    else {
+      const stat = await rpc.request('files/stat', { arg: dst }).then(
+        async (res) => ((await res.json()) as { Type: string }).Type,
+        () => undefined
+      )
+      if (stat === 'directory') dst = `${dst}/${name}`
+    }
+    await (await rpc.request('files/cp', { arg: [`/ipfs/${root.Hash}`, dst] })).text()
+  })
+}
+
 /** `ipfs-kit add`: add files, folders (`-r`) or stdin; print `added <cid> <name>` per entry. */
 export function registerAdd(program: Command): void {
   program
@@ -64,6 +84,10 @@ export function registerAdd(program: Command): void {
     .option('--no-pin', 'do not pin the added root; also --pin=false')
     .option('-n, --only-hash', 'only compute the CIDs: store nothing')
     .option('-Q, --quieter', 'print only the final root CID')
+    .option(
+      '--to-files <mfs-path>',
+      'also copy the added root into MFS at this path (into it if a folder or ending with /)'
+    )
     .action(async (args: string[], opts: AddCliOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
       const paths = args.length === 0 ? [STDIN] : args
@@ -72,6 +96,7 @@ export function registerAdd(program: Command): void {
       if (args.length === 0 && process.stdin.isTTY === true) {
         throw new UsageError('add needs a file or folder, or data on standard input')
       }
+      if (opts.toFiles != null) parseMfsPath(opts.toFiles)
       await checkPaths(paths, opts.recursive === true)
       const hidden = opts.hidden === true
       // the progress bar's module is loaded by `add` only
@@ -115,8 +140,9 @@ export function registerAdd(program: Command): void {
         }
         return all
       })
-      for (const entry of results) await print(entry)
       const root = results.at(-1)
+      if (opts.toFiles != null && root != null) await copyToFiles(globals, root, opts.toFiles)
+      for (const entry of results) await print(entry)
       if (opts.quieter === true && root != null) await printLine(root.Hash)
     })
 }
