@@ -210,3 +210,24 @@ export class InvalidArchiveError extends IpfsKitError {
 export class BlockStreamClosedError extends IpfsKitError {
   static override readonly code = 'ERR_BLOCK_STREAM_CLOSED'
 }
+
+/**
+ * A config key that the repo's config does not have or that cannot be read or changed this way
+ * (`Identity.PrivKey`): nothing was changed.
+ */
+export class ConfigKeyError extends IpfsKitError {
+  static override readonly code = 'ERR_CONFIG_KEY'
+}
+
+/**
+ * A config value, or a whole config (`config replace`), that does not fit the config's types:
+ * it is refused whole and the config on disk is left as it was.
+ */
+export class InvalidConfigError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_CONFIG'
+}
+
+/** A command that only a running daemon can carry out (`shutdown`) was sent to a node that is not one. */
+export class NotADaemonError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_A_DAEMON'
+}

@@ -37,6 +37,7 @@ import { blockCommands } from './rpc/blocks.ts'
 import { contentCommands } from './rpc/content.ts'
 import { kitCommands } from './rpc/kit.ts'
 import { networkCommands } from './rpc/network.ts'
+import { opsCommands } from './rpc/ops.ts'
 import { pubsubCommands } from './rpc/pubsub.ts'
 
 /** Every `/api/v0/<command>`. */
@@ -45,7 +46,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...blockCommands,
   ...networkCommands,
   ...pubsubCommands,
-  ...kitCommands
+  ...kitCommands,
+  ...opsCommands
 }
 
 /** Commands that read a body, and how much of one. */

@@ -7,10 +7,12 @@ import { Command, Option } from 'commander'
 import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
+import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
 import { registerInit } from './commands/init.ts'
 import { registerNetwork } from './commands/network.ts'
+import { registerOps } from './commands/ops.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
 import { registerRepo } from './commands/repo.ts'
@@ -55,6 +57,8 @@ export function createProgram(): Command {
   registerPubsub(program)
   registerNetwork(program)
   registerRepo(program)
+  registerConfig(program)
+  registerOps(program)
   return program
 }
 
