@@ -698,3 +698,30 @@ export const MFS_ROOT_KEY = '/local/filesroot'
 export const MFS_TRICKLE_LAYER_REPEAT = 4
 /** Chunk size of the zeros filling a gap when `files write` starts past the end (Kubo's). @default 4096 */
 export const MFS_SPARSE_CHUNK_BYTES = 4096
+// --- config, network and operations commands (issue 15) ---
+/** Peers whose stream bytes `stats bw --peer` keeps (least recently active forgotten). @default 1024 */
+export const BANDWIDTH_MAX_PEERS = 1024
+/** Protocols whose stream bytes `stats bw --proto` keeps. @default 256 */
+export const BANDWIDTH_MAX_PROTOCOLS = 256
+/** Weight of the last second in `stats bw` rates (a moving average, as go-flow-metrics'). @default 1 - e^-1 */
+export const BANDWIDTH_RATE_ALPHA = 1 - Math.exp(-1)
+/** `stats bw --poll`'s interval. @default 1 s */
+export const STATS_BW_POLL_INTERVAL_MS = 1000
+/** Multihashes of received blocks remembered to count duplicates (`bitswap stat`). @default 4096 */
+export const BITSWAP_STATS_RECENT_BLOCKS = 4096
+/** Pings `ping` sends without `-n` (Kubo's). @default 10 */
+export const PING_DEFAULT_COUNT = 10
+/** Most pings one `ping` sends. @default 1000 */
+export const PING_MAX_COUNT = 1000
+/** Time between pings of one `ping` (Kubo's). @default 1 s */
+export const PING_INTERVAL_MS = 1000
+/** How long one ping waits for its pong. @default 10 s */
+export const PING_TIMEOUT_MS = 10_000
+/** How long `routing findpeer` looks. @default 30 s */
+export const ROUTING_FINDPEER_TIMEOUT_MS = 30_000
+/** How long `routing provide` may take. @default 60 s */
+export const ROUTING_PROVIDE_TIMEOUT_MS = 60_000
+/** Subsystems `log level` keeps a level for. @default 256 */
+export const LOG_MAX_SUBSYSTEMS = 256
+/** Largest request body of `config/replace` (a config file plus multipart framing), bytes. @default 1 MiB */
+export const API_MAX_CONFIG_BODY_BYTES = 1 * MiB

@@ -225,3 +225,24 @@ export class NotADirectoryError extends IpfsKitError {
 export class IsADirectoryError extends IpfsKitError {
   static override readonly code = 'ERR_IS_A_DIRECTORY'
 }
+
+/**
+ * A config key that the repo's config does not have or that cannot be read or changed this way
+ * (`Identity.PrivKey`): nothing was changed.
+ */
+export class ConfigKeyError extends IpfsKitError {
+  static override readonly code = 'ERR_CONFIG_KEY'
+}
+
+/**
+ * A config value, or a whole config (`config replace`), that does not fit the config's types:
+ * it is refused whole and the config on disk is left as it was.
+ */
+export class InvalidConfigError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_CONFIG'
+}
+
+/** A command that only a running daemon can carry out (`shutdown`) was sent to a node that is not one. */
+export class NotADaemonError extends IpfsKitError {
+  static override readonly code = 'ERR_NOT_A_DAEMON'
+}

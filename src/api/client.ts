@@ -111,7 +111,8 @@ function errorFrom(
   return new Error(status === 0 ? message : `${message} (HTTP ${status})`)
 }
 
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+/** The values of an NDJSON body, one per line, as they arrive. */
+export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   let rest = ''
   for await (const chunk of body) {
     rest += decoder.decode(chunk, { stream: true })

@@ -56,7 +56,9 @@ const CLIENT_ERRORS = new Set([
   'InvalidMultiaddrError',
   'NotAFileError',
   'UnsupportedHasherError',
-  'BlockVerificationError'
+  'BlockVerificationError',
+  'ConfigKeyError',
+  'InvalidConfigError'
 ])
 
 /** HTTP status and body for an error, as Kubo answers: 400 for bad arguments, 500 for the rest. */

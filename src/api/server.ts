@@ -38,6 +38,7 @@ import { contentCommands } from './rpc/content.ts'
 import { filesCommands } from './rpc/files.ts'
 import { kitCommands } from './rpc/kit.ts'
 import { networkCommands } from './rpc/network.ts'
+import { opsCommands } from './rpc/ops.ts'
 import { pubsubCommands } from './rpc/pubsub.ts'
 
 /** Every `/api/v0/<command>`. */
@@ -47,7 +48,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...networkCommands,
   ...pubsubCommands,
   ...kitCommands,
-  ...filesCommands
+  ...filesCommands,
+  ...opsCommands
 }
 
 /** Commands that read a body, and how much of one. */

@@ -7,11 +7,13 @@ import { Command, Option } from 'commander'
 import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
+import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
 import { registerFiles } from './commands/files.ts'
 import { registerInit } from './commands/init.ts'
 import { registerNetwork } from './commands/network.ts'
+import { registerOps } from './commands/ops.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
 import { registerRepo } from './commands/repo.ts'
@@ -57,6 +59,8 @@ export function createProgram(): Command {
   registerNetwork(program)
   registerRepo(program)
   registerFiles(program)
+  registerConfig(program)
+  registerOps(program)
   return program
 }
 

@@ -28,10 +28,12 @@ import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
+import { ConfigEditor } from './config-edit.ts'
 import { collectGarbage } from './gc.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
 import { parallelLeaves } from './leaves.ts'
+import { type BitswapStat, bitswapStat } from './ops.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
 import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
@@ -46,7 +48,9 @@ import {
 } from './verify.ts'
 import { strictDepthFirstWalker } from './walker.ts'
 
+export type { ConfigEditor, ConfigValue } from './config-edit.ts'
 export type { AddOptions } from './importer.ts'
+export type { BandwidthStats, BitswapStat, PingResult } from './ops.ts'
 export type * from './types.ts'
 export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from './verify.ts'
 
@@ -807,6 +811,41 @@ export class IPFSKit {
     this.files.close()
     await this.#hashPool.stop()
     await this.repo.close()
+  }
+
+  // --- config, network and operations commands (issue 15) ---
+
+  #shutdownHandler?: (reason: string) => void
+
+  /**
+   * The repo's config file, read and changed as Kubo's `config` and `bootstrap` commands do.
+   * A change is written to the repo at once and applies when the node starts again.
+   */
+  get config(): ConfigEditor {
+    return new ConfigEditor(this.repo.path)
+  }
+
+  /** Kubo's `bitswap stat`: blocks and bytes exchanged (bitswap and the block stream), wants, partners. */
+  bitswapStat(): BitswapStat {
+    return bitswapStat(this, this.#provides.size + this.#provides.pending)
+  }
+
+  /** Let a daemon serving this kit be stopped by a `shutdown` request (undefined: no longer). */
+  setShutdownHandler(handler: ((reason: string) => void) | undefined): void {
+    this.#shutdownHandler = handler
+  }
+
+  /** Whether a daemon serves this kit (one that a `shutdown` request stops). */
+  get servedByDaemon(): boolean {
+    return this.#shutdownHandler != null
+  }
+
+  /** Ask the daemon serving this kit to stop; false if no daemon serves it. */
+  requestShutdown(reason = 'a shutdown request'): boolean {
+    const handler = this.#shutdownHandler
+    if (handler == null) return false
+    handler(reason)
+    return true
   }
 }
 

@@ -1,22 +1,12 @@
 import { statfs } from 'node:fs/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { base64 } from 'multiformats/bases/base64'
 import { API_FINDPROVS_DEFAULT_COUNT, DISCOVERY_FIND_TIMEOUT_MS, REPO_VERSION } from '../../constants.ts'
 import { InvalidParametersError, NotFoundError, OfflineError } from '../../errors.ts'
 import type { IPFSKit } from '../../kit/index.ts'
 import { VERSION } from '../../version.ts'
-import {
-  arg,
-  args,
-  durationOption,
-  flag,
-  type Handler,
-  NdjsonWriter,
-  type RequestContext,
-  sendJson,
-  timeoutOption,
-  uint
-} from '../http.ts'
+import { arg, args, flag, type Handler, NdjsonWriter, sendJson, timeoutOption, uint } from '../http.ts'
 import { resolveCid } from './blocks.ts'
 
 function requireOnline(kit: IPFSKit): void {
@@ -40,7 +30,7 @@ const id: Handler = async (ctx) => {
   const agent = peer.metadata.get('AgentVersion')
   sendJson(ctx.res, {
     ID: who,
-    PublicKey: '',
+    PublicKey: peerId.publicKey == null ? '' : base64.baseEncode(publicKeyToProtobuf(peerId.publicKey)),
     Addresses: peer.addresses.map((a) => `${a.multiaddr.toString()}/p2p/${who}`),
     AgentVersion: agent == null ? '' : new TextDecoder().decode(agent),
     Protocols: peer.protocols
@@ -119,7 +109,8 @@ const findProvs: Handler = async (ctx) => {
   ;(out ?? new NdjsonWriter(ctx.res)).end()
 }
 
-const repoStat: Handler = async (ctx) => {
+/** `repo/stat` (and `stats/repo`): Kubo's shape, `StorageMax` being the repo's size plus the free disk space. */
+export const repoStat: Handler = async (ctx) => {
   const stat = await ctx.kit.ipfsRepoStat()
   const fs = await statfs(stat.RepoPath).catch(() => undefined)
   const free = fs == null ? 0 : fs.bavail * fs.bsize
@@ -169,28 +160,7 @@ const repoVerify: Handler = async (ctx) => {
   out.end()
 }
 
-function bw(ctx: RequestContext): Record<string, number> {
-  const b = ctx.activity.bandwidth()
-  return { TotalIn: b.totalIn, TotalOut: b.totalOut, RateIn: b.rateIn, RateOut: b.rateOut }
-}
-
-/**
- * `stats/bw`: `TotalIn` counts block bytes received from peers by the routing layer,
- * `TotalOut` the bytes the API and gateway sent (not raw transport bytes); rates over the
- * last second. With `poll`, one line every `interval` until the client goes away.
- */
-const statsBw: Handler = async (ctx) => {
-  if (!flag(ctx.params, 'poll', false)) return sendJson(ctx.res, bw(ctx))
-  const interval = durationOption(ctx.params, 'interval') ?? 1000
-  const out = new NdjsonWriter(ctx.res)
-  while (!ctx.signal.aborted) {
-    if (!(await out.send(bw(ctx)))) break
-    await sleep(interval, undefined, { signal: ctx.signal }).catch(() => undefined)
-  }
-  out.end()
-}
-
-/** `id`, `version`, `swarm/*`, `routing/findprovs`, `repo/stat|gc`, `stats/bw`. */
+/** `id`, `version`, `swarm/*`, `routing/findprovs`, `repo/stat|gc|verify` (`stats/bw` is in `ops.ts`). */
 export const networkCommands: Record<string, Handler> = {
   id,
   version,
@@ -199,6 +169,5 @@ export const networkCommands: Record<string, Handler> = {
   'routing/findprovs': findProvs,
   'repo/stat': repoStat,
   'repo/gc': repoGc,
-  'repo/verify': repoVerify,
-  'stats/bw': statsBw
+  'repo/verify': repoVerify
 }

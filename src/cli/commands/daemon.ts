@@ -58,11 +58,16 @@ export async function runDaemon(kit: IPFSKit, options: RunDaemonOptions): Promis
         `API token required (not a loopback address): send "Authorization: Bearer <token>" with the token in ${join(kit.repo.path, API_TOKEN_FILE)}`
       )
     }
+    // `shutdown` (the API command) stops the daemon as a signal does
+    const stopRequest = new AbortController()
+    kit.setShutdownHandler((reason) => stopRequest.abort(reason))
+    const stop = AbortSignal.any([options.signal, stopRequest.signal])
     await print(DAEMON_READY_LINE)
-    await aborted(options.signal)
-    const reason = options.signal.reason
+    await aborted(stop)
+    const reason = stop.reason
     await print(`Received ${typeof reason === 'string' ? reason : 'a stop request'}, shutting down...`)
   } finally {
+    kit.setShutdownHandler(undefined)
     await api?.stop()
     await kit.stop()
   }

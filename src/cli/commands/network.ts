@@ -2,11 +2,12 @@ import type { Command } from 'commander'
 import { base64 } from 'multiformats/bases/base64'
 import type { IdResult } from '../../kit/index.ts'
 import { VERSION } from '../../version.ts'
-import { withClient } from '../client.ts'
+import { daemonOf, withClient } from '../client.ts'
 import { groupCommand } from '../group.ts'
 import { checkMultiaddr, connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
 import { loadRepo } from '../repo.ts'
+import { withRpc } from '../rpc.ts'
 
 /**
  * `ipfs id` of a repo, read from its config: what an offline node reports (no
@@ -36,9 +37,23 @@ function peerAddr(addr: string, peer: string): string {
 export function registerNetwork(program: Command): void {
   program
     .command('id')
-    .description("This node's identity (JSON, as Kubo)")
-    .action(async (_opts: unknown, cmd: Command) => {
-      const id = await idFromRepo(globalsOf(cmd).repo)
+    .description(
+      "This node's identity, addresses and protocols (the running daemon's), or a known peer's (JSON, as Kubo)"
+    )
+    .argument('[peer]', 'a peer id (connected or known to the node)')
+    .action(async (peer: string | undefined, _opts: unknown, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      // no daemon and no peer: the repo's identity, read without taking the repo's lock
+      const daemon =
+        globals.api != null || peer != null
+          ? undefined
+          : await daemonOf((await loadRepo()).resolveRepoPath(globals.repo))
+      const id =
+        globals.api == null && peer == null && daemon == null
+          ? await idFromRepo(globals.repo)
+          : await withRpc(globals, { network: peer != null }, async (rpc) =>
+              (await rpc.request('id', peer == null ? {} : { arg: peer })).json()
+            )
       await printLine(JSON.stringify(id, null, 2))
     })
 

@@ -42,7 +42,9 @@ import { VERSION } from '../../version.ts'
 import type { ReputationTracker } from '../discovery/reputation.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
 import { BlockStreamServer } from '../routing/block-stream.ts'
+import { BandwidthMetrics } from './bandwidth.ts'
 import { BitswapGuard, type BitswapGuardInit } from './bitswap-guard.ts'
+import { BitswapStats } from './bitswap-stats.ts'
 import { enforceConnectionLimit } from './connection-limit.ts'
 import { createHeliaCore } from './helia-core.ts'
 import { assertLoopbackOnly } from './loopback.ts'
@@ -179,6 +181,10 @@ export class IPFSLibp2pPeer {
   #stopController = new AbortController()
   readonly #reputation: PeerReputationStore
   readonly #publisher = new Publisher(() => this.host.services.pubsub)
+  /** bytes on libp2p's wire, in all and per peer and protocol (`stats bw`) */
+  readonly bandwidth = new BandwidthMetrics()
+  /** blocks and bytes exchanged over bitswap and the block stream (`bitswap stat`) */
+  readonly bitswapStats = new BitswapStats()
 
   constructor(init: IPFSLibp2pPeerInit = {}) {
     this.role = init.role ?? DEFAULT_ROLE
@@ -288,7 +294,8 @@ export class IPFSLibp2pPeer {
           ...this.#opts,
           privateKey: this.#privateKey === generatedKeyPlaceholder ? undefined : this.#privateKey
         },
-        (peer) => this.bitswapGuard.isBanned(peer)
+        (peer) => this.bitswapGuard.isBanned(peer),
+        this.bandwidth
       )
       withBitswap(withLibp2pLight(helia, opts), {
         maxInboundStreams: this.bitswapGuard.maxInboundStreams,
@@ -323,6 +330,8 @@ export class IPFSLibp2pPeer {
         { allow: (peer) => !this.bitswapGuard.isBanned(peer) }
       )
       await this.#blockServer.start()
+      const blockServer = this.#blockServer
+      this.bitswapStats.install(bitswapOf(helia).bitswap, () => blockServer.getStats())
       for (const topic of ROLES[this.role].topics) this.host.services.pubsub.subscribe(topic)
       this.#log('started %p on %a', this.host.peerId, this.host.getMultiaddrs())
       this.#bootstrapping = this.#dialBootstrapPeers()
@@ -414,6 +423,7 @@ export class IPFSLibp2pPeer {
     await this.#reputation.stop()
     this.#stopController.abort()
     this.bitswapGuard.uninstall()
+    this.bitswapStats.uninstall()
     this.#stopConnectionLimit?.()
     this.#stopConnectionLimit = undefined
     await this.#blockServer?.stop()

@@ -15,6 +15,7 @@ import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import type { Profile, Role } from '../../constants.ts'
 import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, PING_MAX_OUTBOUND_STREAMS, ROLES } from '../../constants.ts'
+import type { BandwidthMetrics } from './bandwidth.ts'
 import { loopbackNameResolvers, refusingDns } from './loopback.ts'
 import type { PeerServices } from './types.ts'
 
@@ -60,11 +61,13 @@ export function kitConnectionGater(
 
 /**
  * The libp2p configuration of an ipfs-kit peer: standard protocols on standard ids only.
- * `isBanned` refuses peers for a while (see {@link kitConnectionGater}).
+ * `isBanned` refuses peers for a while (see {@link kitConnectionGater}); `metrics` is libp2p's
+ * metrics component (the peer's bandwidth counter).
  */
 export function libp2pOptions(
   opts: ResolvedPeerOptions,
-  isBanned?: (peer: string) => boolean
+  isBanned?: (peer: string) => boolean,
+  metrics?: BandwidthMetrics
 ): Libp2pOptions<PeerServices> {
   const settings = ROLES[opts.role]
   const keepPrivateAddrs = opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
@@ -90,6 +93,7 @@ export function libp2pOptions(
     },
     ...(opts.loopbackOnly ? { dns: refusingDns() } : {}),
     peerDiscovery,
+    ...(metrics == null ? {} : { metrics: (components) => metrics.component(components) }),
     nodeInfo: {
       name: AGENT_NAME,
       version: opts.version,

@@ -40,7 +40,7 @@ import type { InFlightSizes, Provenance, Provider, StateSizes } from '../discove
 import type { IPFSLibp2pPeer } from '../peer/index.ts'
 import { AnnouncementChannel, type AnnouncementMetrics, type ContentAnnouncement } from './announcements.ts'
 import { bitswapOf } from './bitswap-access.ts'
-import { BlockStreamClient } from './block-stream.ts'
+import { BlockStreamClient, type BlockStreamClientStats } from './block-stream.ts'
 import { BlockWindow } from './block-window.ts'
 import { type FetchedBlock, HedgedBlockFetcher, type HedgedFetcherInit } from './hedged-fetcher.ts'
 import { recentWantsOf } from './recent-wants.ts'
@@ -54,6 +54,7 @@ export type BlockSource = Provenance | 'gateway' | 'local'
 
 /** A block fetch that several requests wait on. */
 interface SharedFetch {
+  cid: CID
   promise: Promise<FetchedBlock & { provenance: BlockSource }>
   controller: AbortController
   waiters: number
@@ -228,6 +229,16 @@ export class ContentRoutingManager {
       'routing.fetching': this.#fetching.size,
       ...this.#fetcher?.inFlightSizes()
     }
+  }
+
+  /** The blocks being fetched now (Kubo's `bitswap wantlist`). */
+  fetching(): CID[] {
+    return [...this.#fetching.values()].map((f) => f.cid)
+  }
+
+  /** The block-stream client's counters, if it runs. */
+  blockStreamStats(): BlockStreamClientStats | undefined {
+    return this.#blockStream?.getStats()
   }
 
   /** Start (and start discovery and the peer if needed). Safe to call twice. */
@@ -520,7 +531,7 @@ export class ContentRoutingManager {
     if (shared == null) {
       const controller = new AbortController()
       const fetch = this.#fetchBlockOnce(cid, { ...options, signal: controller.signal })
-      const entry: SharedFetch = { controller, waiters: 0, promise: fetch }
+      const entry: SharedFetch = { cid, controller, waiters: 0, promise: fetch }
       fetch
         .finally(() => {
           if (this.#fetching.get(key) === entry) this.#fetching.delete(key)
