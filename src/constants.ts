@@ -688,3 +688,34 @@ export const BLOCK_STREAM_IDLE_MS = 30_000
  * closed when a new one opens. @default 256
  */
 export const BLOCK_STREAM_MAX_PEERS = 256
+
+// ---------------------------------------------------------------------------
+// Keys and IPNS names (src/kit/keys.ts, src/kit/names.ts): `key`, `name`, `resolve`,
+// `routing get|put`.
+// ---------------------------------------------------------------------------
+
+/** Lifetime of an IPNS record `name publish` signs, as Kubo's `--lifetime`. @default 48 h */
+export const DEFAULT_IPNS_LIFETIME_MS = 48 * 60 * 60_000
+/**
+ * How often the daemon checks the names it published and re-signs those whose record (or its
+ * copy in the DHT) is within a day of expiring, with each name's own lifetime (Helia's
+ * republisher; it also runs once at start). @default 1 h
+ */
+export const IPNS_REPUBLISH_INTERVAL_MS = 60 * 60_000
+/**
+ * How long the daemon's first rebroadcast of its own valid records (to the DHT and pubsub, as
+ * Kubo's initial republish) waits for the bootstrap peers at most. @default 30 s
+ */
+export const IPNS_REBROADCAST_BOOTSTRAP_WAIT_MS = 30_000
+/** RSA key size `key gen --type rsa` makes without `--size` (Kubo's). @default 2048 */
+export const DEFAULT_RSA_KEY_BITS = 2048
+/** Smallest RSA key made or imported, bits (Kubo's minimum). @default 2048 */
+export const MIN_RSA_KEY_BITS = 2048
+/** Largest RSA key made, bits (libp2p's maximum). @default 8192 */
+export const MAX_RSA_KEY_BITS = 8192
+/** The name of the node's own key (its identity) in `key list` and `name publish --key`. */
+export const SELF_KEY_NAME = 'self'
+/** Largest `key/import` body: one key file (an 8192-bit RSA PEM is under 7 KiB). @default 64 KiB */
+export const API_MAX_KEY_BODY_BYTES = 64 * 1024
+/** Largest `routing/put` body: one IPNS record (at most 10 KiB, as the IPNS spec says), with multipart framing. @default 64 KiB */
+export const API_MAX_RECORD_BODY_BYTES = 64 * 1024

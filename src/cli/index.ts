@@ -10,6 +10,7 @@ import { registerAdd } from './commands/add.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
 import { registerInit } from './commands/init.ts'
+import { registerNames } from './commands/names.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
@@ -55,6 +56,7 @@ export function createProgram(): Command {
   registerPubsub(program)
   registerNetwork(program)
   registerRepo(program)
+  registerNames(program)
   return program
 }
 

@@ -28,7 +28,9 @@ import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { KeyStore } from './keys.ts'
 import { parallelLeaves } from './leaves.ts'
+import { NameService } from './names.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
 import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
@@ -44,6 +46,14 @@ import {
 import { strictDepthFirstWalker } from './walker.ts'
 
 export type { AddOptions } from './importer.ts'
+export type { KeyEntry, KeyFormat, KeyGenOptions, KeyImportOptions, KeyType } from './keys.ts'
+export { KeyStore } from './keys.ts'
+export type {
+  NamePublishOptions,
+  NamePublishResult,
+  NameResolveOptions
+} from './names.ts'
+export { ipnsName, NameService } from './names.ts'
 export type * from './types.ts'
 export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from './verify.ts'
 
@@ -112,6 +122,10 @@ export class IPFSKit {
   readonly repo: Repo
   readonly peer: IPFSLibp2pPeer
   readonly pubsub: PubsubHub
+  /** The repo's keys (`key gen|list|rm|rename|import|export`); `self` is the node's identity. */
+  readonly keys: KeyStore
+  /** IPNS names (`name publish|resolve`, `resolve`, `routing get|put` of `/ipns/` records). */
+  readonly names: NameService
   readonly #log: Logger
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
@@ -146,6 +160,18 @@ export class IPFSKit {
     this.#logger = logger
     this.#fs = unixfs(peer.helia)
     this.pubsub = new PubsubHub(peer)
+    this.keys = new KeyStore({
+      datastore: repo.datastore,
+      getCrypto: peer.helia.getCrypto,
+      identity: repo.privateKey
+    })
+    this.names = new NameService({
+      helia: peer.helia,
+      keys: this.keys,
+      ...(peer.offline ? {} : { libp2p: peer.host }),
+      waitForBootstrap: async (options) => peer.waitForBootstrap(options),
+      logger
+    })
     // a name of its own: mortice keeps one lock per name in the process (Helia uses the default)
     this.#gcLock = createMortice({ name: `ipfs-kit:gc:${repo.path}:${++kitInstances}`, singleProcess: true })
     // a block that fails verification on read is fetched again through the node's storage
@@ -785,6 +811,7 @@ export class IPFSKit {
     await this.#integration?.stop()
     await this.#cacheStarting?.catch(() => undefined)
     await this.#cache?.stop()
+    await this.names.stop()
     this.pubsub.close()
     this.#provides.clear()
     await this.peer.stop()
@@ -839,6 +866,12 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       memoryCacheBytes: init.memoryCacheBytes,
       diskCacheBytes: init.diskCacheBytes
     })
+    // online: the DHT takes IPNS records, and names published here are republished
+    if (!peer.offline)
+      await kit.names.start().catch(async (err: unknown) => {
+        await kit.stop()
+        throw err
+      })
     // the integration (routing, announcements over gossipsub) is loaded only online
     const integrationInit = peer.offline ? undefined : (await import('./integration.ts')).appliedIntegration()
     if (integrationInit != null) {
