@@ -704,7 +704,8 @@ export const DEFAULT_IPNS_LIFETIME_MS = 48 * 60 * 60_000
 export const IPNS_REPUBLISH_INTERVAL_MS = 60 * 60_000
 /**
  * How long the daemon's first rebroadcast of its own valid records (to the DHT and pubsub, as
- * Kubo's initial republish) waits for the bootstrap peers at most. @default 30 s
+ * Kubo's initial republish) waits at most for the bootstrap peers and a first peer in the
+ * DHT's routing table. @default 30 s
  */
 export const IPNS_REBROADCAST_BOOTSTRAP_WAIT_MS = 30_000
 /** RSA key size `key gen --type rsa` makes without `--size` (Kubo's). @default 2048 */

@@ -132,7 +132,11 @@ async function ipnsOntoIpfs(ctx: RequestContext): Promise<void> {
   const original = ctx.url.pathname
   const name = original.slice('/ipns/'.length).split('/')[0] ?? ''
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(DEFAULT_NETWORK_TIMEOUT_MS)])
-  const target = (await ctx.kit.names.resolve(`/ipns/${decodeSegment(name)}`, { signal })).replace(/\/+$/, '')
+  const target = (
+    await ctx.kit.names.resolve(`/ipns/${decodeSegment(name)}`, { signal }).catch((err: Error) => {
+      throw err.name === 'NameNotFoundError' ? new NotFoundError(err.message, { cause: err }) : err
+    })
+  ).replace(/\/+$/, '')
   if (!target.startsWith('/ipfs/')) throw new NotFoundError(`/ipns/${name} does not lead to an /ipfs/ path`)
   const ipnsPrefix = `/ipns/${name}`
   ctx.url.pathname = `${target}${original.slice(ipnsPrefix.length)}`

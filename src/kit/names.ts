@@ -74,6 +74,13 @@ export interface NameResolveOptions extends AbortOptions {
 
 const LOCAL_STORE_ROUTER = 'LocalStoreRouting()'
 
+/** kad-dht's routing table: its size, and `peer:add` when a peer joins it. */
+interface DhtTable {
+  size: number
+  addEventListener(type: 'peer:add', listener: () => void): void
+  removeEventListener(type: 'peer:add', listener: () => void): void
+}
+
 /** `/ipns/<name>[/path]` or `<name>[/path]`: the name's key id and the path below it. */
 export function parseIpnsPath(value: string): { id: CID; rest: string } {
   const text = value
@@ -196,11 +203,31 @@ export class NameService {
     stopRouters()
   }
 
+  /**
+   * Settles once the DHT's routing table holds a peer (a put before that reaches nobody), or
+   * when `signal` aborts.
+   */
+  async #dhtPeer(signal: AbortSignal): Promise<void> {
+    const table = (
+      this.#components.libp2p?.services.dht as unknown as { routingTable?: DhtTable } | undefined
+    )?.routingTable
+    if (table == null || table.size > 0 || signal.aborted) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        table.removeEventListener('peer:add', done)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      table.addEventListener('peer:add', done)
+      signal.addEventListener('abort', done)
+    })
+  }
+
   async #rebroadcast(): Promise<void> {
     const signal = this.#stop.signal
-    await this.#components.waitForBootstrap?.({
-      signal: AbortSignal.any([signal, AbortSignal.timeout(IPNS_REBROADCAST_BOOTSTRAP_WAIT_MS)])
-    })
+    const waiting = AbortSignal.any([signal, AbortSignal.timeout(IPNS_REBROADCAST_BOOTSTRAP_WAIT_MS)])
+    await this.#components.waitForBootstrap?.({ signal: waiting })
+    await this.#dhtPeer(waiting)
     const { ipns, network } = await this.#load()
     const local = ipns.routers.find((r) => r.toString() === LOCAL_STORE_ROUTER)
     if (local == null || network.length === 0) return
