@@ -301,7 +301,8 @@ export class NameService {
     let value: string | undefined
     try {
       for await (const step of ipns.resolve(id, {
-        nocache: options.nocache === true,
+        // offline, the repo's record is the only one: nocache cannot skip it
+        nocache: options.nocache === true && !(options.offline ?? this.offline),
         offline: options.offline ?? this.offline,
         signal: options.signal
       })) {
@@ -354,7 +355,8 @@ export class NameService {
     const { IPNSEntry } = await import('@helia/ipns')
     try {
       for await (const step of ipns.resolve(id, {
-        nocache: options.nocache === true,
+        // offline, the repo's record is the only one: nocache cannot skip it
+        nocache: options.nocache === true && !(options.offline ?? this.offline),
         offline: options.offline ?? this.offline,
         signal: options.signal
       })) {

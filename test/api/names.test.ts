@@ -126,6 +126,8 @@ describe('IPNS between kits on loopback', () => {
     const offline = await ipfsKit({ repo: repoA, profile: 'local', offline: true })
     const { Hash } = await offline.ipfsAddString('published offline\n')
     const { name, value } = await offline.names.publish(Hash, { allowOffline: true })
+    // offline, the repo's record is the answer even with nocache
+    assert.equal(await offline.names.resolve(ipnsName(name), { nocache: true }), value)
     await offline.stop()
 
     const b = await ipfsKit({ repo: join(dir.path, 'b'), profile: 'local', role: 'worker' })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { waitFor } from '../helpers.ts'
 import { assertOneError, CliScratch, initLocal, type LiveProcess, ok, run, start } from './helpers.ts'
 
 const TCP_ADDR = /Swarm listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\w+)\n/
@@ -204,6 +205,7 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
     let daemonA: LiveProcess | undefined
     let daemonB: LiveProcess | undefined
     const repoB = (): string => join(s.work, 'b')
+    let gatewayA = ''
 
     after(async () => {
       await daemonA?.stop()
@@ -224,7 +226,8 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
       daemonA = start(s.kit('daemon'))
       await daemonA.waitFor(/^Daemon is ready$/m)
       assert.equal(await ok(s.kit('name', 'resolve')), `${pub.Value}\n`)
-      const gateway = (await daemonA.waitFor(GATEWAY))[1]
+      const gateway = (await daemonA.waitFor(GATEWAY))[1] ?? ''
+      gatewayA = gateway
       const res = await fetch(`${gateway}/ipns/${selfId}`)
       assert.equal(res.status, 200)
       assert.equal(await res.text(), 'version 2\n')
@@ -236,27 +239,24 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
       assert.equal((await fetch(`${gateway}/ipns/${unknown.Id}`)).status, 404)
     })
 
-    it('another daemon resolves the name over the DHT', async () => {
-      await initLocal(repoB())
+    it('a name published on one daemon resolves on another over the DHT', async () => {
+      // B is a worker: a DHT server that takes records (A, a leecher, is a DHT client)
+      await initLocal(repoB(), '--role', 'worker')
       daemonB = start(['--repo', repoB(), 'daemon'])
       await daemonB.waitFor(/^Daemon is ready$/m)
-      const addrA = (await daemonA!.waitFor(TCP_ADDR))[1] ?? ''
-      await ok(['--repo', repoB(), 'swarm', 'connect', addrA])
-      const value = (await ok(s.kit('name', 'resolve'))).trim()
-      // B's DHT takes A into its routing table once identify ran: asked again until then (bounded)
-      let resolved = await run(['--repo', repoB(), 'name', 'resolve', `/ipns/${selfId}`])
-      for (let i = 0; i < 10 && resolved.code !== 0; i++) {
-        assert.match(resolved.stderr, /could not resolve name/)
-        resolved = await run(['--repo', repoB(), 'name', 'resolve', `/ipns/${selfId}`])
-      }
-      assert.equal(resolved.out, `${value}\n`, resolved.stderr)
-      // an update published on A reaches B (A puts it to the DHT, B is a closest peer)
+      const addrB = (await daemonB.waitFor(TCP_ADDR))[1] ?? ''
+      const idB = addrB.split('/p2p/')[1]
+      await ok(s.kit('swarm', 'connect', addrB))
+      // a put reaches the peers in A's DHT routing table: wait (bounded) until B is in it
+      await waitFor(async () => {
+        const res = await fetch(`${gatewayA}/api/v0/kit/buckets`, { method: 'POST' })
+        const view = (await res.json()) as { Connected: Array<{ ID: string; InTable: boolean }> }
+        return view.Connected.some((c) => c.ID === idB && c.InTable)
+      }, "B in A's DHT routing table")
       const cid = (await ok(s.kit('add', '-q'), { input: 'version 3\n' })).trim()
       const pub = JSON.parse(await ok(s.kit('name', 'publish', cid, '--json'))) as { Value: string }
-      assert.equal(
-        await ok(['--repo', repoB(), 'name', 'resolve', '--nocache', `/ipns/${selfId}`]),
-        `${pub.Value}\n`
-      )
+      assert.equal(await ok(['--repo', repoB(), 'name', 'resolve', `/ipns/${selfId}`]), `${pub.Value}\n`)
+      assert.equal(await ok(['--repo', repoB(), 'cat', pub.Value]), 'version 3\n')
     })
   })
 })
