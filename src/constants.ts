@@ -725,3 +725,34 @@ export const ROUTING_PROVIDE_TIMEOUT_MS = 60_000
 export const LOG_MAX_SUBSYSTEMS = 256
 /** Largest request body of `config/replace` (a config file plus multipart framing), bytes. @default 1 MiB */
 export const API_MAX_CONFIG_BODY_BYTES = 1 * MiB
+// ---------------------------------------------------------------------------
+// Keys and IPNS names (src/kit/keys.ts, src/kit/names.ts): `key`, `name`, `resolve`,
+// `routing get|put`.
+// ---------------------------------------------------------------------------
+
+/** Lifetime of an IPNS record `name publish` signs, as Kubo's `--lifetime`. @default 48 h */
+export const DEFAULT_IPNS_LIFETIME_MS = 48 * 60 * 60_000
+/**
+ * How often the daemon checks the names it published and re-signs those whose record (or its
+ * copy in the DHT) is within a day of expiring, with each name's own lifetime (Helia's
+ * republisher; it also runs once at start). @default 1 h
+ */
+export const IPNS_REPUBLISH_INTERVAL_MS = 60 * 60_000
+/**
+ * How long the daemon's first rebroadcast of its own valid records (to the DHT and pubsub, as
+ * Kubo's initial republish) waits at most for the bootstrap peers and a first peer in the
+ * DHT's routing table. @default 30 s
+ */
+export const IPNS_REBROADCAST_BOOTSTRAP_WAIT_MS = 30_000
+/** RSA key size `key gen --type rsa` makes without `--size` (Kubo's). @default 2048 */
+export const DEFAULT_RSA_KEY_BITS = 2048
+/** Smallest RSA key made or imported, bits (Kubo's minimum). @default 2048 */
+export const MIN_RSA_KEY_BITS = 2048
+/** Largest RSA key made, bits (libp2p's maximum). @default 8192 */
+export const MAX_RSA_KEY_BITS = 8192
+/** The name of the node's own key (its identity) in `key list` and `name publish --key`. */
+export const SELF_KEY_NAME = 'self'
+/** Largest `key/import` body: one key file (an 8192-bit RSA PEM is under 7 KiB). @default 64 KiB */
+export const API_MAX_KEY_BODY_BYTES = 64 * 1024
+/** Largest `routing/put` body: one IPNS record (at most 10 KiB, as the IPNS spec says), with multipart framing. @default 64 KiB */
+export const API_MAX_RECORD_BODY_BYTES = 64 * 1024

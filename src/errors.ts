@@ -246,3 +246,31 @@ export class InvalidConfigError extends IpfsKitError {
 export class NotADaemonError extends IpfsKitError {
   static override readonly code = 'ERR_NOT_A_DAEMON'
 }
+
+/** No key of that name (or id) is in the repo's keychain (`key rm`, `name publish --key`, …). */
+export class KeyNotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_KEY_NOT_FOUND'
+}
+
+/** A key of that name is in the keychain already (`key gen`, `key import`, `key rename` without `--force`). */
+export class KeyExistsError extends IpfsKitError {
+  static override readonly code = 'ERR_KEY_EXISTS'
+}
+
+/** Key bytes that are not a private key in the format given, or of a type that is not allowed. */
+export class InvalidKeyError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_KEY'
+}
+
+/** An IPNS name that no valid record could be found for (`name resolve`, `resolve /ipns/…`). */
+export class NameNotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_NAME_NOT_FOUND'
+}
+
+/**
+ * An IPNS record that is refused: malformed, signed by a key other than the name's, with a bad
+ * signature, or expired (`routing put`, records from peers).
+ */
+export class InvalidRecordError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_RECORD'
+}

@@ -101,9 +101,10 @@ function sendGatewayError(ctx: RequestContext, err: unknown): void {
   res.end(`${body.Message}\n`)
 }
 
-/** Serve `GET|HEAD /ipfs/<cid>[/path]`. */
+/** Serve `GET|HEAD /ipfs/<cid>[/path]` and `/ipns/<name>[/path]`. */
 export async function serveGateway(ctx: RequestContext): Promise<void> {
   try {
+    if (ctx.url.pathname.startsWith('/ipns/')) await ipnsOntoIpfs(ctx)
     await gateway(ctx)
   } catch (err) {
     sendGatewayError(ctx, err)
@@ -120,6 +121,40 @@ function decodeSegment(segment: string): string {
       { cause: err }
     )
   }
+}
+
+/**
+ * `/ipns/<name>[/path]` is served as the `/ipfs/` path the name resolves to: the request's
+ * path is rewritten, and the response names the `/ipns/` path (`X-Ipfs-Path`, a folder's
+ * redirect) and is not cached as immutable (the name can move).
+ */
+async function ipnsOntoIpfs(ctx: RequestContext): Promise<void> {
+  const original = ctx.url.pathname
+  const name = original.slice('/ipns/'.length).split('/')[0] ?? ''
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(DEFAULT_NETWORK_TIMEOUT_MS)])
+  const target = (
+    await ctx.kit.names.resolve(`/ipns/${decodeSegment(name)}`, { signal }).catch((err: Error) => {
+      throw err.name === 'NameNotFoundError' ? new NotFoundError(err.message, { cause: err }) : err
+    })
+  ).replace(/\/+$/, '')
+  if (!target.startsWith('/ipfs/')) throw new NotFoundError(`/ipns/${name} does not lead to an /ipfs/ path`)
+  const ipnsPrefix = `/ipns/${name}`
+  ctx.url.pathname = `${target}${original.slice(ipnsPrefix.length)}`
+  const toIpns = (value: unknown): unknown =>
+    typeof value === 'string' && value.startsWith(target)
+      ? `${ipnsPrefix}${value.slice(target.length)}`
+      : value
+  const res = ctx.res
+  const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => typeof res
+  res.writeHead = ((...a: unknown[]) => {
+    const headers = a.find((x): x is Record<string, unknown> => typeof x === 'object' && x != null)
+    if (headers != null) {
+      if ('Cache-Control' in headers) headers['Cache-Control'] = 'no-cache'
+      if ('X-Ipfs-Path' in headers) headers['X-Ipfs-Path'] = toIpns(headers['X-Ipfs-Path'])
+      if ('Location' in headers) headers.Location = toIpns(headers.Location)
+    }
+    return writeHead(...a)
+  }) as typeof res.writeHead
 }
 
 async function gateway(ctx: RequestContext): Promise<void> {

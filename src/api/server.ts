@@ -36,7 +36,9 @@ import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { contentCommands } from './rpc/content.ts'
 import { filesCommands } from './rpc/files.ts'
+import { keyCommands } from './rpc/keys.ts'
 import { kitCommands } from './rpc/kit.ts'
+import { nameCommands } from './rpc/names.ts'
 import { networkCommands } from './rpc/network.ts'
 import { opsCommands } from './rpc/ops.ts'
 import { pubsubCommands } from './rpc/pubsub.ts'
@@ -49,7 +51,9 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...pubsubCommands,
   ...kitCommands,
   ...filesCommands,
-  ...opsCommands
+  ...opsCommands,
+  ...keyCommands,
+  ...nameCommands
 }
 
 /** Commands that read a body, and how much of one. */
@@ -263,7 +267,7 @@ export class ApiServer {
         throw new MethodNotAllowedError(`${req.method} is not allowed here: use GET`)
       }
       await discardBody(req)
-      if (path.startsWith('/ipfs/')) {
+      if (path.startsWith('/ipfs/') || path.startsWith('/ipns/')) {
         route = 'gateway'
         await serveGateway(ctx)
       } else if (path === '/metrics') {
@@ -276,7 +280,7 @@ export class ApiServer {
         this.#dashboard(req, res)
       } else {
         throw new UnknownCommandError(
-          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /metrics or /api/v0/<command>`
+          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics or /api/v0/<command>`
         )
       }
     } catch (err) {

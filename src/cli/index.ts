@@ -12,6 +12,7 @@ import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
 import { registerFiles } from './commands/files.ts'
 import { registerInit } from './commands/init.ts'
+import { registerNames } from './commands/names.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerOps } from './commands/ops.ts'
 import { registerPin } from './commands/pin.ts'
@@ -61,6 +62,7 @@ export function createProgram(): Command {
   registerFiles(program)
   registerConfig(program)
   registerOps(program)
+  registerNames(program)
   return program
 }
 

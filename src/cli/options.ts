@@ -67,7 +67,7 @@ export function parseNonNegativeInt(value: string): number {
 }
 
 /** Boolean flags that Kubo users spell `--flag=false` (see {@link normalizeBooleanFlags}). */
-export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive'])
+export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive', 'resolve'])
 
 /**
  * Rewrite Kubo's `--flag=false` / `--flag=true` into commander's `--no-flag` / `--flag`

@@ -32,7 +32,9 @@ import { ConfigEditor } from './config-edit.ts'
 import { collectGarbage } from './gc.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { KeyStore } from './keys.ts'
 import { parallelLeaves } from './leaves.ts'
+import { NameService } from './names.ts'
 import { type BitswapStat, bitswapStat } from './ops.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
 import { indirectPinOf } from './pins.ts'
@@ -50,6 +52,14 @@ import { strictDepthFirstWalker } from './walker.ts'
 
 export type { ConfigEditor, ConfigValue } from './config-edit.ts'
 export type { AddOptions } from './importer.ts'
+export type { KeyEntry, KeyFormat, KeyGenOptions, KeyImportOptions, KeyType } from './keys.ts'
+export { KeyStore } from './keys.ts'
+export type {
+  NamePublishOptions,
+  NamePublishResult,
+  NameResolveOptions
+} from './names.ts'
+export { ipnsName, NameService } from './names.ts'
 export type { BandwidthStats, BitswapStat, PingResult } from './ops.ts'
 export type * from './types.ts'
 export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from './verify.ts'
@@ -121,6 +131,10 @@ export class IPFSKit {
   readonly pubsub: PubsubHub
   /** The MFS (Kubo's `ipfs files`): a folder tree whose root is kept in the repo and by `gc`. */
   readonly files: MutableFileSystem
+  /** The repo's keys (`key gen|list|rm|rename|import|export`); `self` is the node's identity. */
+  readonly keys: KeyStore
+  /** IPNS names (`name publish|resolve`, `resolve`, `routing get|put` of `/ipns/` records). */
+  readonly names: NameService
   readonly #log: Logger
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
@@ -160,6 +174,18 @@ export class IPFSKit {
       datastore: repo.datastore,
       guard: (signal, fn) => this.#pinning(signal, fn),
       offline: () => peer.offline
+    })
+    this.keys = new KeyStore({
+      datastore: repo.datastore,
+      getCrypto: peer.helia.getCrypto,
+      identity: repo.privateKey
+    })
+    this.names = new NameService({
+      helia: peer.helia,
+      keys: this.keys,
+      ...(peer.offline ? {} : { libp2p: peer.host }),
+      waitForBootstrap: async (options) => peer.waitForBootstrap(options),
+      logger
     })
     // a name of its own: mortice keeps one lock per name in the process (Helia uses the default)
     this.#gcLock = createMortice({ name: `ipfs-kit:gc:${repo.path}:${++kitInstances}`, singleProcess: true })
@@ -802,6 +828,7 @@ export class IPFSKit {
     await this.#integration?.stop()
     await this.#cacheStarting?.catch(() => undefined)
     await this.#cache?.stop()
+    await this.names.stop()
     this.pubsub.close()
     this.#provides.clear()
     await this.peer.stop()
@@ -892,6 +919,12 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       memoryCacheBytes: init.memoryCacheBytes,
       diskCacheBytes: init.diskCacheBytes
     })
+    // online: the DHT takes IPNS records, and names published here are republished
+    if (!peer.offline)
+      await kit.names.start().catch(async (err: unknown) => {
+        await kit.stop()
+        throw err
+      })
     // the integration (routing, announcements over gossipsub) is loaded only online
     const integrationInit = peer.offline ? undefined : (await import('./integration.ts')).appliedIntegration()
     if (integrationInit != null) {
