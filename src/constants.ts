@@ -369,6 +369,33 @@ export const ROUTING_PROTOCOLS_RECHECK_MS = 10_000
  * within its deadline and one more failed or became overdue (`HedgedBlockFetcher.fetch`).
  */
 export const ROUTING_MAX_LOOKS_AGAIN = 3
+/**
+ * A block fetch that keeps looking (a retrieval with a deadline) pauses this long before its
+ * second pass over the providers, once every request of the first failed or is overdue; the
+ * pause doubles at every pass, up to {@link ROUTING_PASS_MAX_DELAY_MS}. @default 250
+ */
+export const ROUTING_PASS_MIN_DELAY_MS = 250
+/** Longest pause between two passes of a block fetch that keeps looking. @default 4000 */
+export const ROUTING_PASS_MAX_DELAY_MS = 4_000
+/**
+ * Connected peers asked (bitswap want-have) by the lookup of a later pass: the first pass asks
+ * {@link DISCOVERY_CONNECTED_PROBE_LIMIT}, the best ranked, and a provider ranked low (slow, or
+ * never measured) may be the only one left. @default 64
+ */
+export const ROUTING_PASS_PROBE_LIMIT = 64
+/**
+ * How long connected peers get to answer the want-have of a later pass: the first pass gives
+ * them {@link DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS}, each later pass twice the one before, up to
+ * this (a loaded peer may answer late, and its answer is used as soon as it comes). @default 16000
+ */
+export const ROUTING_PASS_PROBE_MAX_TIMEOUT_MS = 16_000
+/**
+ * Known providers (records, the DAG's session, affinity) that are not connected, and not backed
+ * off, dialled again by a later pass, at most: one that died may be back. @default 8
+ */
+export const ROUTING_PASS_REDIAL_MAX = 8
+/** How long a later pass waits for those dials. @default 5000 */
+export const ROUTING_PASS_REDIAL_TIMEOUT_MS = 5_000
 /** Weight of a new sample in a peer's pace (round trip, interval between answers): `PeerPace`. */
 export const ROUTING_PACE_ALPHA = 0.2
 /** A hedge deadline over the expected time to the answer (libp2p's `AdaptiveTimeout` uses 1.2). */

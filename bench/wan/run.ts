@@ -12,7 +12,8 @@
  * `BENCH_WAN_RERUN` (default 60: retrievals run again with persisted reputation, scenario 5),
  * `BENCH_WAN_CHURN_RETRIEVALS` (default 150, at most `BENCH_WAN_RETRIEVALS`: ours under churn,
  * scenario 3; 3 needs 1 in the same run, for its baseline),
- * `BENCH_OUT` (a folder to write the results to instead of bench/wan/).
+ * `BENCH_OUT` (a folder to write the results to instead of bench/wan/), `BENCH_WAN_PREFIX` (the
+ * testbeds' namespace prefix, default `ikbench`: runs side by side need their own).
  *
  * @packageDocumentation
  */
@@ -25,8 +26,8 @@ import { copyResultsToReadme } from '../readme.ts'
 import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
 import { Testbed } from './testbed.ts'
 
-/** The namespaces of the bench's testbeds: `ikbench-sw`, `ikbench-h1`, … */
-const PREFIX = 'ikbench'
+/** The namespaces of the bench's testbeds: `ikbench-sw`, `ikbench-h1`, … (`BENCH_WAN_PREFIX`: another) */
+const PREFIX = process.env.BENCH_WAN_PREFIX || 'ikbench'
 const ISSUE_RETRIEVALS = 300
 
 const SCENARIOS: Record<number, string> = {

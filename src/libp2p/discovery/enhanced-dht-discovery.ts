@@ -58,6 +58,10 @@ export interface FindProvidersOptions extends AbortOptions {
   noCache?: boolean
   /** the peers to prefer, in order */
   preferredPeers?: Array<PeerId | string>
+  /** connected peers asked whether they have it (bitswap want-have), best ranked first @default DISCOVERY_CONNECTED_PROBE_LIMIT */
+  probeLimit?: number
+  /** how long connected peers get to answer that want-have @default DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS */
+  probeTimeoutMs?: number
 }
 
 /** kad-dht's routing table, as far as we read it (`@libp2p/kad-dht` 16, not in its public types). */
@@ -500,7 +504,11 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     ])
     try {
       await this.peer.waitForBootstrap({ signal })
-      for await (const p of merge(this.#probeConnected(cid, signal), this.#queryDht(cid, signal))) {
+      const probe = {
+        limit: options.probeLimit ?? DISCOVERY_CONNECTED_PROBE_LIMIT,
+        timeoutMs: options.probeTimeoutMs ?? DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS
+      }
+      for await (const p of merge(this.#probeConnected(cid, probe, signal), this.#queryDht(cid, signal))) {
         if (!emit(p)) continue
         this.#counters.providersFound[p.provenance]++
         this.providers.add(cid, p)
@@ -516,7 +524,11 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   }
 
   /** Ask the best connected peers whether they have `cid` (bitswap want-have). */
-  async *#probeConnected(cid: CID, signal: AbortSignal): AsyncGenerator<Provider> {
+  async *#probeConnected(
+    cid: CID,
+    probe: { limit: number; timeoutMs: number },
+    signal: AbortSignal
+  ): AsyncGenerator<Provider> {
     const libp2p = this.#libp2p()
     const connections = libp2p.getConnections()
     if (connections.length === 0) return
@@ -533,10 +545,10 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
           multiaddrs: [c.remoteAddr],
           provenance: 'connected' as const
         })),
-      { count: DISCOVERY_CONNECTED_PROBE_LIMIT }
+      { count: probe.limit }
     )
     if (peers.length === 0) return
-    const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS)])
+    const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(probe.timeoutMs)])
     const answers = pushable<Provider>({ objectMode: true })
     let remaining = peers.length
     for (const p of peers) {

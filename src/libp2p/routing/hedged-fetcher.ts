@@ -8,6 +8,8 @@ import {
   ROUTING_HEDGE_MIN_DELAY_MS,
   ROUTING_MAX_IN_FLIGHT_PER_BLOCK,
   ROUTING_MAX_LOOKS_AGAIN,
+  ROUTING_PASS_MAX_DELAY_MS,
+  ROUTING_PASS_MIN_DELAY_MS,
   ROUTING_PEER_TIMEOUTS_KEPT,
   ROUTING_PROTOCOLS_RECHECK_MS,
   ROUTING_WANT_RESEND_MAX_MS
@@ -63,6 +65,10 @@ export interface HedgedFetcherInit {
   minHedgeDelayMs?: number
   /** @default ROUTING_HEDGE_MAX_DELAY_MS */
   maxHedgeDelayMs?: number
+  /** pause before a fetch that keeps looking (`nextPass`) makes its second pass @default ROUTING_PASS_MIN_DELAY_MS */
+  minPassDelayMs?: number
+  /** longest pause between two passes (the pause doubles from `minPassDelayMs`) @default ROUTING_PASS_MAX_DELAY_MS */
+  maxPassDelayMs?: number
 }
 
 export interface HedgedFetcherComponents {
@@ -127,11 +133,15 @@ export class HedgedBlockFetcher {
   readonly #maxInFlight: number
   readonly #minHedge: number
   readonly #maxHedge: number
+  readonly #minPass: number
+  readonly #maxPass: number
   readonly #onAttempt?: (event: AttemptEvent) => void
   /** per-peer pace (hedge deadlines), least recently used first */
   readonly #timeouts = new Map<string, PeerPace>()
   /** requests that passed their hedge deadline */
   #deadlinesPassed = 0
+  /** passes made after a fetch's first (fetches that keep looking) */
+  #passes = 0
   /**
    * what this node asked which peer for, to tell unrequested blocks; shared by every fetcher
    * and discovery probe on the same node, so one's requests are not another's "unrequested"
@@ -155,6 +165,8 @@ export class HedgedBlockFetcher {
     this.#maxInFlight = init.maxInFlight ?? ROUTING_MAX_IN_FLIGHT_PER_BLOCK
     this.#minHedge = init.minHedgeDelayMs ?? ROUTING_HEDGE_MIN_DELAY_MS
     this.#maxHedge = init.maxHedgeDelayMs ?? ROUTING_HEDGE_MAX_DELAY_MS
+    this.#minPass = init.minPassDelayMs ?? ROUTING_PASS_MIN_DELAY_MS
+    this.#maxPass = Math.max(this.#minPass, init.maxPassDelayMs ?? ROUTING_PASS_MAX_DELAY_MS)
     this.#onAttempt = init.onAttempt
   }
 
@@ -272,6 +284,11 @@ export class HedgedBlockFetcher {
   /** Requests that passed their hedge deadline, since the start. */
   get deadlinesPassed(): number {
     return this.#deadlinesPassed
+  }
+
+  /** Passes made after a fetch's first by fetches that keep looking (`nextPass`), since the start. */
+  get passes(): number {
+    return this.#passes
   }
 
   #timeoutFor(peer: PeerId): PeerPace {
@@ -397,14 +414,29 @@ export class HedgedBlockFetcher {
    * open could not know they would fail (a hedge pulls candidates early), and one made now can
    * (discovery has dropped the peers that failed). The router's first candidates skip the
    * per-block DHT lookup while the DAG's session has a provider; this second look makes it.
+   *
+   * With `nextPass` and a `signal`, the fetch never fails for want of a provider: where it would
+   * fail (every candidate asked, every request failed or is past its deadline, no look left), it
+   * pauses (`minPassDelayMs`, doubling up to `maxPassDelayMs`) and asks `nextPass()` for
+   * candidates again, any peer asked before included (one that failed may be back), until a
+   * block arrives or the signal aborts; requests still open stay open meanwhile (a late
+   * block still wins). Without a signal, `nextPass` is ignored: a fetch ends in bounded time.
    */
   async fetch(
     cid: CID,
     candidates: Iterable<PeerId> | AsyncIterable<PeerId>,
-    options: { signal?: AbortSignal; lookAgain?: () => Iterable<PeerId> | AsyncIterable<PeerId> } = {}
+    options: {
+      signal?: AbortSignal
+      lookAgain?: () => Iterable<PeerId> | AsyncIterable<PeerId>
+      nextPass?: () => Iterable<PeerId> | AsyncIterable<PeerId>
+    } = {}
   ): Promise<FetchedBlock> {
     const signal = options.signal
     signal?.throwIfAborted()
+    const nextPass = signal == null ? undefined : options.nextPass
+    /** passes made after the first, and the pause before the next one, while it is due */
+    let passes = 0
+    let passTimer: ReturnType<typeof setTimeout> | undefined
     let iterator = toAsyncIterator(candidates)
     /** looks made after the first, and how many requests had failed or were overdue at the last */
     let looks = 0
@@ -473,6 +505,7 @@ export class HedgedBlockFetcher {
       const finish = (err: Error | undefined, result?: FetchedBlock, cancelled = false): void => {
         if (done) return
         done = true
+        clearTimeout(passTimer)
         this.#fetches.delete(cancel)
         signal?.removeEventListener('abort', onAbort)
         for (const a of attempts) {
@@ -500,13 +533,38 @@ export class HedgedBlockFetcher {
       signal?.addEventListener('abort', onAbort, { once: true })
 
       const maybeFinishFailed = (): void => {
-        if (done || !spent() || pulling != null) return
+        if (done || !spent() || pulling != null || passTimer != null) return
+        if (nextPass != null) {
+          // keep looking: once no request is left within its deadline, another pass
+          for (const a of attempts) if (!a.settled && !a.overdue) return
+          const pause = Math.min(this.#maxPass, this.#minPass * 2 ** passes)
+          this.#log('%c: no provider answered in pass %d, looking again in %d ms', cid, passes + 1, pause)
+          passTimer = setTimeout(newPass, pause)
+          return
+        }
         for (const a of attempts) if (!a.settled) return
         if (errors.length === 0) finish(new NotFoundError(`no provider of ${cid} was found`))
         else
           finish(
             new AllProvidersFailedError(errors, `every provider asked for ${cid} failed (${errors.length})`)
           )
+      }
+
+      /** a new pass: candidates afresh, every peer may be asked again but those still holding a request */
+      const newPass = (): void => {
+        passTimer = undefined
+        if (done || nextPass == null) return
+        passes++
+        this.#passes++
+        tried.clear()
+        for (const a of attempts) if (!a.settled) tried.add(a.peer.toString())
+        again.length = 0
+        retried.clear()
+        badAtLastLook = errors.length + overdueEver
+        void iterator.return?.()
+        iterator = toAsyncIterator(nextPass())
+        exhausted = false
+        launchNext()
       }
 
       const launchNext = (): void => {

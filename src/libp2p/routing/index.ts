@@ -1,5 +1,5 @@
 import { setTimeout } from 'node:timers/promises'
-import type { AbortOptions, Logger, PeerId } from '@libp2p/interface'
+import { AbortError, type AbortOptions, type Logger, type PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { base64 } from 'multiformats/bases/base64'
@@ -11,12 +11,17 @@ import {
   ANNOUNCE_MAX_REPROVIDED,
   ANNOUNCE_RATE_LIMIT_MAX_KEYS,
   ANNOUNCE_REPROVIDE_INTERVAL_MS,
+  DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS,
   ROLES,
   ROUTING_BLOCK_CONCURRENCY,
   ROUTING_EXPLORE_MAX_CONCURRENT,
   ROUTING_EXPLORE_PROBABILITY,
   ROUTING_EXPLORE_SKIP_ASKED_MS,
   ROUTING_EXPLORE_UNTIL_PROVEN,
+  ROUTING_PASS_PROBE_LIMIT,
+  ROUTING_PASS_PROBE_MAX_TIMEOUT_MS,
+  ROUTING_PASS_REDIAL_MAX,
+  ROUTING_PASS_REDIAL_TIMEOUT_MS,
   ROUTING_PROBATION_IN_FLIGHT,
   ROUTING_PROBATION_OBSERVATIONS,
   ROUTING_PROVEN_CONNECTED_FIRST,
@@ -27,6 +32,7 @@ import {
   ROUTING_UNKNOWN_LATENCY_MS
 } from '../../constants.ts'
 import {
+  AllProvidersFailedError,
   MaxSizeExceededError,
   NotAFileError,
   NotFoundError,
@@ -113,9 +119,15 @@ interface BlockFetchOptions extends AbortOptions {
   preferredPeers?: Array<PeerId | string>
   /** the DAG's providers found so far */
   session?: Map<string, Provider>
+  /** keep looking until the signal aborts (see {@link ContentRoutingManager.fetchBlock}) */
+  keepLooking?: boolean
 }
 
-/** Options of a retrieval. */
+/**
+ * Options of a retrieval. A retrieval given a deadline (`signal` or `timeout`) keeps looking for
+ * providers until it passes, as `ipfs cat --timeout` does; one given neither fails once the
+ * providers it finds have all failed, and at the latest after ROUTING_RETRIEVE_TIMEOUT_MS.
+ */
 export interface RetrieveOptions extends AbortOptions {
   /** ms @default ROUTING_RETRIEVE_TIMEOUT_MS */
   timeout?: number
@@ -146,6 +158,8 @@ export interface RoutingMetrics {
   lookupsSkipped: number
   /** block requests that passed their hedge deadline (the peer's pace and queue place) */
   hedgeDeadlinesPassed: number
+  /** passes over the providers made after a block fetch's first (fetches that keep looking) */
+  blockFetchPasses: number
   announcements: AnnouncementMetrics
 }
 
@@ -178,6 +192,8 @@ export class ContentRoutingManager {
   readonly #reserved = new Map<string, number>()
   /** block fetches running, by multihash (base64) */
   readonly #fetching = new Map<string, SharedFetch>()
+  /** dials of known providers made by a later pass, by peer (one at a time per peer) */
+  readonly #redialing = new Map<string, Promise<void>>()
   /** what masters and workers re-announce: announced, still held (dropped at the next round if not) */
   readonly #announced: LruMap<string, { cid: CID; size?: number; metadata?: ContentAnnouncement['metadata'] }>
   #retrieveTimeTotal = 0
@@ -227,6 +243,7 @@ export class ContentRoutingManager {
     return {
       'routing.reserved': this.#reserved.size,
       'routing.fetching': this.#fetching.size,
+      'routing.redialing': this.#redialing.size,
       ...this.#fetcher?.inFlightSizes()
     }
   }
@@ -404,24 +421,35 @@ export class ContentRoutingManager {
 
   /**
    * Candidates for one block: known and affinity first (ordered), then what discovery finds.
-   * `yielded` (shared by a fetch's second look) keeps a peer from being given, and reserved, twice.
+   * `yielded` (shared by a fetch's second look) keeps a peer from being given twice in one pass;
+   * a peer is reserved once per fetch. A later pass (`next`, a fetch that keeps looking) first
+   * dials the known providers that are not connected (one that died may be back), leaves out
+   * those it cannot reach now (backed off and not connected), and asks more connected peers
+   * whether they have the block, without the discovery cache.
    */
   async *#candidates(
     cid: CID,
     provenance: Map<string, Provenance>,
     options: BlockFetchOptions,
     yielded = new Set<string>(),
-    pass: 'first' | 'again' = 'first'
+    pass: 'first' | 'again' | 'next' = 'first',
+    /** later passes made so far, this one included */
+    passes = 0
   ): AsyncGenerator<PeerId> {
     const give = (p: Provider): PeerId | undefined => {
       const key = p.id.toString()
       if (yielded.has(key) || p.id.equals(this.peer.host.peerId)) return undefined
       yielded.add(key)
-      provenance.set(key, p.provenance)
       // held until this block's fetch ends, so that concurrent fetches see the load
-      this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + 1)
+      if (!provenance.has(key)) this.#reserved.set(key, (this.#reserved.get(key) ?? 0) + 1)
+      provenance.set(key, p.provenance)
       return p.id
     }
+    const reachable = (p: Provider): boolean =>
+      pass !== 'next' ||
+      !this.discovery.backoff.isBackedOff(p.id) ||
+      this.peer.host.getConnections(p.id).length > 0
+    if (pass === 'next') await this.#redialKnown(cid, options)
     const pool = this.discovery.getOptimalProviders(cid, { root: options.root })
     // preferred peers are candidates even without a record of theirs
     for (const peer of options.preferredPeers ?? []) {
@@ -440,7 +468,7 @@ export class ContentRoutingManager {
     for (;;) {
       const next = this.#order(
         cid,
-        pool.filter((p) => !yielded.has(p.id.toString())),
+        pool.filter((p) => !yielded.has(p.id.toString()) && reachable(p)),
         options
       )[0]
       if (next == null) break
@@ -466,8 +494,22 @@ export class ContentRoutingManager {
     else this.#metrics.blockLookups++
     const found = sessionAlive
       ? []
-      : this.discovery.findProviders(cid, { root: options.root, signal: options.signal })
+      : this.discovery.findProviders(cid, {
+          root: options.root,
+          signal: options.signal,
+          ...(pass === 'next'
+            ? {
+                noCache: true,
+                probeLimit: ROUTING_PASS_PROBE_LIMIT,
+                probeTimeoutMs: Math.min(
+                  DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS * 2 ** passes,
+                  ROUTING_PASS_PROBE_MAX_TIMEOUT_MS
+                )
+              }
+            : {})
+        })
     for await (const p of found) {
+      if (!reachable(p)) continue
       const id = give(p)
       if (id != null) yield id
     }
@@ -477,7 +519,7 @@ export class ContentRoutingManager {
     const late = [
       ...this.discovery.getOptimalProviders(cid, { root: options.root }),
       ...(options.session?.values() ?? [])
-    ].filter((p) => !yielded.has(p.id.toString()))
+    ].filter((p) => !yielded.has(p.id.toString()) && reachable(p))
     for (const p of this.#order(cid, late, options)) {
       const id = give(p)
       if (id != null) yield id
@@ -487,15 +529,26 @@ export class ContentRoutingManager {
   /**
    * Fetch one block from the best providers (hedged), verify it, and store it in the
    * peer's blockstore. Falls back to the configured HTTP gateways if every peer fails.
+   * With `keepLooking` and a `signal`, a fetch whose providers have all failed looks for them
+   * again (known providers redialled, connected peers asked, the DHT), after a pause that
+   * doubles, until the block arrives or the signal aborts.
    */
   async fetchBlock(
     cid: CID,
-    options: AbortOptions & { root?: CID; preferredPeers?: Array<PeerId | string> } = {}
+    options: AbortOptions & {
+      root?: CID
+      preferredPeers?: Array<PeerId | string>
+      /** look again until `signal` aborts (ignored without a signal) @default false */
+      keepLooking?: boolean
+    } = {}
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     await this.start()
     const started = Date.now()
     try {
-      const fetched = await this.#fetchBlock(cid, options)
+      const fetched = await this.#fetchBlock(cid, {
+        ...options,
+        keepLooking: options.keepLooking === true && options.signal != null
+      })
       this.#metrics.successfulRetrievals++
       this.#metrics.totalBytesRetrieved += fetched.block.byteLength
       this.#retrieveTimeTotal += Date.now() - started
@@ -555,12 +608,31 @@ export class ContentRoutingManager {
   ): Promise<FetchedBlock & { provenance: BlockSource }> {
     const fetcher = this.#ensureStarted()
     const provenance = new Map<string, Provenance>()
+    const gateways = this.#init.gateways ?? []
+    /** a fetch that keeps looking asks the gateways once, when its first pass has failed */
+    let fromGateways: Promise<Uint8Array | undefined> | undefined
+    const gatewayAnswered = new AbortController()
     try {
       const yielded = new Set<string>()
+      let passes = 0
       const fetched = await fetcher.fetch(cid, this.#candidates(cid, provenance, options, yielded), {
-        signal: options.signal,
+        signal:
+          options.signal == null ? undefined : AbortSignal.any([options.signal, gatewayAnswered.signal]),
         // every peer asked failed: discovery has dropped them now, so its next answer is new
-        lookAgain: () => this.#candidates(cid, provenance, options, yielded, 'again')
+        lookAgain: () => this.#candidates(cid, provenance, options, yielded, 'again'),
+        // a fetch with a deadline: every peer again, after a pause, until the deadline
+        nextPass:
+          options.keepLooking === true
+            ? () => {
+                if (fromGateways == null && gateways.length > 0) {
+                  fromGateways = this.#fromGateways(cid, options)
+                  void fromGateways.then((block) => {
+                    if (block != null) gatewayAnswered.abort(new AbortError('a gateway sent the block'))
+                  })
+                }
+                return this.#candidates(cid, provenance, options, new Set(), 'next', ++passes)
+              }
+            : undefined
       })
       // explored only now: the peers this fetch asked are left out (a bitswap server does not
       // send a block twice within 5 s, so a side request to one of them would hold up the fetch)
@@ -579,8 +651,8 @@ export class ContentRoutingManager {
       this.#metrics.blocksFetched++
       return { ...fetched, provenance: provenance.get(fetched.peer.toString()) ?? 'connected' }
     } catch (err) {
-      if (options.signal?.aborted === true || (this.#init.gateways ?? []).length === 0) throw err
-      const block = await this.#fromGateways(cid, options)
+      if (options.signal?.aborted === true || gateways.length === 0) throw err
+      const block = await (fromGateways ?? this.#fromGateways(cid, options))
       if (block == null) throw err
       await this.peer.helia.blockstore.put(cid, block, { signal: options.signal })
       this.#init.onBlockStored?.(cid, block.byteLength)
@@ -592,6 +664,57 @@ export class ContentRoutingManager {
         else this.#reserved.set(key, n)
       }
     }
+  }
+
+  /**
+   * Dial the known providers of `cid` (and of its DAG) that are not connected, neither flagged
+   * nor backed off, at most ROUTING_PASS_REDIAL_MAX, each for ROUTING_PASS_REDIAL_TIMEOUT_MS at
+   * most, one dial per peer at a time however many fetches ask: a provider that died may be back.
+   * A dial that fails counts as a failed request to that peer (backoff), unless we gave up first.
+   */
+  async #redialKnown(cid: CID, options: BlockFetchOptions): Promise<void> {
+    const known = new Map<string, Provider>()
+    for (const p of [
+      ...this.discovery.getOptimalProviders(cid, { root: options.root }),
+      ...(options.root == null || options.root.equals(cid)
+        ? []
+        : this.discovery.getOptimalProviders(options.root)),
+      ...(options.session?.values() ?? [])
+    ])
+      known.set(p.id.toString(), p)
+    const { reputation, backoff } = this.discovery
+    const dials: Array<Promise<void>> = []
+    for (const [key, p] of known) {
+      if (dials.length >= ROUTING_PASS_REDIAL_MAX) break
+      if (p.id.equals(this.peer.host.peerId) || this.peer.host.getConnections(p.id).length > 0) continue
+      if (reputation.isFlagged(p.id) || backoff.isBackedOff(p.id)) continue
+      let dial = this.#redialing.get(key)
+      if (dial == null) {
+        const started = Date.now()
+        const signal = AbortSignal.any([
+          AbortSignal.timeout(ROUTING_PASS_REDIAL_TIMEOUT_MS),
+          ...(options.signal == null ? [] : [options.signal])
+        ])
+        dial = this.peer
+          .connect(p.id, { signal })
+          .then(
+            () => undefined,
+            (err: Error) => {
+              if (options.signal?.aborted === true) return
+              this.#log?.('redialling %p for %c failed: %s', p.id, cid, err.message)
+              this.discovery.recordOutcome(
+                p.id,
+                { kind: 'error', latencyMs: Date.now() - started, error: err },
+                cid
+              )
+            }
+          )
+          .finally(() => this.#redialing.delete(key))
+        this.#redialing.set(key, dial)
+      }
+      dials.push(dial)
+    }
+    await Promise.all(dials)
   }
 
   async #fromGateways(cid: CID, options: AbortOptions): Promise<Uint8Array | undefined> {
@@ -648,6 +771,8 @@ export class ContentRoutingManager {
     const root = parseCID(cid)
     const started = Date.now()
     const signal = timeoutSignal(options.signal, options.timeout ?? ROUTING_RETRIEVE_TIMEOUT_MS)
+    // a deadline of the caller's: look for providers until it passes (`ipfs cat --timeout`)
+    const keepLooking = options.signal != null || options.timeout != null
     const blockstore = this.peer.helia.blockstore
     let rootSource: BlockSource | undefined
     // the DAG's providers, found in the background while the first blocks come in
@@ -675,7 +800,13 @@ export class ContentRoutingManager {
               const block = await collectBytes(blockstore.get(c, { ...opts, offline: true }))
               return { block, provenance: 'local' as const }
             }
-            return this.#fetchBlock(c, { root, signal, preferredPeers: options.preferredPeers, session })
+            return this.#fetchBlock(c, {
+              root,
+              signal,
+              preferredPeers: options.preferredPeers,
+              session,
+              keepLooking
+            })
           },
           { signal }
         )
@@ -789,6 +920,7 @@ export class ContentRoutingManager {
       averageRetrievalTime:
         m.successfulRetrievals === 0 ? 0 : this.#retrieveTimeTotal / m.successfulRetrievals,
       hedgeDeadlinesPassed: this.#fetcher?.deadlinesPassed ?? 0,
+      blockFetchPasses: this.#fetcher?.passes ?? 0,
       announcements: this.#announcements?.metrics ?? {
         published: 0,
         received: 0,
@@ -806,9 +938,15 @@ function timeoutSignal(signal: AbortSignal | undefined, ms: number): AbortSignal
   return AbortSignal.any([own.signal, ...(signal == null ? [] : [signal])])
 }
 
+/** A retrieval's error, naming the content: its deadline passed, or every provider failed. */
 function translate(err: unknown, cid: CID, signal: AbortSignal): Error {
   if (signal.aborted && signal.reason instanceof TimeoutError) {
     return new TimeoutError(`retrieving ${cid}: ${signal.reason.message}`, { cause: err })
   }
+  if (err instanceof AllProvidersFailedError) {
+    return new AllProvidersFailedError(err.errors, `retrieving ${cid}: ${err.message}`)
+  }
+  if (err instanceof NotFoundError)
+    return new NotFoundError(`retrieving ${cid}: ${err.message}`, { cause: err })
   return err instanceof Error ? err : new Error(String(err))
 }
