@@ -688,3 +688,25 @@ export const BLOCK_STREAM_IDLE_MS = 30_000
  * closed when a new one opens. @default 256
  */
 export const BLOCK_STREAM_MAX_PEERS = 256
+
+/* ------------------------------------------------------------------------------------------------
+ * `add` options as Kubo's (src/kit/import-options.ts): chunkers, layouts, hashes, progress.
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Largest chunk any chunker may cut (Kubo's `ChunkSizeLimit`, 1 MiB): larger sizes are refused. */
+export const CHUNK_SIZE_LIMIT = 1 * MiB
+
+/** Kubo's rabin chunker without sizes (`--chunker=rabin`): an average of 256 KiB. */
+export const DEFAULT_RABIN_AVG_BYTES = 256 * KiB
+
+/** Smallest `min` of Kubo's `rabin-<min>-<avg>-<max>`: 16 bytes. */
+export const RABIN_MIN_LIMIT_BYTES = 16
+
+/** Kubo's trickle layout (`--trickle`): each depth repeats this many times before it grows. */
+export const TRICKLE_LAYER_REPEAT = 4
+
+/**
+ * `add`'s progress objects (`{Name, Bytes}` with `progress=true`) come once per this many bytes
+ * of a file, and at its end (Kubo's `progressReaderIncrement`, 256 KiB).
+ */
+export const ADD_PROGRESS_INCREMENT_BYTES = 256 * KiB
