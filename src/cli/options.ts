@@ -67,7 +67,15 @@ export function parseNonNegativeInt(value: string): number {
 }
 
 /** Boolean flags that Kubo users spell `--flag=false` (see {@link normalizeBooleanFlags}). */
-export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive'])
+export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  'pin',
+  'raw-leaves',
+  'recursive',
+  'progress',
+  'trickle',
+  'wrap-with-directory',
+  'upgrade-cidv0-in-output'
+])
 
 /**
  * Rewrite Kubo's `--flag=false` / `--flag=true` into commander's `--no-flag` / `--flag`

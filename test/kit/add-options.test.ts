@@ -143,7 +143,7 @@ describe("add options: Kubo's chunkers, layouts and hashes", () => {
     assert.equal(new Set(balancedDepths).size, 1, 'balanced leaves all sit at one depth')
     // a dag-pb leaf of Kubo's trickle DAG is UnixFS type raw (0): Data starts 0x08 0x00
     const leaf = dagPb.decode(await block(kit, cids.at(-1)!))
-    assert.deepEqual([...(leaf.Data ?? []).subarray(0, 2)], [0x08, 0x00])
+    assert.deepEqual([...(leaf.Data ?? new Uint8Array()).subarray(0, 2)], [0x08, 0x00])
     assert.deepEqual(await kit.ipfsCat(r.Hash), bytes)
     // CIDv1: raw leaves under the trickle root
     const v1 = await kit.ipfsAddBytes(bytes, { trickle: true, chunker: 'size-1024', cidVersion: 1 })
