@@ -67,7 +67,10 @@ export const ROLES: Readonly<Record<Role, Readonly<RoleSettings>>> = {
   }
 }
 
-/** Folder of the repo when neither `init.repo` nor `IPFS_KIT_PATH` is set: `~/.ipfs-kit`. */
+/**
+ * Name of the repo folder when neither `init.repo` nor `IPFS_KIT_PATH` is set: the nearest
+ * `.ipfs-kit` in the current folder or above it, else `~/.ipfs-kit`.
+ */
 export const DEFAULT_REPO_DIRNAME = '.ipfs-kit'
 /** Environment variable that overrides the repo folder. */
 export const REPO_PATH_ENV = 'IPFS_KIT_PATH'

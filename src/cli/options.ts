@@ -5,7 +5,7 @@ import { InvalidMultiaddrError } from '../errors.ts'
 
 /** Options every command accepts (set before or after the command name). */
 export interface GlobalOptions {
-  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  /** repo folder @default `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` here or above, else `~/.ipfs-kit` */
   repo?: string
   /** machine-readable output (JSON) */
   json?: boolean

@@ -53,7 +53,7 @@ export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from
 export interface IPFSKitInit {
   /** @default the repo's role, else DEFAULT_ROLE ('leecher') */
   role?: Role
-  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  /** repo folder @default `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` here or above, else `~/.ipfs-kit` */
   repo?: string
   /** profile of a repo created now @default `$IPFS_KIT_PROFILE`, else 'public' */
   profile?: Profile
