@@ -88,7 +88,7 @@ export function normalizeBooleanFlags(
   const out: string[] = []
   let done = false
   for (const arg of args) {
-    const m = done ? null : /^--([a-z-]+)=(true|false)$/i.exec(arg)
+    const m = done ? null : /^--([a-z0-9-]+)=(true|false)$/i.exec(arg)
     if (arg === '--') done = true
     const name = m?.[1]
     if (m == null || name == null || !flags.has(name)) out.push(arg)
