@@ -104,14 +104,6 @@ export function parseCidVersion(value: string): 0 | 1 {
   throw new InvalidArgumentError('expected 0 or 1.')
 }
 
-/** Parse Kubo's `--chunker size-<bytes>` into a chunk size. */
-export function parseChunker(value: string): number {
-  const m = /^size-(\d+)$/.exec(value)
-  if (m == null)
-    throw new InvalidArgumentError('only fixed-size chunking is supported: size-<bytes>, e.g. size-262144.')
-  return Number(m[1])
-}
-
 /** Check that `value` parses as a multiaddr (before any node starts); returns it unchanged. */
 export function checkMultiaddr(value: string): string {
   try {

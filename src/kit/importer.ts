@@ -16,7 +16,7 @@ export interface AddOptions extends ImportSettings {
   chunkSize?: number
   /**
    * Kubo's chunker spec: `size-<bytes>`, `rabin`, `rabin-<avg>` or `rabin-<min>-<avg>-<max>`
-   * (see `parseChunker`) @default `size-262144`
+   * (see `parseChunker` in `import-options.ts`) @default `size-262144`
    */
   chunker?: string
   /** Kubo's trickle layout instead of the balanced one (`--trickle`) @default false */
