@@ -67,7 +67,10 @@ export const ROLES: Readonly<Record<Role, Readonly<RoleSettings>>> = {
   }
 }
 
-/** Folder of the repo when neither `init.repo` nor `IPFS_KIT_PATH` is set: `~/.ipfs-kit`. */
+/**
+ * Name of the repo folder when neither `init.repo` nor `IPFS_KIT_PATH` is set: the nearest
+ * `.ipfs-kit` in the current folder or above it, else `~/.ipfs-kit`.
+ */
 export const DEFAULT_REPO_DIRNAME = '.ipfs-kit'
 /** Environment variable that overrides the repo folder. */
 export const REPO_PATH_ENV = 'IPFS_KIT_PATH'
@@ -783,3 +786,24 @@ export const SELF_KEY_NAME = 'self'
 export const API_MAX_KEY_BODY_BYTES = 64 * 1024
 /** Largest `routing/put` body: one IPNS record (at most 10 KiB, as the IPNS spec says), with multipart framing. @default 64 KiB */
 export const API_MAX_RECORD_BODY_BYTES = 64 * 1024
+/* ------------------------------------------------------------------------------------------------
+ * `add` options as Kubo's (src/kit/import-options.ts): chunkers, layouts, hashes, progress.
+ * ---------------------------------------------------------------------------------------------- */
+
+/** Largest chunk any chunker may cut (Kubo's `ChunkSizeLimit`, 1 MiB): larger sizes are refused. */
+export const CHUNK_SIZE_LIMIT = 1 * MiB
+
+/** Kubo's rabin chunker without sizes (`--chunker=rabin`): an average of 256 KiB. */
+export const DEFAULT_RABIN_AVG_BYTES = 256 * KiB
+
+/** Smallest `min` of Kubo's `rabin-<min>-<avg>-<max>`: 16 bytes. */
+export const RABIN_MIN_LIMIT_BYTES = 16
+
+/** Kubo's trickle layout (`--trickle`): each depth repeats this many times before it grows. */
+export const TRICKLE_LAYER_REPEAT = 4
+
+/**
+ * `add`'s progress objects (`{Name, Bytes}` with `progress=true`) come once per this many bytes
+ * of a file, and at its end (Kubo's `progressReaderIncrement`, 256 KiB).
+ */
+export const ADD_PROGRESS_INCREMENT_BYTES = 256 * KiB

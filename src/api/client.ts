@@ -44,13 +44,6 @@ export interface HttpKitClientInit {
   token?: string
 }
 
-interface UploadPart {
-  path?: string
-  content?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array
-  /** a symlink's target: sent as Kubo's `application/symlink` part */
-  link?: string
-}
-
 /** Bytes of the body still read, after a failed `get` archive, to reach the daemon's `X-Stream-Error` trailer. */
 const STREAM_ERROR_DRAIN_BYTES = 64 * 1024
 /** Largest error body read from a failed streaming request. */
@@ -111,20 +104,76 @@ function errorFrom(
   return new Error(status === 0 ? message : `${message} (HTTP ${status})`)
 }
 
-/** The values of an NDJSON body, one per line, as they arrive. */
+/** A line in Kubo's error shape: a failure the daemon met once the stream had begun. */
+function isErrorLine(value: unknown): value is { Message: string; Name?: string; Type: 'error' } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { Type?: unknown }).Type === 'error' &&
+    typeof (value as { Message?: unknown }).Message === 'string'
+  )
+}
+
+/**
+ * The values of an NDJSON body, one per line, as they arrive. A line in Kubo's error shape
+ * (`{Message, Code, Type: 'error'}`, sent by a stream that failed after it began) is thrown as
+ * the typed error it names.
+ */
 export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   let rest = ''
+  const parse = (line: string): unknown => {
+    const value: unknown = JSON.parse(line)
+    if (isErrorLine(value)) throw errorFrom(0, value, value.Message)
+    return value
+  }
   for await (const chunk of body) {
     rest += decoder.decode(chunk, { stream: true })
     let nl = rest.indexOf('\n')
     while (nl !== -1) {
       const line = rest.slice(0, nl).trim()
       rest = rest.slice(nl + 1)
-      if (line !== '') yield JSON.parse(line)
+      if (line !== '') yield parse(line)
       nl = rest.indexOf('\n')
     }
   }
-  if (rest.trim() !== '') yield JSON.parse(rest)
+  if (rest.trim() !== '') yield parse(rest)
+}
+
+/** A file, folder (no `content`) or symlink (`link`) of an `add` upload. */
+export interface UploadPart {
+  path?: string
+  content?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array
+  /** a symlink's target: sent as Kubo's `application/symlink` part */
+  link?: string
+}
+
+/**
+ * The multipart body of an `add` (as Kubo's CLI sends it: one part per file, folder or
+ * symlink, named by its path), streamed as the parts' contents are read, and its boundary.
+ */
+export function uploadBody(parts: AsyncIterable<UploadPart> | Iterable<UploadPart>): {
+  body: AsyncGenerator<Uint8Array>
+  boundary: string
+} {
+  const boundary = `----ipfs-kit-${crypto.randomUUID()}`
+  async function* body(): AsyncGenerator<Uint8Array> {
+    let index = 0
+    for await (const part of parts) {
+      const link = part.link != null
+      const dir = part.content == null && !link
+      const name = `${dir ? 'dir' : 'file'}${index === 0 ? '' : `-${index}`}`
+      const type = link ? 'application/symlink' : dir ? 'application/x-directory' : 'application/octet-stream'
+      yield encoder.encode(
+        `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${encodeURIComponent(part.path ?? '')}"\r\nContent-Type: ${type}\r\n\r\n`
+      )
+      if (link) yield encoder.encode(part.link)
+      else if (part.content instanceof Uint8Array) yield part.content
+      else if (part.content != null) for await (const chunk of part.content) yield chunk
+      index++
+    }
+    yield encoder.encode(`\r\n--${boundary}--\r\n`)
+  }
+  return { body: body(), boundary }
 }
 
 function safeSegment(name: string): string {
@@ -224,33 +273,12 @@ export class HttpKitClient {
     params: Record<string, string | number | boolean | undefined>,
     signal?: AbortSignal
   ): Promise<AddResult[]> {
-    const boundary = `----ipfs-kit-${crypto.randomUUID()}`
-    async function* body(): AsyncGenerator<Uint8Array> {
-      let index = 0
-      for await (const part of parts) {
-        const link = part.link != null
-        const dir = part.content == null && !link
-        const name = `${dir ? 'dir' : 'file'}${index === 0 ? '' : `-${index}`}`
-        const type = link
-          ? 'application/symlink'
-          : dir
-            ? 'application/x-directory'
-            : 'application/octet-stream'
-        yield encoder.encode(
-          `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${encodeURIComponent(part.path ?? '')}"\r\nContent-Type: ${type}\r\n\r\n`
-        )
-        if (link) yield encoder.encode(part.link)
-        else if (part.content instanceof Uint8Array) yield part.content
-        else if (part.content != null) for await (const chunk of part.content) yield chunk
-        index++
-      }
-      yield encoder.encode(`\r\n--${boundary}--\r\n`)
-    }
+    const { body, boundary } = uploadBody(parts)
     const out: AddResult[] = []
     for await (const line of this.#ndjson(
       'add',
       { 'stream-channels': true, ...params },
-      { body: body(), boundary, signal }
+      { body, boundary, signal }
     )) {
       const r = line as { Name?: string; Hash?: string; Size?: string }
       if (r.Hash == null) continue
@@ -263,7 +291,9 @@ export class HttpKitClient {
     return {
       'cid-version': options.cidVersion,
       'raw-leaves': options.rawLeaves,
-      chunker: options.chunkSize == null ? undefined : `size-${options.chunkSize}`,
+      chunker: options.chunker ?? (options.chunkSize == null ? undefined : `size-${options.chunkSize}`),
+      trickle: options.trickle,
+      hash: options.hash,
       pin: options.pin,
       'only-hash': options.onlyHash,
       'wrap-with-directory': options.wrapWithDirectory

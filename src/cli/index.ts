@@ -11,7 +11,7 @@ import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
 import { registerFiles } from './commands/files.ts'
-import { registerInit } from './commands/init.ts'
+import { ROLES_HELP, registerInit } from './commands/init.ts'
 import { registerNames } from './commands/names.ts'
 import { registerNetwork } from './commands/network.ts'
 import { registerOps } from './commands/ops.ts'
@@ -33,7 +33,10 @@ export { type RunDaemonOptions, runDaemon }
 export function createProgram(): Command {
   const program = new Command('ipfs-kit')
     .description('A real IPFS node in TypeScript: Kubo-like commands on a local repo')
-    .option('--repo <path>', 'repo folder (default: $IPFS_KIT_PATH, else ~/.ipfs-kit)')
+    .option(
+      '--repo <path>',
+      'repo folder (default: $IPFS_KIT_PATH, else the nearest ./.ipfs-kit here or above, as npm start makes, else ~/.ipfs-kit)'
+    )
     .option('--json', 'machine-readable output')
     .addOption(
       new Option('--enc <encoding>', 'output encoding: json or text (Kubo)').argParser(parseEncoding)
@@ -51,6 +54,7 @@ export function createProgram(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, outputError: () => {} })
     .showSuggestionAfterError(true)
+    .addHelpText('after', `\n${ROLES_HELP}`)
   registerInit(program)
   registerDaemon(program)
   registerAdd(program)
@@ -114,7 +118,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   try {
     const program = createProgram()
     // no command at all: the help, as Kubo
-    if (argv.length <= 2) await writeOut(program.helpInformation())
+    if (argv.length <= 2) await writeOut(`${program.helpInformation()}\n${ROLES_HELP}\n`)
     else await withTimeout(program, normalizeBooleanFlags(argv))
   } catch (err) {
     failure = err

@@ -5,7 +5,7 @@ import { InvalidMultiaddrError } from '../errors.ts'
 
 /** Options every command accepts (set before or after the command name). */
 export interface GlobalOptions {
-  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  /** repo folder @default `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` here or above, else `~/.ipfs-kit` */
   repo?: string
   /** machine-readable output (JSON) */
   json?: boolean
@@ -67,7 +67,16 @@ export function parseNonNegativeInt(value: string): number {
 }
 
 /** Boolean flags that Kubo users spell `--flag=false` (see {@link normalizeBooleanFlags}). */
-export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive', 'resolve'])
+export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  'pin',
+  'raw-leaves',
+  'recursive',
+  'resolve',
+  'progress',
+  'trickle',
+  'wrap-with-directory',
+  'upgrade-cidv0-in-output'
+])
 
 /**
  * Rewrite Kubo's `--flag=false` / `--flag=true` into commander's `--no-flag` / `--flag`
@@ -80,7 +89,7 @@ export function normalizeBooleanFlags(
   const out: string[] = []
   let done = false
   for (const arg of args) {
-    const m = done ? null : /^--([a-z-]+)=(true|false)$/i.exec(arg)
+    const m = done ? null : /^--([a-z0-9-]+)=(true|false)$/i.exec(arg)
     if (arg === '--') done = true
     const name = m?.[1]
     if (m == null || name == null || !flags.has(name)) out.push(arg)
@@ -94,14 +103,6 @@ export function parseCidVersion(value: string): 0 | 1 {
   if (value === '0') return 0
   if (value === '1') return 1
   throw new InvalidArgumentError('expected 0 or 1.')
-}
-
-/** Parse Kubo's `--chunker size-<bytes>` into a chunk size. */
-export function parseChunker(value: string): number {
-  const m = /^size-(\d+)$/.exec(value)
-  if (m == null)
-    throw new InvalidArgumentError('only fixed-size chunking is supported: size-<bytes>, e.g. size-262144.')
-  return Number(m[1])
 }
 
 /** Check that `value` parses as a multiaddr (before any node starts); returns it unchanged. */

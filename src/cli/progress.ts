@@ -5,10 +5,12 @@ import { Presets, SingleBar } from 'cli-progress'
 /** A byte counter shown on standard error; a no-op when it should not be shown. */
 export interface Progress {
   add(bytes: number): void
+  /** clear the bar's line, before a line is printed (the bar is drawn again on its next update) */
+  clear(): void
   stop(): void
 }
 
-const silent: Progress = { add() {}, stop() {} }
+const silent: Progress = { add() {}, clear() {}, stop() {} }
 
 /** Bytes of the files under `path` that an add reads (dot files only with `hidden`). */
 export async function bytesToAdd(path: string, hidden: boolean): Promise<number> {
@@ -50,6 +52,9 @@ export function progressBar(show: boolean, total: number | undefined): Progress 
     add(bytes: number) {
       done += bytes
       bar.update(known ? done : 0, { done: mib(done) })
+    },
+    clear() {
+      process.stderr.write('\x1b[2K\r')
     },
     stop() {
       bar.stop()

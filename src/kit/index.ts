@@ -12,6 +12,7 @@ import createMortice, { type Mortice } from 'mortice'
 import { base58btc } from 'multiformats/bases/base58'
 import { base64 } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
+import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
 import { collectBytes } from '../blocks/bytes.ts'
@@ -31,7 +32,7 @@ import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { ConfigEditor } from './config-edit.ts'
 import { collectGarbage } from './gc.ts'
 import { exportTo, lsFields } from './get.ts'
-import { type AddOptions, kuboImporterOptions } from './importer.ts'
+import { type AddOptions, kuboImport } from './importer.ts'
 import { KeyStore } from './keys.ts'
 import { parallelLeaves } from './leaves.ts'
 import { NameService } from './names.ts'
@@ -39,6 +40,7 @@ import { type BitswapStat, bitswapStat } from './ops.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
 import { indirectPinOf } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
+import { RehashingSink } from './rehash.ts'
 import { openRepo, type Repo } from './repo.ts'
 import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
 import {
@@ -68,7 +70,7 @@ export type { BadNode, PinVerifyResult, RepoVerifyProgress, VerifyOptions } from
 export interface IPFSKitInit {
   /** @default the repo's role, else DEFAULT_ROLE ('leecher') */
   role?: Role
-  /** repo folder @default `$IPFS_KIT_PATH`, else `~/.ipfs-kit` */
+  /** repo folder @default `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` here or above, else `~/.ipfs-kit` */
   repo?: string
   /** profile of a repo created now @default `$IPFS_KIT_PROFILE`, else 'public' */
   profile?: Profile
@@ -256,66 +258,92 @@ export class IPFSKit {
     return AbortSignal.any([this.peer.stopSignal, ...(options?.signal == null ? [] : [options.signal])])
   }
 
-  async #importRoot(
+  /** Import `source` as Kubo's `add` would, yielding each entry's result as it is done. */
+  async *#importStream(
     source: Parameters<typeof importer>[0],
     name: string | undefined,
     options: AddOptions,
     overrides: { fileImportConcurrency?: number } = {}
-  ): Promise<AddResult[]> {
-    const kubo = kuboImporterOptions(options)
+  ): AsyncGenerator<AddResult> {
+    const kubo = kuboImport(options)
     const importerOptions: Partial<ImporterOptions> = {
-      ...kubo,
-      // the same leaves as the importer's, hashed on worker threads with several in flight
-      bufferImporter: parallelLeaves({
-        cidVersion: kubo.cidVersion === 1 ? 1 : 0,
-        rawLeaves: kubo.rawLeaves === true,
-        pool: this.#hashPool,
-        // neither the add's blockstore nor `onlyHash`'s keeps a reference to a block it was given
-        freeStoredLeaves: true
-      }),
-      // the leaves keep their own window in flight (the importer's batches wait for each batch's slowest)
-      blockWriteConcurrency: 1,
+      ...kubo.importer,
+      ...(kubo.parallelLeaves
+        ? {
+            // the same leaves as the importer's, hashed on worker threads with several in flight
+            bufferImporter: parallelLeaves({
+              cidVersion: kubo.importer.cidVersion === 1 ? 1 : 0,
+              rawLeaves: kubo.importer.rawLeaves === true,
+              pool: this.#hashPool,
+              // neither the add's blockstore nor `onlyHash`'s keeps a reference to a block it was given
+              freeStoredLeaves: true
+            }),
+            // the leaves keep their own window in flight (the importer's batches wait for each batch's slowest)
+            blockWriteConcurrency: 1
+          }
+        : {}),
       ...overrides
     }
     const signal = options.signal ?? this.peer.stopSignal
-    if (options.onlyHash === true) return this.#import(source, name, options, importerOptions, signal)
-    return this.#pinning(signal, () => this.#import(source, name, options, importerOptions, signal))
+    if (options.onlyHash === true) {
+      yield* this.#import(source, name, options, importerOptions, kubo.hasher, signal)
+      return
+    }
+    // Kubo's GC lock, held shared from the first block to the pin records
+    const release = await this.#gcLock.readLock({ signal })
+    try {
+      yield* this.#import(source, name, options, importerOptions, kubo.hasher, signal)
+    } finally {
+      release()
+    }
   }
 
-  async #import(
+  async #collect(results: AsyncIterable<AddResult>): Promise<AddResult[]> {
+    const out: AddResult[] = []
+    for await (const r of results) out.push(r)
+    return out
+  }
+
+  async *#import(
     source: Parameters<typeof importer>[0],
     name: string | undefined,
     options: AddOptions,
     importerOptions: Partial<ImporterOptions>,
+    hasher: MultihashHasher,
     signal: AbortSignal
-  ): Promise<AddResult[]> {
-    const results: AddResult[] = []
-    // what the add writes, to pin its root from without reading the DAG back
+  ): AsyncGenerator<AddResult> {
+    // what the add writes, to pin its roots from without reading the DAG back
     const dag = options.onlyHash !== true && options.pin !== false ? new AddedDag() : undefined
-    const blockstore = options.onlyHash === true ? discardBlockstore : this.#addBlockstore(dag, signal)
+    const store = options.onlyHash === true ? discardBlockstore : this.#addBlockstore(dag, signal)
+    // a hash other than sha2-256: every block the importer makes is written again under it
+    const rehash = hasher.code === sha256.code ? undefined : new RehashingSink(store, hasher)
+    const wrapped = importerOptions.wrapWithDirectory === true
+    // the entries that are roots of what was added: the wrapper, else each top-level entry
+    const roots: CID[] = []
+    let last: AddResult | undefined
     try {
-      for await (const entry of importer(source, blockstore, importerOptions)) {
+      for await (const entry of importer(source, rehash ?? store, importerOptions)) {
         signal.throwIfAborted()
+        const out = rehash?.translated(entry.cid)
+        const cid = out?.cid ?? entry.cid
         // the importer's size is Kubo's `Size`: the entry's block and every block below it
-        const Size = Number(entry.size)
-        results.push({
-          Name: entry.path ?? name ?? entry.cid.toString(),
-          Hash: entry.cid.toString(),
-          Size,
-          cid: entry.cid
-        })
+        const Size = out?.size ?? Number(entry.size)
+        const path = entry.path ?? name
+        // an entry with no name is named by its CID; Kubo names `-w`'s wrapper ''
+        const Name = path == null || path === '' ? (wrapped ? '' : cid.toString()) : path
+        last = { Name, Hash: cid.toString(), Size, cid }
+        if (path == null || (wrapped ? path === '' : !path.includes('/'))) roots.push(cid)
+        yield last
       }
     } catch (err) {
       throw toKitError(err, 'add')
     }
-    const root = results.at(-1)
-    if (root == null) throw new InvalidParametersError('nothing to add')
-    if (name == null) root.Name = root.Hash
-    if (options.onlyHash !== true) {
-      if (options.pin !== false) await this.#pinAdded(root.cid, dag, signal)
-      this.#announce(root.cid)
+    if (last == null) throw new InvalidParametersError('nothing to add')
+    if (options.onlyHash === true) return
+    for (const root of roots) {
+      if (options.pin !== false) await this.#pinAdded(root, dag, signal)
+      this.#announce(root)
     }
-    return results
   }
 
   /**
@@ -392,7 +420,7 @@ export class IPFSKit {
     ) {
       throw new InvalidParametersError('ipfsAddBytes takes a Uint8Array or an AsyncIterable<Uint8Array>')
     }
-    const results = await this.#importRoot([{ content: bytes }], undefined, options)
+    const results = await this.#collect(this.#importStream([{ content: bytes }], undefined, options))
     return results.at(-1)!
   }
 
@@ -424,12 +452,28 @@ export class IPFSKit {
    * returned, the root last (as `ipfs add -r`).
    */
   async ipfsAddPath(path: string, options: AddOptions & PathSourceOptions = {}): Promise<AddResult[]> {
+    return this.#collect(this.ipfsAddPathStream(path, options))
+  }
+
+  /**
+   * {@link ipfsAddPath}, each entry's result as soon as it is added (a file as it is done, a
+   * folder after everything in it, the root last, pinned before the stream ends).
+   *
+   * @example
+   * ```ts
+   * for await (const added of kit.ipfsAddPathStream('./site')) console.log(added.Hash, added.Name)
+   * ```
+   */
+  async *ipfsAddPathStream(
+    path: string,
+    options: AddOptions & PathSourceOptions = {}
+  ): AsyncGenerator<AddResult> {
     const source = await pathCandidates(path, {
       hidden: options.hidden,
       onBytes: options.onProgress,
       onSkip: options.onSkip
     })
-    return this.#importRoot(source, '', options)
+    yield* this.#importStream(source, '', options)
   }
 
   /**
@@ -439,10 +483,21 @@ export class IPFSKit {
    * returned, the root last; an entry with no path is named by its CID.
    */
   async ipfsAddAll(source: ImportCandidateStream, options: AddOptions = {}): Promise<AddResult[]> {
+    return this.#collect(this.ipfsAddAllStream(source, options))
+  }
+
+  /**
+   * {@link ipfsAddAll}, each entry's result as soon as it is added (as Kubo's `add` streams
+   * its `added` lines): files as they are done, folders after their content, the roots pinned
+   * before the stream ends. Without `wrapWithDirectory`, every top-level entry is a root of its
+   * own (pinned and announced).
+   */
+  async *ipfsAddAllStream(
+    source: ImportCandidateStream,
+    options: AddOptions = {}
+  ): AsyncGenerator<AddResult> {
     // one file at a time: a multipart upload gives the next file only once this one is read
-    const results = await this.#importRoot(source, '', options, { fileImportConcurrency: 1 })
-    for (const r of results) if (r.Name === '' && options.wrapWithDirectory !== true) r.Name = r.Hash
-    return results
+    yield* this.#importStream(source, '', options, { fileImportConcurrency: 1 })
   }
 
   /** Add a local file or folder; the root's result. */

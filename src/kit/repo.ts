@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -31,9 +32,36 @@ import {
   repoLockedError
 } from './lock.ts'
 
-/** Where the repo lives: `init.repo`, else `$IPFS_KIT_PATH`, else `~/.ipfs-kit`. */
+/**
+ * The repo nearest to `from`: a `.ipfs-kit` folder holding a config, in `from` or the closest
+ * folder above it (as git finds its repo); undefined if there is none.
+ */
+export function findLocalRepo(from: string = process.cwd()): string | undefined {
+  let dir = resolve(from)
+  // one step per folder up to the root
+  for (;;) {
+    const candidate = join(dir, DEFAULT_REPO_DIRNAME)
+    if (existsSync(join(candidate, 'config'))) return candidate
+    const parent = dirname(dir)
+    if (parent === dir) return undefined
+    dir = parent
+  }
+}
+
+/**
+ * Where the repo lives, one rule for the CLI, `npm start` and `ipfsKit()`: `init.repo`
+ * (`--repo`), else `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` repo in the current folder
+ * or a folder above it (so `npm start` in a clone, which makes `./.ipfs-kit`, and every later
+ * `npx ipfs-kit …` in that clone use the same repo), else `~/.ipfs-kit`.
+ */
 export function resolveRepoPath(repo?: string): string {
-  return resolve(repo ?? process.env[REPO_PATH_ENV] ?? join(homedir(), DEFAULT_REPO_DIRNAME))
+  const env = process.env[REPO_PATH_ENV]
+  return resolve(
+    repo ??
+      (env == null || env === '' ? undefined : env) ??
+      findLocalRepo() ??
+      join(homedir(), DEFAULT_REPO_DIRNAME)
+  )
 }
 
 /** Options of {@link openRepo}. */

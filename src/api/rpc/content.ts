@@ -1,10 +1,11 @@
+import type { ServerResponse } from 'node:http'
 import { createGzip } from 'node:zlib'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
-import { API_MAX_SYMLINK_TARGET_BYTES } from '../../constants.ts'
+import { ADD_PROGRESS_INCREMENT_BYTES, API_MAX_SYMLINK_TARGET_BYTES, ROLES } from '../../constants.ts'
 import { InvalidParametersError } from '../../errors.ts'
 import { parseMfsPath } from '../../fs/mfs.ts'
-import type { AddOptions, AddResult } from '../../kit/index.ts'
+import type { AddResult } from '../../kit/index.ts'
 import {
   arg,
   errorResponse,
@@ -20,40 +21,10 @@ import {
 } from '../http.ts'
 import { multipartEntries } from '../multipart.ts'
 import { tarStream, unixfsTarEntries } from '../tar.ts'
+import { addParams } from './add-params.ts'
 
 /** Kubo's UnixFS type numbers in `ls` output. */
 const LS_TYPES = { directory: 1, file: 2, raw: 2, symlink: 4, other: 0 } as const
-
-function addOptions(params: URLSearchParams): AddOptions {
-  const v = params.get('cid-version')
-  let cidVersion: 0 | 1 | undefined
-  if (v != null && v !== '') {
-    if (v !== '0' && v !== '1')
-      throw new InvalidParametersError(`option "cid-version" must be 0 or 1, not "${v}"`)
-    cidVersion = v === '1' ? 1 : 0
-  }
-  const hash = params.get('hash')
-  if (hash != null && hash !== '' && hash !== 'sha2-256') {
-    throw new InvalidParametersError(`option "hash": only sha2-256 is supported, not "${hash}"`)
-  }
-  const chunker = params.get('chunker')
-  let chunkSize: number | undefined
-  if (chunker != null && chunker !== '') {
-    const m = /^size-(\d+)$/.exec(chunker)
-    if (m == null)
-      throw new InvalidParametersError(`option "chunker": only size-<bytes> is supported, not "${chunker}"`)
-    chunkSize = Number(m[1])
-  }
-  const rawLeaves = params.has('raw-leaves') ? flag(params, 'raw-leaves', false) : undefined
-  return {
-    cidVersion,
-    rawLeaves,
-    chunkSize,
-    pin: flag(params, 'pin', true),
-    onlyHash: flag(params, 'only-hash', false),
-    wrapWithDirectory: flag(params, 'wrap-with-directory', false)
-  }
-}
 
 /** A multipart symlink part's target: UTF-8 text of at most {@link API_MAX_SYMLINK_TARGET_BYTES}. */
 async function symlinkPart(path: string, bytes: AsyncIterable<Uint8Array>): Promise<string> {
@@ -75,10 +46,37 @@ async function symlinkPart(path: string, bytes: AsyncIterable<Uint8Array>): Prom
   }
 }
 
-/** `add`: import the multipart files; one NDJSON line per entry (and progress lines with `progress`). */
+/**
+ * Whether what this node adds is announced to the network (the `X-Ipfs-Kit-Provides` header
+ * of `add`): `yes`, or why not: `leecher` (the role does not provide) or `offline`.
+ */
+export function providesAdds(kit: RequestContext['kit']): 'yes' | 'leecher' | 'offline' {
+  if (!ROLES[kit.role].reprovide) return 'leecher'
+  return kit.peer.offline ? 'offline' : 'yes'
+}
+
+/**
+ * End an NDJSON stream that already began with a failure: one last line in Kubo's error shape
+ * (with our error's `Name`), then the connection is cut, so that no client takes the lines
+ * before it for the whole answer.
+ */
+async function failStream(res: ServerResponse, err: unknown): Promise<void> {
+  if (res.destroyed || res.writableEnded) return
+  const { body } = errorResponse(err)
+  await new Promise<void>((resolve) => {
+    res.write(`${JSON.stringify(body)}\n`, () => resolve())
+  })
+  res.destroy()
+}
+
+/**
+ * `add`: import the multipart files, one NDJSON line per entry as soon as it is added (files
+ * as they are done, folders after their content, the root last). With `progress`, Kubo's
+ * `{Name, Bytes}` objects as each file is read (every 256 KiB and at its end).
+ */
 const add: Handler = async (ctx) => {
-  const options = addOptions(ctx.params)
-  const progress = flag(ctx.params, 'progress', false)
+  const { options, output } = addParams(ctx.params)
+  ctx.res.setHeader('X-Ipfs-Kit-Provides', providesAdds(ctx.kit))
   let out: NdjsonWriter | undefined
   const writer = (): NdjsonWriter => {
     out ??= new NdjsonWriter(ctx.res)
@@ -87,11 +85,18 @@ const add: Handler = async (ctx) => {
   let files = 0
   async function* counted(name: string, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     let bytes = 0
+    let told = 0
+    // Kubo omits `Bytes` when it is 0
+    const tell = async () => writer().send(bytes === 0 ? { Name: name } : { Name: name, Bytes: bytes })
     for await (const chunk of content) {
       bytes += chunk.byteLength
-      if (progress) await writer().send({ Name: name, Bytes: bytes })
+      if (output.progress && bytes - told >= ADD_PROGRESS_INCREMENT_BYTES) {
+        told = bytes
+        await tell()
+      }
       yield chunk
     }
+    if (output.progress && (told !== bytes || bytes === 0)) await tell()
   }
   async function* candidates() {
     for await (const entry of multipartEntries(ctx.req, ctx.maxBodyBytes)) {
@@ -104,14 +109,26 @@ const add: Handler = async (ctx) => {
   }
   const toFiles = ctx.params.get('to-files') ?? ctx.params.get('toFiles')
   if (toFiles != null && toFiles !== '') parseMfsPath(toFiles)
-  const results = await ctx.kit.ipfsAddAll(candidates(), { ...options, signal: ctx.signal })
-  if (files === 0)
-    throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
-  const root = results.at(-1)
-  if (toFiles != null && toFiles !== '' && root != null) await addToFiles(ctx, root, toFiles)
-  const w = writer()
-  for (const r of results) await w.send({ Name: r.Name, Hash: r.Hash, Size: String(r.Size) })
-  w.end()
+  let root: AddResult | undefined
+  try {
+    for await (const r of ctx.kit.ipfsAddAllStream(candidates(), { ...options, signal: ctx.signal })) {
+      root = r
+      const Hash = output.format(r.cid)
+      // an unnamed entry is named by its CID, printed as the Hash is
+      const Name = r.Name === r.Hash ? Hash : r.Name
+      if (!(await writer().send({ Name, Hash, Size: String(r.Size) }))) return
+    }
+    if (files === 0)
+      throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
+    // Kubo's `--to-files`: the last root, copied into MFS once the add is done
+    if (toFiles != null && toFiles !== '' && root != null) await addToFiles(ctx, root, toFiles)
+  } catch (err) {
+    if (out != null) return failStream(ctx.res, err)
+    if (files === 0)
+      throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
+    throw err
+  }
+  writer().end()
 }
 
 /**

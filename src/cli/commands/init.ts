@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander'
-import type { Profile, Role } from '../../constants.ts'
+import { DEFAULT_ROLE, type Profile, type Role } from '../../constants.ts'
 import { RepoError } from '../../errors.ts'
 import { globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
@@ -13,9 +13,27 @@ export function profileOption(): Option {
   ).choices(['public', 'local'])
 }
 
+/** What each role means for what the node adds (printed by `init`, stated in `--help`). */
+export const ROLE_MEANING: Readonly<Record<Role, string>> = {
+  leecher:
+    'fetches content and serves it to peers connected to it, but does not provide (announce) what it adds: other peers find it only through a direct connection',
+  worker: 'provides (announces) what it adds to the DHT and to other ipfs-kit nodes, and answers DHT queries',
+  master: 'a worker with larger caches and more connections: provides what it adds and answers DHT queries'
+}
+
+/** The roles and what they mean, for `--help`: leecher first, as the default. */
+export const ROLES_HELP = `Roles (--role of init and daemon; default ${DEFAULT_ROLE}):\n${(
+  ['leecher', 'worker', 'master'] as const
+)
+  .map((r) => `  ${r.padEnd(8)} ${ROLE_MEANING[r]}`)
+  .join('\n')}`
+
 /** `--role` of init and daemon. */
 export function roleOption(): Option {
-  return new Option('--role <role>', 'node role').choices(['master', 'worker', 'leecher'])
+  return new Option(
+    '--role <role>',
+    `node role: ${DEFAULT_ROLE} (the default) does not provide what it adds; worker or master provide it`
+  ).choices(['master', 'worker', 'leecher'])
 }
 
 interface InitOptions {
@@ -28,6 +46,7 @@ export function registerInit(program: Command): void {
   program
     .command('init')
     .description('Create a repo: config and a new peer identity')
+    .addHelpText('after', `\n${ROLES_HELP}`)
     .addOption(profileOption())
     .addOption(roleOption())
     .action(async (opts: InitOptions, cmd: Command) => {
@@ -43,13 +62,25 @@ export function registerInit(program: Command): void {
       const config = await readConfig(path)
       const { PeerID } = config.Identity
       if (globals.json) {
-        await printJson({ ID: PeerID, RepoPath: path, Profile: config.Kit.Profile, Role: config.Kit.Role })
+        await printJson({
+          ID: PeerID,
+          RepoPath: path,
+          Profile: config.Kit.Profile,
+          Role: config.Kit.Role,
+          Provides: config.Kit.Role !== 'leecher'
+        })
       } else if (globals.quiet) {
         await printLine(PeerID)
       } else {
         await printLine(`initialized ipfs-kit node at ${path}`)
         await printLine(`peer identity: ${PeerID}`)
         await printLine(`profile: ${config.Kit.Profile}, role: ${config.Kit.Role}`)
+        await printLine(`a ${config.Kit.Role} ${ROLE_MEANING[config.Kit.Role]}`)
+        if (config.Kit.Role === 'leecher') {
+          await printLine(
+            'to provide what this node adds: ipfs-kit daemon --role worker (or init --role worker)'
+          )
+        }
       }
     })
 }

@@ -111,7 +111,8 @@ export function libp2pOptions(
       }),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
-        emitSelf: false
+        // a subscriber on the publishing node gets the message too, as in Kubo
+        emitSelf: true
       })
     }
   }

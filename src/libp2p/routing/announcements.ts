@@ -237,6 +237,8 @@ export class AnnouncementChannel {
   readonly #onMessage = (evt: CustomEvent<Message>): void => {
     const message = evt.detail
     if (message.topic !== CONTENT_ANNOUNCE_TOPIC || message.type !== 'signed') return
+    // gossipsub hands our own messages back to us (emitSelf, for local subscribers): we are no provider of ours
+    if (message.from.equals(this.#peer.peerId)) return
     const parsed = parseAnnouncement(message.from, message.data)
     if (typeof parsed === 'string') return
     this.#metrics.received++
