@@ -70,8 +70,8 @@ export interface DhtHostReady {
 
 /**
  * A command on standard input:
- * - `connect`: node j dials every multiaddr of `peers[j]` (its bootstrap peers); answered with
- *   how many dials succeeded and failed;
+ * - `connect`: node j dials every multiaddr of `peers[j]` (its bootstrap peers; each dial tried
+ *   up to 3 times); answered with how many dials succeeded and failed;
  * - `settle`: wait (at most `timeoutMs`) for each node's first self-query, which kad-dht runs as
  *   soon as its routing table has a peer, then let every node walk the DHT towards its own id
  *   once more (now that all nodes are connected), filling its routing table; answered with
@@ -109,6 +109,10 @@ interface HostNode {
   selfQueried: Promise<void>
   selfQueriedDone: boolean
 }
+
+/** Tries of one bootstrap dial, and the time each may take, ms. */
+const DIAL_ATTEMPTS = 3
+const DIAL_TIMEOUT_MS = 20_000
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`)
@@ -181,17 +185,31 @@ function stats(nodes: HostNode[]): DhtHostStats {
 async function handle(nodes: HostNode[], command: DhtHostCommand): Promise<unknown> {
   switch (command.cmd) {
     case 'connect': {
+      // a dial that times out on a loaded machine is tried again, up to DIAL_ATTEMPTS times
+      const dial = async (n: HostNode, a: string): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await n.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+            return
+          } catch (err) {
+            if (attempt >= DIAL_ATTEMPTS) throw err
+          }
+        }
+      }
       const outcomes = await Promise.allSettled(
-        nodes.flatMap((n, j) =>
-          (command.peers[j] ?? []).map((a) =>
-            n.libp2p.dial(multiaddr(a), { signal: AbortSignal.timeout(30_000) })
-          )
-        )
+        nodes.flatMap((n, j) => (command.peers[j] ?? []).map((a) => dial(n, a)))
       )
       return {
         connected: true,
         dialled: outcomes.filter((o) => o.status === 'fulfilled').length,
-        failed: outcomes.filter((o) => o.status === 'rejected').length
+        failed: outcomes.filter((o) => o.status === 'rejected').length,
+        errors: [
+          ...new Set(
+            outcomes.flatMap((o) =>
+              o.status === 'rejected' ? [String((o.reason as Error).message).slice(0, 120)] : []
+            )
+          )
+        ].slice(0, 3)
       }
     }
     case 'settle': {
