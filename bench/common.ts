@@ -165,6 +165,12 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
 }
 
+/** CPU time this process has used so far, user and system, in seconds. */
+export function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1e6
+}
+
 /**
  * Reset a process's peak RSS to its current RSS (Linux: `5` into `/proc/<pid>/clear_refs`), so
  * that a later `VmHWM` is the peak of what happened since. Returns false where that is refused.

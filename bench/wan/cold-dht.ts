@@ -183,6 +183,7 @@ export async function runColdDht(bed: Testbed, init: ColdDhtInit = {}): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'ikwan-dht-'))
   let seekerPid: number | undefined
   try {
+    const tStart = performance.now()
     // the DHT hosts, a few at a time
     const startHost = async (h: number): Promise<HostProcess> => {
       const host = bed.host(`d${h + 1}`)
@@ -347,6 +348,7 @@ export async function runColdDht(bed: Testbed, init: ColdDhtInit = {}): Promise<
       provides,
       settleS,
       failedDials,
+      runS: (performance.now() - tStart) / 1000,
       trace: {
         placement: placement.map(([h, node], file) => ({
           file,
@@ -378,6 +380,8 @@ interface Collected {
   provides: Array<{ ms: number; error?: string }>
   settleS: number
   failedDials: number
+  /** seconds from the first host's start to the end */
+  runS: number
   trace: Record<string, unknown>
 }
 
@@ -455,7 +459,9 @@ function summarize(c: Collected): HeterogeneousResult {
   const notes = [
     `scenario 4: peak RSS: DHT host processes (${c.o.nodesPerHost} nodes each) ${range(peaks)} MiB, ` +
       `${peaks.reduce((s, x) => s + x, 0).toFixed(0)} MiB together; the seekers' process ${c.done.peak.toFixed(0)} MiB; ` +
-      `this process ${memoryOf(process.pid).peak.toFixed(0)} MiB`,
+      `this process ${memoryOf(process.pid).peak.toFixed(0)} MiB; CPU time used: DHT hosts ` +
+      `${c.end.reduce((s, x) => s + x.cpuS, 0).toFixed(0)} s together, seekers ${c.done.cpuS.toFixed(0)} s, ` +
+      `in a run of ${c.runS.toFixed(0)} s`,
     `scenario 4: DHT bootstrapped among its own nodes in ${c.settleS.toFixed(0)} s (${c.failedDials} bootstrap dials ` +
       `failed), routing tables ${range(tables)} peers; ${c.provides.length} provides took ${range(c.provides.map((p) => p.ms))} ms` +
       `${c.provides.some((p) => p.error != null) ? ` (${c.provides.filter((p) => p.error != null).length} failed)` : ''}; ` +

@@ -38,7 +38,7 @@ import { importer } from 'ipfs-unixfs-importer'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { CID } from 'multiformats/cid'
 import { kuboImporterOptions } from '../../src/kit/importer.ts'
-import { exitOnShutdown, memoryOf, seededChunks } from '../common.ts'
+import { cpuSeconds, exitOnShutdown, memoryOf, seededChunks } from '../common.ts'
 import { WAN_DHT_PROTOCOL } from './types.ts'
 
 /** The argument of bench/wan/dht-host.ts. */
@@ -98,6 +98,8 @@ export interface DhtHostStats {
   /** MiB: this process's resident set now, and its peak */
   rss: number
   peak: number
+  /** CPU time this process has used, user and system, s */
+  cpuS: number
 }
 
 type DhtServices = { identify: ReturnType<ReturnType<typeof identify>>; ping: unknown; dht: KadDHT }
@@ -178,7 +180,8 @@ function stats(nodes: HostNode[]): DhtHostStats {
     connections: nodes.map((n) => n.libp2p.getConnections().length),
     selfQueried: nodes.filter((n) => n.selfQueriedDone).length,
     rss: mem.rss,
-    peak: mem.peak
+    peak: mem.peak,
+    cpuS: cpuSeconds()
   }
 }
 

@@ -44,7 +44,7 @@ import {
 } from '../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import type { Provider } from '../../src/libp2p/discovery/types.ts'
 import { ContentRoutingManager } from '../../src/libp2p/routing/index.ts'
-import { alternate, hashStream, memoryOf, sleep } from '../common.ts'
+import { alternate, cpuSeconds, hashStream, memoryOf, sleep } from '../common.ts'
 import { forgetAll, poke, RESEND_WINDOW_MS } from '../unreliable.ts'
 import { ourPeer } from './peers.ts'
 import { WAN_DHT_PROTOCOL } from './types.ts'
@@ -99,6 +99,8 @@ export interface DhtSeekerDone {
   /** the seeker process's memory at the end, MiB */
   rss: number
   peak: number
+  /** CPU time the process used, s */
+  cpuS: number
   /** per round and seeker: ms from start to the first self-query's end (absent: not seen) */
   selfQueryMs: Array<Partial<Record<DhtSeekerName, number>>>
 }
@@ -363,7 +365,7 @@ async function main(plan: DhtSeekerPlan): Promise<void> {
     }
   }
   const mem = memoryOf(process.pid)
-  print({ done: true, rss: mem.rss, peak: mem.peak, selfQueryMs } satisfies DhtSeekerDone)
+  print({ done: true, rss: mem.rss, peak: mem.peak, cpuS: cpuSeconds(), selfQueryMs } satisfies DhtSeekerDone)
 }
 
 const path = process.argv[2]
