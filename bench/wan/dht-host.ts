@@ -21,6 +21,7 @@
  * @packageDocumentation
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { withBitswap } from '@helia/bitswap'
 import { withLibp2pLight } from '@helia/libp2p'
@@ -100,6 +101,8 @@ export interface DhtHostStats {
   peak: number
   /** CPU time this process has used, user and system, s */
   cpuS: number
+  /** the longest its event loop was held up since the last stats, ms (a starved or blocked process) */
+  lagMaxMs: number
 }
 
 type DhtServices = { identify: ReturnType<ReturnType<typeof identify>>; ping: unknown; dht: KadDHT }
@@ -170,9 +173,12 @@ async function startNode(spec: DhtHostSpec, j: number): Promise<HostNode> {
   return node
 }
 
+const lag = monitorEventLoopDelay({ resolution: 20 })
+lag.enable()
+
 function stats(nodes: HostNode[]): DhtHostStats {
   const mem = memoryOf(process.pid)
-  return {
+  const out: DhtHostStats = {
     stats: true,
     tables: nodes.map(
       (n) => (n.libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable.size
@@ -181,8 +187,11 @@ function stats(nodes: HostNode[]): DhtHostStats {
     selfQueried: nodes.filter((n) => n.selfQueriedDone).length,
     rss: mem.rss,
     peak: mem.peak,
-    cpuS: cpuSeconds()
+    cpuS: cpuSeconds(),
+    lagMaxMs: lag.max / 1e6
   }
+  lag.reset()
+  return out
 }
 
 async function handle(nodes: HostNode[], command: DhtHostCommand): Promise<unknown> {
