@@ -165,6 +165,12 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
 }
 
+/** CPU time this process has used so far, user and system, in seconds. */
+export function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1e6
+}
+
 /**
  * Reset a process's peak RSS to its current RSS (Linux: `5` into `/proc/<pid>/clear_refs`), so
  * that a later `VmHWM` is the peak of what happened since. Returns false where that is refused.
@@ -185,6 +191,10 @@ export interface Child {
   lines: string[]
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited */
   kill(graceMs?: number): Promise<void>
+  /** write one line to its standard input */
+  send(line: string): void
+  /** the next line it prints for which `match` is true (rejects if it exits or `timeoutMs` passes) */
+  nextLine(match: (line: string) => boolean, timeoutMs: number): Promise<string>
 }
 
 /** pids of the children still running: killed when the bench process exits, however it exits */
@@ -234,6 +244,7 @@ export async function startChild(
     stderr = (stderr + d.toString()).slice(-4000)
   })
   const lines: string[] = []
+  const listeners = new Set<(line: string) => void>()
   const kill = async (graceMs = 5000): Promise<void> => {
     if (child.exitCode != null || child.signalCode != null) return
     process.kill(pid, 'SIGTERM')
@@ -252,6 +263,7 @@ export async function startChild(
       const rl = createInterface({ input: child.stdout! })
       rl.on('line', (line) => {
         lines.push(line)
+        for (const listener of listeners) listener(line)
         if (ready(line)) {
           clearTimeout(timer)
           resolve()
@@ -266,7 +278,32 @@ export async function startChild(
     await kill(1000)
     throw err
   }
-  return { pid, lines, kill }
+  const nextLine = (match: (line: string) => boolean, timeoutMs: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        listeners.delete(listener)
+      }
+      const listener = (line: string): void => {
+        if (!match(line)) return
+        done()
+        resolve(line)
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`${what}: no answer after ${timeoutMs} ms`))
+      }, timeoutMs)
+      listeners.add(listener)
+      void exited.then(() => {
+        if (!listeners.has(listener)) return
+        done()
+        reject(new Error(`${what} exited: ${stderr.trim().slice(-500)}`))
+      })
+    })
+  const send = (line: string): void => {
+    child.stdin?.write(`${line}\n`)
+  }
+  return { pid, lines, kill, send, nextLine }
 }
 
 /** Kill every child, by pid, and wait for them all. */

@@ -6,9 +6,9 @@
 
 import { MemoryBlockstore } from 'blockstore-core'
 import { IPFSLibp2pPeer, type IPFSLibp2pPeerInit } from '../../src/libp2p/peer/index.ts'
+import { WAN_DHT_PREFIX } from './types.ts'
 
-/** The DHT prefix of testbed nodes: never the public DHT's, and private addresses are kept. */
-export const WAN_DHT_PREFIX = '/ipfs-kit-wan'
+export { WAN_DHT_PREFIX } from './types.ts'
 
 /**
  * Our peer on a testbed host: the `public` profile made private (no bootstrap peers, no mDNS, a

@@ -23,6 +23,7 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { note, positiveEnv, type ResultRow, resultHeader, writeResults } from '../common.ts'
 import { copyResultsToReadme } from '../readme.ts'
+import { coldDhtInit, coldDhtSpec, runColdDht } from './cold-dht.ts'
 import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
 import { Testbed } from './testbed.ts'
 
@@ -33,6 +34,7 @@ const ISSUE_RETRIEVALS = 300
 const SCENARIOS: Record<number, string> = {
   1: 'heterogeneous providers',
   3: 'churn',
+  4: 'cold DHT over latency',
   5: 'learning curve (from scenario 1)'
 }
 
@@ -60,13 +62,14 @@ async function main(): Promise<void> {
   // each scenario on a testbed of its own, removed whatever happens
   const onTestbed = async (
     n: number,
-    fn: (bed: Testbed) => Promise<HeterogeneousResult>
+    fn: (bed: Testbed) => Promise<HeterogeneousResult>,
+    spec = heterogeneousSpec()
   ): Promise<HeterogeneousResult | undefined> => {
     // a testbed left by a crashed run (the state file, or namespaces of the prefix) goes first
     await Testbed.down(PREFIX).catch(() => {})
     const t = performance.now()
     note(`scenario ${n} (${SCENARIOS[n]}) …`)
-    const bed = await Testbed.up(heterogeneousSpec(), { prefix: PREFIX, seed: 14, log: (l) => note(l) })
+    const bed = await Testbed.up(spec, { prefix: PREFIX, seed: 14, log: (l) => note(l) })
     const delay = bed.delay === 'nfqueue' ? 'the NFQUEUE delay line (no netem in this kernel)' : bed.delay
     if (!notes.some((n) => n.startsWith('testbed:'))) notes.push(`testbed: delay by ${delay}`)
     try {
@@ -97,6 +100,11 @@ async function main(): Promise<void> {
         runHeterogeneous(bed, { retrievals: churnRetrievals, timeoutMs, churn: { baseline } })
       )
     }
+  }
+  if (wanted(4)) {
+    const dht = coldDhtInit(timeoutMs)
+    await onTestbed(4, (bed) => runColdDht(bed, dht.init), coldDhtSpec(dht.init.hosts))
+    notes.push(...dht.notes)
   }
   rows.sort((a, b) => a.item - b.item)
 

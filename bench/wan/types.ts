@@ -112,6 +112,13 @@ export const MAX_HOSTS = 1000
 export const DEFAULT_QUEUE_MS = 100
 /** Smallest queue of a rate-limited link, packets. @default 16 */
 export const MIN_QUEUE_PACKETS = 16
+/**
+ * kad-dht protocol prefix of every node on a testbed (ours, plain kad-dht): never the public
+ * DHT's `/ipfs`, so that no testbed node could ever speak to it, and private addresses are kept.
+ */
+export const WAN_DHT_PREFIX = '/ipfs-kit-wan'
+/** The kad-dht protocol of a testbed's DHT: our peer's with {@link WAN_DHT_PREFIX} (bench/wan/peers.ts). */
+export const WAN_DHT_PROTOCOL = `${WAN_DHT_PREFIX}/kad/1.0.0`
 /** The interface of every host. */
 export const HOST_IF = 'wan0'
 /** The bridge in the switch namespace. */
