@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     notes.push(`scaled: ${retrievals} retrievals per seeker instead of ${ISSUE_RETRIEVALS} (scenarios 1, 5)`)
   }
   if (only.length > 0) notes.push(`only scenario${only.length === 1 ? '' : 's'} ${only.join(', ')}`)
-  notes.push('scenarios 2 (swarm download) and 4 (cold DHT over latency) are not written yet')
+  notes.push('scenario 2 (swarm download) is not written yet')
   const churnRetrievals = positiveEnv('BENCH_WAN_CHURN_RETRIEVALS', Math.min(retrievals, 150))
   const rows: ResultRow[] = []
   const failed: string[] = []
