@@ -127,6 +127,16 @@ function libp2pOptions(address: string, port: number): Libp2pOptions<DhtServices
   return {
     addresses: { listen: [`/ip4/${address}/tcp/${port}`] },
     transports: [tcp()],
+    // a testbed of 100 nodes bootstrapping at once, 4 to an address, over links of up to 200 ms:
+    // libp2p's defaults for one node on the Internet (5 inbound connections a second per remote
+    // address, 10 upgrading at once, a ping that closes a connection slow to answer) refuse or
+    // drop most of them
+    connectionManager: {
+      inboundConnectionThreshold: 1000,
+      maxIncomingPendingConnections: 256,
+      dialTimeout: DIAL_TIMEOUT_MS
+    },
+    connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {
