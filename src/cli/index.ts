@@ -7,6 +7,7 @@ import { Command, Option } from 'commander'
 import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
+import { registerCluster } from './commands/cluster.ts'
 import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
@@ -61,6 +62,7 @@ export function createProgram(): Command {
   registerFiles(program)
   registerConfig(program)
   registerOps(program)
+  registerCluster(program)
   return program
 }
 
