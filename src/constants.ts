@@ -807,3 +807,60 @@ export const TRICKLE_LAYER_REPEAT = 4
  * of a file, and at its end (Kubo's `progressReaderIncrement`, 256 KiB).
  */
 export const ADD_PROGRESS_INCREMENT_BYTES = 256 * KiB
+// --- cluster (issue 17) ---
+/** Name of the cluster's OrbitDB database when a master creates one. @default 'ipfs-kit-cluster' */
+export const CLUSTER_DEFAULT_NAME = 'ipfs-kit-cluster'
+/** File in the repo that starts a cluster with the node (IPFS Cluster's `service.json`). @default 'cluster.json' */
+export const CLUSTER_CONFIG_FILE = 'cluster.json'
+/** Folder in the repo of the cluster's OrbitDB keystore, heads and index. @default 'cluster' */
+export const CLUSTER_DIRNAME = 'cluster'
+/** Time between a member's heartbeats. @default 2 s */
+export const CLUSTER_HEARTBEAT_INTERVAL_MS = 2_000
+/** A heartbeat is valid this long; past it (and a failed ping) the member is down. @default 6 s */
+export const CLUSTER_HEARTBEAT_TTL_MS = 6_000
+/** Time between two checks of members' heartbeats (and recovery passes). @default 1 s */
+export const CLUSTER_CHECK_INTERVAL_MS = 1_000
+/** How long the libp2p ping of a member whose heartbeat expired may take. @default 2 s */
+export const CLUSTER_PING_TIMEOUT_MS = 2_000
+/** Recovery is on unless turned off. @default true */
+export const CLUSTER_RECOVERY = true
+/** A member down this long loses its replicas to live members. @default 15 s */
+export const CLUSTER_RECOVERY_GRACE_MS = 15_000
+/** Pins (and unpins) the tracker runs at once. @default 8 */
+export const CLUSTER_PIN_CONCURRENCY = 8
+/** How long one cluster pin (fetching its DAG) may take. @default 10 min */
+export const CLUSTER_PIN_TIMEOUT_MS = 10 * 60_000
+/** Time between two comparisons of the allocations with the node's pins. @default 30 s */
+export const CLUSTER_RECONCILE_INTERVAL_MS = 30_000
+/** A pin in error is tried again after this long. @default 30 s */
+export const CLUSTER_PIN_RETRY_MS = 30_000
+/** Alerts kept for `cluster alerts` and `/health/alerts` (the oldest forgotten). @default 1000 */
+export const CLUSTER_MAX_ALERTS = 1_000
+/** Members kept in the member table (the longest down forgotten beyond it). @default 1000 */
+export const CLUSTER_MAX_MEMBERS = 1_000
+/** Largest heartbeat message, bytes (a larger one is ignored). @default 16 KiB */
+export const CLUSTER_MAX_HEARTBEAT_BYTES = 16 * KiB
+/** Pin operations in one OrbitDB entry of a batch. @default 500 */
+export const CLUSTER_BATCH_OPS = 500
+/** Largest message of the cluster's status protocol, bytes. @default 8 MiB */
+export const CLUSTER_RPC_MAX_MESSAGE_BYTES = 8 * MiB
+/** CIDs asked for in one status request. @default 5000 */
+export const CLUSTER_RPC_MAX_CIDS = 5_000
+/** How long a member's status request may take. @default 10 s */
+export const CLUSTER_RPC_TIMEOUT_MS = 10_000
+/** The cluster's status and recover protocol. */
+export const CLUSTER_PROTOCOL = '/ipfs-kit/cluster/1.0.0'
+/** How long `setRole` waits for a leaving holder's replicas to be pinned elsewhere. @default 5 min */
+export const CLUSTER_HANDOVER_TIMEOUT_MS = 5 * 60_000
+/** Free space is compared in steps of this size by the allocator (then pins held, then reputation). @default 1 GiB */
+export const CLUSTER_FREE_SPACE_STEP_BYTES = 1 * GiB
+/** Tag names the balanced allocator spreads replicas over first (IPFS Cluster's `allocate_by`). @default ['group'] */
+export const CLUSTER_ALLOCATE_BY: readonly string[] = ['group']
+/** Largest `name` of a cluster pin, characters. @default 255 */
+export const CLUSTER_MAX_NAME_LENGTH = 255
+/** Largest number of `metadata` keys of a cluster pin. @default 64 */
+export const CLUSTER_MAX_METADATA_KEYS = 64
+/** Pins listed by one Pinning Service API `GET /pins` at most (its `limit`). @default 1000 */
+export const PINNING_SERVICE_MAX_LIMIT = 1_000
+/** Pins a Pinning Service API `GET /pins` lists without `limit` (the spec's default). @default 10 */
+export const PINNING_SERVICE_DEFAULT_LIMIT = 10

@@ -274,3 +274,28 @@ export class NameNotFoundError extends IpfsKitError {
 export class InvalidRecordError extends IpfsKitError {
   static override readonly code = 'ERR_INVALID_RECORD'
 }
+
+/** A cluster call on a node whose cluster is not running (no `cluster.json`, or it was stopped). */
+export class ClusterNotRunningError extends IpfsKitError {
+  static override readonly code = 'ERR_CLUSTER_NOT_RUNNING'
+}
+
+/** This member may not write the cluster's state (only masters and granted workers pin and unpin). */
+export class ClusterAccessDeniedError extends IpfsKitError {
+  static override readonly code = 'ERR_CLUSTER_ACCESS_DENIED'
+}
+
+/** A CID that the cluster's pinset does not hold. */
+export class ClusterPinNotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_CLUSTER_PIN_NOT_FOUND'
+}
+
+/** A member could not hand its replicas over before leaving (no other member could take them in time). */
+export class ClusterHandoverError extends IpfsKitError {
+  static override readonly code = 'ERR_CLUSTER_HANDOVER'
+}
+
+/** The cluster's configuration (`cluster.json` or the init options) does not check. */
+export class InvalidClusterConfigError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_CLUSTER_CONFIG'
+}

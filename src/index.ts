@@ -43,6 +43,7 @@ export { TieredCache, type TieredCacheInit, type TieredCacheStats } from './cach
 export type { MemoryTier } from './cache/memory-tier.ts'
 export type { CIDOrPath } from './cids.ts'
 export { parseCID, parseCIDPath } from './cids.ts'
+export * from './cluster/index.ts'
 export * from './constants.ts'
 export * from './errors.ts'
 export type { FilesystemHost, FilesystemStats, ReadOptions } from './fs/index.ts'

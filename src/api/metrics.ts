@@ -234,6 +234,36 @@ export class ApiMetrics {
         this.inc({ outcome: 'failure' }, s.cacheMissesFailed)
       }
     })
+    // the cluster (issue 17): members by state, alerts raised, pins in the pinset
+    const cluster = () => (kit.cluster.running ? kit.cluster.getMetrics() : undefined)
+    new Gauge({
+      name: `${P}_cluster_members`,
+      help: 'Cluster members as this node sees them (itself included), by state: alive, or down (alerted)',
+      labelNames: ['state'],
+      registers,
+      collect(this: Gauge<'state'>) {
+        const m = cluster()
+        this.set({ state: 'alive' }, m?.membersAlive ?? 0)
+        this.set({ state: 'down' }, m?.membersDown ?? 0)
+      }
+    })
+    new Counter({
+      name: `${P}_cluster_alerts_total`,
+      help: 'Alerts raised by this member: a member whose heartbeat expired did not answer a ping',
+      registers,
+      collect(this: Counter) {
+        this.reset()
+        this.inc(cluster()?.alerts ?? 0)
+      }
+    })
+    new Gauge({
+      name: `${P}_cluster_pins`,
+      help: "Pins in the cluster's pinset",
+      registers,
+      collect(this: Gauge) {
+        this.set(cluster()?.pins ?? 0)
+      }
+    })
   }
 
   /** Count a finished retrieval. */

@@ -34,6 +34,7 @@ import { type CommandSpec, discardBody, type RequestContext, sendError } from '.
 import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.ts'
 import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
+import { clusterCommands } from './rpc/cluster.ts'
 import { contentCommands } from './rpc/content.ts'
 import { filesCommands } from './rpc/files.ts'
 import { keyCommands } from './rpc/keys.ts'
@@ -53,7 +54,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...filesCommands,
   ...opsCommands,
   ...keyCommands,
-  ...nameCommands
+  ...nameCommands,
+  ...clusterCommands
 }
 
 /** Commands that read a body, and how much of one. */

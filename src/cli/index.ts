@@ -7,6 +7,7 @@ import { Command, Option } from 'commander'
 import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
+import { registerCluster } from './commands/cluster.ts'
 import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
@@ -67,6 +68,7 @@ export function createProgram(): Command {
   registerConfig(program)
   registerOps(program)
   registerNames(program)
+  registerCluster(program)
   return program
 }
 

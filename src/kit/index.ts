@@ -19,6 +19,8 @@ import { collectBytes } from '../blocks/bytes.ts'
 import { Sha256Pool } from '../blocks/hasher.ts'
 import { type DiskTierStore, TieredCache } from '../cache/index.ts'
 import { type CIDOrPath, parseCID, parseCIDPath, toKitError } from '../cids.ts'
+import { Cluster } from '../cluster/cluster.ts'
+import type { ClusterInit } from '../cluster/types.ts'
 import type { Profile, Role } from '../constants.ts'
 import { DEFAULT_NETWORK_TIMEOUT_MS, ROLES } from '../constants.ts'
 import { InvalidParametersError, NotFoundError, NotStartedError, TimeoutError } from '../errors.ts'
@@ -89,6 +91,12 @@ export interface IPFSKitInit {
    * one copy), evicted by heat beyond it @default the role's `diskCacheBytes` (ROLES)
    */
   diskCacheBytes?: number
+  /**
+   * join (or, on a master, create) a cluster when the node starts (see `kit.cluster`; options
+   * not given come from the repo's `cluster.json`) @default off (the daemon starts it when the
+   * repo has a `cluster.json`)
+   */
+  cluster?: ClusterInit | false
   logger?: ComponentLogger
 }
 
@@ -137,6 +145,8 @@ export class IPFSKit {
   readonly keys: KeyStore
   /** IPNS names (`name publish|resolve`, `resolve`, `routing get|put` of `/ipns/` records). */
   readonly names: NameService
+  /** The cluster this node is a member of (a replicated pinset; running once started). */
+  readonly cluster: Cluster
   readonly #log: Logger
   readonly #fs: UnixFS
   readonly #provides = new PQueue({ concurrency: 4 })
@@ -171,6 +181,7 @@ export class IPFSKit {
     this.#logger = logger
     this.#fs = unixfs(peer.helia)
     this.pubsub = new PubsubHub(peer)
+    this.cluster = new Cluster(this, logger.forComponent('kit:cluster'))
     this.files = new MutableFileSystem({
       blockstore: peer.helia.blockstore,
       datastore: repo.datastore,
@@ -880,6 +891,7 @@ export class IPFSKit {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    await this.cluster.stop()
     await this.#integration?.stop()
     await this.#cacheStarting?.catch(() => undefined)
     await this.#cache?.stop()
@@ -988,6 +1000,14 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
         await kit.setLibp2pIntegration(
           new LibP2PIntegration(peer, kit, await kit.getCache(), integrationInit)
         )
+      } catch (err) {
+        await kit.stop()
+        throw err
+      }
+    }
+    if (init.cluster != null && init.cluster !== false) {
+      try {
+        await kit.cluster.start(init.cluster)
       } catch (err) {
         await kit.stop()
         throw err

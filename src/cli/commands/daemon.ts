@@ -38,6 +38,8 @@ export async function runDaemon(kit: IPFSKit, options: RunDaemonOptions): Promis
       const { registerLibp2pWithIpfsKit } = await import('../../kit/integration.ts')
       await registerLibp2pWithIpfsKit(kit, kit.peer)
     }
+    if (await kit.cluster.startFromRepo())
+      await print(`Cluster: ${kit.cluster.address} (${kit.cluster.role})`)
     const { ApiServer } = await import('../../api/server.ts')
     api = new ApiServer({ kit }, { ...options.api, writeApiFile: true })
     const where = await api.start()
