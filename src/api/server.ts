@@ -35,6 +35,7 @@ import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.t
 import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { contentCommands } from './rpc/content.ts'
+import { dagCommands } from './rpc/dag.ts'
 import { filesCommands } from './rpc/files.ts'
 import { keyCommands } from './rpc/keys.ts'
 import { kitCommands } from './rpc/kit.ts'
@@ -53,7 +54,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...filesCommands,
   ...opsCommands,
   ...keyCommands,
-  ...nameCommands
+  ...nameCommands,
+  ...dagCommands
 }
 
 /** Commands that read a body, and how much of one. */

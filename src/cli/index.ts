@@ -10,6 +10,7 @@ import { registerAdd } from './commands/add.ts'
 import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
+import { registerDag } from './commands/dag.ts'
 import { registerFiles } from './commands/files.ts'
 import { registerInit } from './commands/init.ts'
 import { registerNames } from './commands/names.ts'
@@ -17,6 +18,7 @@ import { registerNetwork } from './commands/network.ts'
 import { registerOps } from './commands/ops.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
+import { registerBlock, registerRefs } from './commands/refs.ts'
 import { registerRepo } from './commands/repo.ts'
 import { reportFor } from './errors.ts'
 import { normalizeBooleanFlags, parseDuration, parseEncoding } from './options.ts'
@@ -63,6 +65,9 @@ export function createProgram(): Command {
   registerConfig(program)
   registerOps(program)
   registerNames(program)
+  registerDag(program)
+  registerRefs(program)
+  registerBlock(program)
   return program
 }
 

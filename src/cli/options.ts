@@ -67,7 +67,15 @@ export function parseNonNegativeInt(value: string): number {
 }
 
 /** Boolean flags that Kubo users spell `--flag=false` (see {@link normalizeBooleanFlags}). */
-export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['pin', 'raw-leaves', 'recursive', 'resolve'])
+export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  'pin',
+  'raw-leaves',
+  'recursive',
+  'resolve',
+  'pin-roots',
+  'unpin',
+  'progress'
+])
 
 /**
  * Rewrite Kubo's `--flag=false` / `--flag=true` into commander's `--no-flag` / `--flag`
