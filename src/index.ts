@@ -49,6 +49,8 @@ export type { FilesystemHost, FilesystemStats, ReadOptions } from './fs/index.ts
 export { type FileInfo, type FilesystemInit, IPFSFileSystem } from './fs/index.ts'
 export type { PathSourceOptions } from './kit/add.ts'
 export type { KitConfig } from './kit/config.ts'
+export type { DagPutOptions, DagStat, DagStatSummary, RefEdge, RefsOptions } from './kit/dag.ts'
+export type { ResolvedPath } from './kit/ipld.ts'
 export type { AddOptions } from './kit/importer.ts'
 export { type CatOptions, IPFSKit, type IPFSKitInit, ipfsKit } from './kit/index.ts'
 export {
