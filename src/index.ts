@@ -50,7 +50,6 @@ export { type FileInfo, type FilesystemInit, IPFSFileSystem } from './fs/index.t
 export type { PathSourceOptions } from './kit/add.ts'
 export type { KitConfig } from './kit/config.ts'
 export type { DagPutOptions, DagStat, DagStatSummary, RefEdge, RefsOptions } from './kit/dag.ts'
-export type { ResolvedPath } from './kit/ipld.ts'
 export type { AddOptions } from './kit/importer.ts'
 export { type CatOptions, IPFSKit, type IPFSKitInit, ipfsKit } from './kit/index.ts'
 export {
@@ -58,6 +57,7 @@ export {
   registerLibp2pWithIpfsKit,
   removeIpfsKitIntegration
 } from './kit/integration.ts'
+export type { ResolvedPath } from './kit/ipld.ts'
 export type { PubsubHub } from './kit/pubsub.ts'
 export type { Repo } from './kit/repo.ts'
 export type * from './kit/types.ts'

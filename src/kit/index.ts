@@ -49,7 +49,7 @@ import { parallelLeaves } from './leaves.ts'
 import { NameService } from './names.ts'
 import { type BitswapStat, bitswapStat } from './ops.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
-import { indirectPinOf } from './pins.ts'
+import { indirectPinOf, indirectPins } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
 import { openRepo, type Repo } from './repo.ts'
 import type {
@@ -637,40 +637,13 @@ export class IPFSKit {
     if (only != null || type == null) return out
     out.sort((a, b) => (a.Type === b.Type ? 0 : a.Type === 'recursive' ? -1 : 1))
     const listed = out.filter((p) => type === 'all' || p.Type === type)
-    if (type === 'all' || type === 'indirect') listed.push(...(await this.#indirectPins(out, options)))
-    return listed
-  }
-
-  /** Every block under the recursive pins of `pins` that is held and is not one of `pins`. */
-  async #indirectPins(pins: readonly PinEntry[], options: AbortOptions): Promise<PinEntry[]> {
-    const key = (cid: CID): string => base64.baseEncode(cid.multihash.bytes)
-    const listed = new Set(pins.map((p) => key(p.cid)))
-    const walked = new Set<string>()
-    const out: PinEntry[] = []
-    const walker = strictDepthFirstWalker({ skipMissing: true })({
-      blockstore: this.helia.blockstore,
-      getCodec: this.helia.getCodec
-    })
-    for (const pin of pins) {
-      if (pin.Type !== 'recursive') continue
-      const walk = walker.walk(pin.cid, {
-        signal: options.signal,
-        offline: true,
-        // a branch walked under another pin is not walked again
-        includeChild: (child: CID) => {
-          if (walked.has(key(child))) return false
-          walked.add(key(child))
-          return true
-        }
-      } as never)
-      for await (const node of walk) {
-        const cid = kuboCid(node.block.cid)
-        if (node.depth === 0 || node.block.bytes.byteLength === 0 || listed.has(key(cid))) continue
-        listed.add(key(cid))
-        out.push({ cid, Hash: cid.toString(), Type: 'indirect' })
+    if (type === 'all' || type === 'indirect') {
+      for (const cid of await indirectPins(this.helia, out, options)) {
+        const shown = kuboCid(cid)
+        listed.push({ cid: shown, Hash: shown.toString(), Type: 'indirect' })
       }
     }
-    return out
+    return listed
   }
 
   /** Publish a message (string or bytes) on a topic. */
