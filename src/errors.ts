@@ -299,3 +299,13 @@ export class ClusterHandoverError extends IpfsKitError {
 export class InvalidClusterConfigError extends IpfsKitError {
   static override readonly code = 'ERR_INVALID_CLUSTER_CONFIG'
 }
+
+/** A CAR file (`dag import`) is not one, or is truncated or malformed: nothing of it is kept. */
+export class InvalidCarError extends IpfsKitError {
+  static override readonly code = 'ERR_INVALID_CAR'
+}
+
+/** A block a pin holds cannot be removed (`block rm`): unpin it first. */
+export class PinnedBlockError extends IpfsKitError {
+  static override readonly code = 'ERR_PINNED_BLOCK'
+}

@@ -50,6 +50,7 @@ export type { FilesystemHost, FilesystemStats, ReadOptions } from './fs/index.ts
 export { type FileInfo, type FilesystemInit, IPFSFileSystem } from './fs/index.ts'
 export type { PathSourceOptions } from './kit/add.ts'
 export type { KitConfig } from './kit/config.ts'
+export type { DagPutOptions, DagStat, DagStatSummary, RefEdge, RefsOptions } from './kit/dag.ts'
 export type { AddOptions } from './kit/importer.ts'
 export { type CatOptions, IPFSKit, type IPFSKitInit, ipfsKit } from './kit/index.ts'
 export {
@@ -57,6 +58,7 @@ export {
   registerLibp2pWithIpfsKit,
   removeIpfsKitIntegration
 } from './kit/integration.ts'
+export type { ResolvedPath } from './kit/ipld.ts'
 export type { PubsubHub } from './kit/pubsub.ts'
 export type { Repo } from './kit/repo.ts'
 export type * from './kit/types.ts'

@@ -58,7 +58,8 @@ const CLIENT_ERRORS = new Set([
   'UnsupportedHasherError',
   'BlockVerificationError',
   'ConfigKeyError',
-  'InvalidConfigError'
+  'InvalidConfigError',
+  'InvalidCarError'
 ])
 
 /** HTTP status and body for an error, as Kubo answers: 400 for bad arguments, 500 for the rest. */

@@ -36,6 +36,7 @@ import { ApiMetrics } from './metrics.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { clusterCommands } from './rpc/cluster.ts'
 import { contentCommands } from './rpc/content.ts'
+import { dagCommands } from './rpc/dag.ts'
 import { filesCommands } from './rpc/files.ts'
 import { keyCommands } from './rpc/keys.ts'
 import { kitCommands } from './rpc/kit.ts'
@@ -55,7 +56,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   ...opsCommands,
   ...keyCommands,
   ...nameCommands,
-  ...clusterCommands
+  ...clusterCommands,
+  ...dagCommands
 }
 
 /** Commands that read a body, and how much of one. */

@@ -11,6 +11,7 @@ import { registerCluster } from './commands/cluster.ts'
 import { registerConfig } from './commands/config.ts'
 import { registerContent } from './commands/content.ts'
 import { type RunDaemonOptions, registerDaemon, runDaemon } from './commands/daemon.ts'
+import { registerDag } from './commands/dag.ts'
 import { registerFiles } from './commands/files.ts'
 import { ROLES_HELP, registerInit } from './commands/init.ts'
 import { registerNames } from './commands/names.ts'
@@ -18,6 +19,7 @@ import { registerNetwork } from './commands/network.ts'
 import { registerOps } from './commands/ops.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerPubsub } from './commands/pubsub.ts'
+import { registerBlock, registerRefs } from './commands/refs.ts'
 import { registerRepo } from './commands/repo.ts'
 import { reportFor } from './errors.ts'
 import { normalizeBooleanFlags, parseDuration, parseEncoding } from './options.ts'
@@ -69,6 +71,9 @@ export function createProgram(): Command {
   registerOps(program)
   registerNames(program)
   registerCluster(program)
+  registerDag(program)
+  registerRefs(program)
+  registerBlock(program)
   return program
 }
 

@@ -75,7 +75,9 @@ export const KUBO_BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'progress',
   'trickle',
   'wrap-with-directory',
-  'upgrade-cidv0-in-output'
+  'upgrade-cidv0-in-output',
+  'pin-roots',
+  'unpin'
 ])
 
 /**

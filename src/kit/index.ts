@@ -12,6 +12,7 @@ import createMortice, { type Mortice } from 'mortice'
 import { base58btc } from 'multiformats/bases/base58'
 import { base64 } from 'multiformats/bases/base64'
 import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256 } from 'multiformats/hashes/sha2'
 import PQueue from 'p-queue'
@@ -31,20 +32,42 @@ import { IPFSLibp2pPeer } from '../libp2p/peer/index.ts'
 import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
+import { carStream, dagBlocks, importCarBlocks } from './car.ts'
 import { ConfigEditor } from './config-edit.ts'
+import {
+  type DagPutOptions,
+  type DagStatSummary,
+  dagPutBlock,
+  dagStat,
+  type RefEdge,
+  type RefsOptions,
+  refs
+} from './dag.ts'
 import { collectGarbage } from './gc.ts'
 import { exportTo, lsFields } from './get.ts'
 import { type AddOptions, kuboImport } from './importer.ts'
+import { parseDagPath, type ResolvedPath, resolvePath } from './ipld.ts'
 import { KeyStore } from './keys.ts'
 import { parallelLeaves } from './leaves.ts'
 import { NameService } from './names.ts'
 import { type BitswapStat, bitswapStat } from './ops.ts'
 import { AddedDag, pinRecursively } from './pinning.ts'
-import { indirectPinOf } from './pins.ts'
+import { indirectPinOf, indirectPins } from './pins.ts'
 import { PubsubHub } from './pubsub.ts'
 import { RehashingSink } from './rehash.ts'
 import { openRepo, type Repo } from './repo.ts'
-import type { AddResult, IdResult, LsEntry, PinEntry, PubsubHandler, RepoStat, SwarmPeer } from './types.ts'
+import type {
+  AddResult,
+  BlockRmResult,
+  DagImportResult,
+  IdResult,
+  LsEntry,
+  PinEntry,
+  PinType,
+  PubsubHandler,
+  RepoStat,
+  SwarmPeer
+} from './types.ts'
 import {
   type PinVerifyResult,
   type RepoVerifyProgress,
@@ -55,7 +78,9 @@ import {
 import { strictDepthFirstWalker } from './walker.ts'
 
 export type { ConfigEditor, ConfigValue } from './config-edit.ts'
+export type { DagPutOptions, DagStat, DagStatSummary, RefEdge, RefsOptions } from './dag.ts'
 export type { AddOptions } from './importer.ts'
+export type { ResolvedPath } from './ipld.ts'
 export type { KeyEntry, KeyFormat, KeyGenOptions, KeyImportOptions, KeyType } from './keys.ts'
 export { KeyStore } from './keys.ts'
 export type {
@@ -584,7 +609,7 @@ export class IPFSKit {
   /** Pin with the GC lock already held. */
   async #pinAdd(
     cid: CID,
-    options: AbortOptions & { recursive?: boolean; signal: AbortSignal }
+    options: AbortOptions & { recursive?: boolean; signal: AbortSignal; offline?: boolean }
   ): Promise<CID> {
     const signal = options.signal
     try {
@@ -594,7 +619,7 @@ export class IPFSKit {
       const pinOptions: PinAddOptions & { offline: boolean } = {
         signal,
         depth: options.recursive === false ? 0 : Infinity,
-        offline: this.peer.offline,
+        offline: options.offline ?? this.peer.offline,
         // Helia's walker lets a missing block end the walk as if complete: ours fails
         walker: strictDepthFirstWalker()
       }
@@ -649,10 +674,16 @@ export class IPFSKit {
   /**
    * List pins (all, or one CID). A CID held only by a recursive pin of another CID is listed
    * as `indirect`, with the pin that holds it in `Through` (Kubo's "indirect through …").
+   * Without `cid`, `type` picks the kinds listed: by default recursive and direct pins; with
+   * `indirect` or `all` (Kubo's default), every block under a recursive pin that is held here
+   * is listed as indirect too (once, and not when it is a pin itself).
    */
-  async ipfsPinLs(options: AbortOptions & { cid?: CIDOrPath } = {}): Promise<PinEntry[]> {
+  async ipfsPinLs(
+    options: AbortOptions & { cid?: CIDOrPath; type?: PinType | 'all' } = {}
+  ): Promise<PinEntry[]> {
     const out: PinEntry[] = []
     const only = options.cid == null ? undefined : parseCIDPath(options.cid).cid
+    const type = options.type
     // Helia keys pins by CIDv1 and cannot look a CIDv0 up as given
     for await (const pin of this.helia.pins.ls({ cid: only?.toV1(), signal: options.signal })) {
       const cid = kuboCid(pin.cid)
@@ -669,7 +700,16 @@ export class IPFSKit {
         `pin ${only}`
       )
     }
-    return out
+    if (only != null || type == null) return out
+    out.sort((a, b) => (a.Type === b.Type ? 0 : a.Type === 'recursive' ? -1 : 1))
+    const listed = out.filter((p) => type === 'all' || p.Type === type)
+    if (type === 'all' || type === 'indirect') {
+      for (const cid of await indirectPins(this.helia, out, options)) {
+        const shown = kuboCid(cid)
+        listed.push({ cid: shown, Hash: shown.toString(), Type: 'indirect' })
+      }
+    }
+    return listed
   }
 
   /** Publish a message (string or bytes) on a topic. */
@@ -794,6 +834,282 @@ export class IPFSKit {
     for await (const result of verifyPins(this.helia, opts)) {
       yield { ...result, Cid: kuboCid(CID.parse(result.Cid)).toString() }
     }
+  }
+
+  /* DAG, refs, block rm and pin update (Kubo's `dag`, `refs`, `block rm`, `pin update`) */
+
+  /**
+   * One block through the node's storage (verified; fetched from peers when missing and the
+   * node is online, each block within the network deadline).
+   */
+  async #dagBlock(cid: CID, options: AbortOptions): Promise<Uint8Array> {
+    const signal = this.peer.offline ? options.signal : withTimeout(options.signal, this.peer.stopSignal)
+    try {
+      return await collectBytes(
+        this.helia.blockstore.get(cid, { signal, offline: this.peer.offline } as AbortOptions)
+      )
+    } catch (err) {
+      throw toKitError(err, cid.toString(), signal)
+    }
+  }
+
+  /**
+   * Store a DAG node (`dag put`): a data-model value encoded with `storeCodec` (dag-cbor by
+   * default), or bytes in `inputCodec` transcoded to it; a CIDv1, as Kubo's. With `pin`, the
+   * node is pinned recursively (what it links to is fetched if missing).
+   *
+   * @example
+   * ```ts
+   * const cid = await kit.ipfsDagPut({ hello: 'world' })
+   * const same = await kit.ipfsDagPut(new TextEncoder().encode('{"hello":"world"}'), { inputCodec: 'dag-json' })
+   * ```
+   */
+  async ipfsDagPut(input: unknown, options: DagPutOptions = {}): Promise<CID> {
+    const { cid, bytes } = await dagPutBlock(input, options)
+    const signal = this.#signal(options)
+    await this.#pinning(signal, async () => {
+      await this.helia.blockstore.put(cid, bytes, { signal })
+      if (options.pin === true) await this.#pinAdd(cid, { signal })
+    })
+    this.#announce(cid)
+    return cid
+  }
+
+  /**
+   * The value at an IPLD path (`dag get`): `<cid>/a/b`, `/ipfs/<cid>/a/b` (dag-pb folders by
+   * name) or `/ipld/<cid>/Links/0/Hash` (dag-pb through its data model); links are followed.
+   */
+  async ipfsDagGet(path: CIDOrPath, options: AbortOptions = {}): Promise<ResolvedPath> {
+    const { cid, segments, dagPb } = parseDagPath(path)
+    const signal = this.#signal(options)
+    try {
+      return await resolvePath(cid, segments, (c, o) => this.#dagBlock(c, o), { signal, dagPb })
+    } catch (err) {
+      throw toKitError(err, String(path), signal)
+    }
+  }
+
+  /** The last block an IPLD path reaches and the path left inside it (`dag resolve`). */
+  async ipfsDagResolve(
+    path: CIDOrPath,
+    options: AbortOptions = {}
+  ): Promise<{ cid: CID; remainderPath: string }> {
+    const { cid, remainderPath } = await this.ipfsDagGet(path, options)
+    return { cid, remainderPath }
+  }
+
+  /** The root CID of a path that must end on a block (`dag stat`, `dag export`, `refs`). */
+  async #dagRoot(path: CIDOrPath, what: string, options: AbortOptions): Promise<CID> {
+    const { cid, remainderPath } = await this.ipfsDagResolve(path, options)
+    if (remainderPath !== '') {
+      throw new InvalidParametersError(
+        `${what}: ${path} ends inside block ${cid} (at ${remainderPath}), not on a block`
+      )
+    }
+    return cid
+  }
+
+  /**
+   * Blocks and bytes of DAGs (`dag stat`): each DAG's, each block counted once, and what they
+   * share; `onProgress` sees the figures after each block.
+   */
+  async ipfsDagStat(
+    paths: CIDOrPath[],
+    options: AbortOptions & { onProgress?(summary: DagStatSummary): void | Promise<void> } = {}
+  ): Promise<DagStatSummary> {
+    const signal = this.#untimedSignal(options)
+    const roots: CID[] = []
+    for (const path of paths) roots.push(await this.#dagRoot(path, 'dag stat', { signal }))
+    return dagStat(roots, (c, o) => this.#dagBlock(c, o), { signal, onProgress: options.onProgress })
+  }
+
+  /**
+   * A CARv1 of the DAG under `root` (`dag export`), streamed: blocks in depth-first,
+   * first-seen order, each verified as it is read (and fetched if missing, when online).
+   */
+  async *ipfsDagExport(root: CIDOrPath, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+    const signal = this.#untimedSignal(options)
+    const cid = await this.#dagRoot(root, 'dag export', { signal })
+    yield* carStream(
+      [cid],
+      dagBlocks(cid, (c) => this.#dagBlock(c, { signal }))
+    )
+  }
+
+  /**
+   * Import CAR files (`dag import`): every block is checked against its CID before it is
+   * written, and a bad block or a malformed file undoes the whole import (nothing of it is
+   * kept) with a typed error. Then each root of the headers is pinned recursively from what is
+   * held (never fetched), unless `pinRoots` is false; a root that cannot be pinned has its
+   * reason in `PinErrorMsg`.
+   */
+  async ipfsDagImport(
+    files: AsyncIterable<{ name: string; content: AsyncIterable<Uint8Array> }>,
+    options: AbortOptions & { pinRoots?: boolean; allowBigBlock?: boolean } = {}
+  ): Promise<DagImportResult> {
+    const signal = this.#untimedSignal(options)
+    const written: CID[] = []
+    const release = await this.#gcLock.readLock({ signal })
+    let imported: Awaited<ReturnType<typeof importCarBlocks>>
+    try {
+      imported = await importCarBlocks(
+        files,
+        {
+          has: async (cid, o) => this.helia.blockstore.has(cid, o),
+          put: async (cid, bytes, o) => this.helia.blockstore.put(cid, bytes, o)
+        },
+        { signal, allowBigBlock: options.allowBigBlock, written }
+      )
+    } catch (err) {
+      release()
+      await this.#undoImport(written)
+      throw toKitError(err, 'dag import', signal)
+    }
+    try {
+      const Roots: DagImportResult['Roots'] = []
+      if (options.pinRoots !== false) {
+        for (const root of imported.roots) {
+          let PinErrorMsg = ''
+          try {
+            await this.#pinAdd(root, { signal, offline: true })
+          } catch (err) {
+            PinErrorMsg = (err as Error).message
+          }
+          Roots.push({ Cid: root, PinErrorMsg })
+        }
+      }
+      for (const root of imported.roots) this.#announce(root)
+      return { Roots, Stats: imported.stats }
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Remove what a failed import wrote, holding the GC lock alone (no add or pin is then in
+   * progress), except a block a pin took meanwhile: as a `gc` would.
+   */
+  async #undoImport(written: readonly CID[]): Promise<void> {
+    if (written.length === 0) return
+    const release = await this.#gcLock.writeLock({ signal: this.peer.stopSignal })
+    try {
+      for (const cid of written) {
+        if (await this.helia.pins.isPinned(cid)) continue
+        try {
+          await this.helia.blockstore.delete(cid)
+        } catch (err) {
+          this.#log('could not remove %c after a failed import: %s', cid, (err as Error).message)
+        }
+      }
+    } finally {
+      release()
+    }
+  }
+
+  /** Why a block may not be removed: Kubo's `pinned: recursive|direct` or `pinned via <cid>`. */
+  async #pinnedAs(cid: CID, options: AbortOptions): Promise<string | undefined> {
+    if (!(await this.helia.pins.isPinned(cid, options))) return undefined
+    try {
+      return `pinned: ${(await this.helia.pins.get(cid, options)).depth === 0 ? 'direct' : 'recursive'}`
+    } catch {
+      const through = await indirectPinOf(this.helia, this.repo.datastore, cid, options)
+      return through == null ? 'pinned: indirect' : `pinned via ${kuboCid(through)}`
+    }
+  }
+
+  /**
+   * Remove blocks (`block rm`), holding the GC lock alone. A pinned block is refused (Kubo's
+   * `pinned: recursive`, `pinned via <cid>`), and so is a block not held unless `force`; each
+   * CID gets a result, the refused ones first (as Kubo's).
+   */
+  async ipfsBlockRm(
+    cids: Array<CID | string>,
+    options: AbortOptions & { force?: boolean } = {}
+  ): Promise<BlockRmResult[]> {
+    const parsed = cids.map((c) => parseCID(c))
+    const signal = this.#untimedSignal(options)
+    const release = await this.#gcLock.writeLock({ signal })
+    try {
+      const out: BlockRmResult[] = []
+      const rest: CID[] = []
+      for (const cid of parsed) {
+        const pinned = await this.#pinnedAs(cid, { signal })
+        if (pinned == null) rest.push(cid)
+        else out.push({ cid, Hash: cid.toString(), Error: pinned })
+      }
+      const removed: CID[] = []
+      for (const cid of rest) {
+        if (options.force !== true && !(await this.helia.blockstore.has(cid, { signal }))) {
+          out.push({ cid, Hash: cid.toString(), Error: `ipld: could not find ${cid}` })
+          continue
+        }
+        try {
+          await this.helia.blockstore.delete(cid, { signal })
+          removed.push(cid)
+          out.push({ cid, Hash: cid.toString() })
+        } catch (err) {
+          out.push({ cid, Hash: cid.toString(), Error: (err as Error).message })
+        }
+      }
+      // the cache indexes blocks in the blockstore: what was removed is no longer cached
+      await this.#cache?.forget(removed)
+      return out
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * The links under DAGs (`refs`): direct links, or every link with `recursive` (down to
+   * `maxDepth`), each target once with `unique`; every target is read (verified) before it is
+   * listed.
+   */
+  async *ipfsRefs(paths: CIDOrPath[], options: RefsOptions = {}): AsyncGenerator<RefEdge> {
+    const signal = this.#untimedSignal(options)
+    const roots: CID[] = []
+    for (const path of paths) roots.push(await this.#dagRoot(path, 'refs', { signal }))
+    yield* refs(roots, (c, o) => this.#dagBlock(c, o), { ...options, signal })
+  }
+
+  /**
+   * Every block in the repo (`refs local`), as Kubo lists them: a CIDv1 with the raw codec for
+   * each multihash held (the repo keys blocks by multihash).
+   */
+  async *ipfsRefsLocal(options: AbortOptions = {}): AsyncGenerator<CID> {
+    const signal = this.#untimedSignal(options)
+    for await (const { cid } of this.repo.blockstore.unwrap().getAll({ signal })) {
+      yield CID.createV1(raw.code, cid.multihash)
+    }
+  }
+
+  /**
+   * Move a recursive pin from `from` to `to` (`pin update`): `to` is pinned recursively
+   * (its blocks fetched if missing), then `from` unpinned unless `unpin` is false. `from` must
+   * be pinned recursively. Returns both CIDs, as Kubo's `Pins`.
+   */
+  async ipfsPinUpdate(
+    from: CIDOrPath,
+    to: CIDOrPath,
+    options: AbortOptions & { unpin?: boolean } = {}
+  ): Promise<[CID, CID]> {
+    const fromCid = parseCIDPath(from).cid
+    const toCid = parseCIDPath(to).cid
+    const signal = this.#signal(options)
+    if (fromCid.equals(toCid)) return [fromCid, toCid]
+    let recursive = false
+    try {
+      recursive = (await this.helia.pins.get(fromCid, { signal })).depth > 0
+    } catch {
+      recursive = false
+    }
+    if (!recursive) {
+      throw new NotFoundError(
+        `'from' cid was not recursively pinned already: ${fromCid} is not a recursive pin`
+      )
+    }
+    await this.#pinning(signal, () => this.#pinAdd(toCid, { signal }))
+    if (options.unpin !== false) await this.ipfsPinRm(fromCid, { signal })
+    return [fromCid, toCid]
   }
 
   /**

@@ -91,3 +91,43 @@ export async function indirectPinOf(
   }
   return undefined
 }
+
+/**
+ * Every block under the recursive pins among `pins` that is held here and is not itself one of
+ * `pins` (Kubo's indirect pins), each once; a branch walked under one pin is not walked again,
+ * and a block that is missing is passed over (never fetched).
+ */
+export async function indirectPins(
+  helia: Helia,
+  pins: ReadonlyArray<{ cid: CID; Type: string }>,
+  options: AbortOptions = {}
+): Promise<CID[]> {
+  const key = (cid: CID): string => base36.encode(cid.multihash.bytes)
+  const listed = new Set(pins.map((p) => key(p.cid)))
+  const walked = new Set<string>()
+  const out: CID[] = []
+  const walker = strictDepthFirstWalker({ skipMissing: true })({
+    blockstore: helia.blockstore,
+    getCodec: helia.getCodec
+  })
+  for (const pin of pins) {
+    if (pin.Type !== 'recursive') continue
+    const walk = walker.walk(pin.cid, {
+      signal: options.signal,
+      offline: true,
+      includeChild: (child: CID) => {
+        if (walked.has(key(child))) return false
+        walked.add(key(child))
+        return true
+      }
+    } as never)
+    for await (const node of walk) {
+      const cid = node.block.cid
+      // a missing block is visited with no bytes: not held, so not listed
+      if (node.depth === 0 || node.block.bytes.byteLength === 0 || listed.has(key(cid))) continue
+      listed.add(key(cid))
+      out.push(cid)
+    }
+  }
+  return out
+}

@@ -73,3 +73,26 @@ export interface PinEntry {
   /** for an indirect pin: the recursive pin that holds it */
   Through?: string
 }
+
+/** One root of `dag import`, in Kubo's shape: its pin's error message, '' if it was pinned. */
+export interface DagImportRoot {
+  Cid: CID
+  PinErrorMsg: string
+}
+
+/** What `dag import` did (Kubo's `Root` lines and `Stats`). */
+export interface DagImportResult {
+  /** the roots of every CAR header, each once; empty when roots are not pinned */
+  Roots: DagImportRoot[]
+  Stats: { BlockCount: number; BlockBytesCount: number }
+}
+
+/** One block of `block rm`, in Kubo's shape: `Error` tells why it was not removed. */
+export interface BlockRmResult {
+  Hash: string
+  Error?: string
+  cid: CID
+}
+
+/** A pin's kind, as `pin ls --type` takes it (`all`: every kind). */
+export type PinType = 'recursive' | 'direct' | 'indirect'

@@ -8,7 +8,7 @@ import { verifyBlock } from '../../blocks/verify.ts'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
 import { API_MAX_BLOCK_BODY_BYTES } from '../../constants.ts'
 import { InvalidParametersError, PayloadTooLargeError } from '../../errors.ts'
-import type { IPFSKit, PinEntry } from '../../kit/index.ts'
+import type { IPFSKit, PinEntry, PinType } from '../../kit/index.ts'
 import { arg, args, flag, type Handler, NdjsonWriter, requestSignal, sendJson, sendStream } from '../http.ts'
 import { firstPart } from '../multipart.ts'
 
@@ -137,29 +137,35 @@ const pinRm: Handler = async (ctx) => {
   sendJson(ctx.res, { Pins: pins })
 }
 
-/** `pin/ls`: every pin, or the named ones; NDJSON lines with `stream`, else Kubo's `Keys` map. */
+/**
+ * `pin/ls`: every pin of `type` (all by default: recursive, direct and the indirect blocks under
+ * recursive pins, as Kubo), or the named ones; NDJSON lines with `stream`, else Kubo's `Keys` map.
+ */
 const pinLs: Handler = async (ctx) => {
-  const type = ctx.params.get('type') ?? 'all'
+  const type = ctx.params.get('type') || 'all'
   if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) {
     throw new InvalidParametersError(
       `option "type" must be all, recursive, direct or indirect, not "${type}"`
     )
   }
   const signal = requestSignal(ctx)
+  const names = flag(ctx.params, 'names', false)
   const only = ctx.params.getAll('arg').filter((a) => a !== '')
   let pins: PinEntry[] = []
-  if (only.length === 0) pins = await ctx.kit.ipfsPinLs({ signal })
-  else
+  if (only.length === 0) pins = await ctx.kit.ipfsPinLs({ type: type as PinType | 'all', signal })
+  else {
     for (const path of only)
       pins.push(...(await ctx.kit.ipfsPinLs({ cid: await resolveCid(ctx.kit, path, signal), signal })))
-  pins = pins.filter((p) => type === 'all' || p.Type === type)
+    pins = pins.filter((p) => type === 'all' || p.Type === type)
+  }
+  const name = names ? { Name: '' } : {}
   if (flag(ctx.params, 'stream', false)) {
     const out = new NdjsonWriter(ctx.res)
-    for (const p of pins) await out.send({ Cid: p.Hash, Type: pinType(p) })
+    for (const p of pins) await out.send({ Cid: p.Hash, Type: pinType(p), ...name })
     out.end()
     return
   }
-  sendJson(ctx.res, { Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: pinType(p) }])) })
+  sendJson(ctx.res, { Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: pinType(p), ...name }])) })
 }
 
 /** Kubo's pin type text: `recursive`, `direct`, or `indirect through <cid>`. */

@@ -1,13 +1,14 @@
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import { parseCIDPath } from '../../cids.ts'
 import { CorruptBlockError } from '../../errors.ts'
-import type { PinEntry } from '../../kit/index.ts'
 import { withClient, withContent } from '../client.ts'
 import { groupCommand } from '../group.ts'
+import { responseLines } from '../ndjson.ts'
 import { connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
+import { withRpc } from '../rpc.ts'
 
-/** `ipfs-kit pin add|rm|ls|verify`. */
+/** `ipfs-kit pin add|rm|ls|update|verify`. */
 export function registerPin(program: Command): void {
   const pin = groupCommand(program, 'pin', 'Keep content in the repo (gc does not remove pinned blocks)')
 
@@ -51,22 +52,61 @@ export function registerPin(program: Command): void {
 
   pin
     .command('ls')
-    .description('List pins: <cid> <type>')
+    .description('List pins: <cid> <type> (all kinds by default, indirect ones too)')
     .argument('[paths...]', 'only these CIDs (an error if one is not pinned)')
-    .action(async (paths: string[], _opts: unknown, cmd: Command) => {
+    .addOption(
+      new Option('-t, --type <type>', 'the kind of pins: direct, indirect, recursive or all')
+        .choices(['direct', 'indirect', 'recursive', 'all'])
+        .default('all')
+    )
+    .option('-s, --stream', 'print each pin as it is found (NDJSON with --enc json)')
+    .action(async (paths: string[], opts: { type: string; stream?: boolean }, cmd: Command) => {
       const globals = globalsOf(cmd)
       for (const path of paths) parseCIDPath(path)
-      const pins = await withClient(globals, { network: false }, async (client) => {
-        if (paths.length === 0) return client.ipfsPinLs()
-        const out: PinEntry[] = []
-        for (const cid of paths) out.push(...(await client.ipfsPinLs({ cid })))
-        return out
+      const stream = opts.stream === true
+      await withRpc(globals, {}, async (rpc) => {
+        const res = await rpc.request('pin/ls', {
+          arg: paths.length === 0 ? undefined : paths,
+          type: opts.type,
+          stream
+        })
+        if (stream) {
+          for await (const line of responseLines(res)) {
+            const p = line as { Cid: string; Type: string }
+            if (globals.json) await printJson(p)
+            else await printLine(globals.quiet ? p.Cid : `${p.Cid} ${p.Type}`)
+          }
+          return
+        }
+        const body = (await res.json()) as { Keys: Record<string, { Type: string }> }
+        if (globals.json) return printJson(body)
+        for (const [cid, { Type }] of Object.entries(body.Keys)) {
+          await printLine(globals.quiet ? cid : `${cid} ${Type}`)
+        }
       })
-      const type = (p: PinEntry): string => (p.Through == null ? p.Type : `${p.Type} through ${p.Through}`)
-      if (globals.json) {
-        return printJson({ Keys: Object.fromEntries(pins.map((p) => [p.Hash, { Type: type(p) }])) })
-      }
-      for (const p of pins) await printLine(globals.quiet ? p.Hash : `${p.Hash} ${type(p)}`)
+    })
+
+  pin
+    .command('update')
+    .description(
+      'Move a recursive pin to a new CID (pins the new one, then unpins the old unless --unpin=false)'
+    )
+    .argument('<from-path>', 'the recursively pinned CID or path')
+    .argument('<to-path>', 'the CID or path to pin instead')
+    .option('--unpin', 'remove the old pin (the default)', true)
+    .option('--no-unpin', 'keep the old pin; also --unpin=false')
+    .addOption(connectOption())
+    .action(async (from: string, to: string, opts: { unpin: boolean; connect: string[] }, cmd: Command) => {
+      const globals = globalsOf(cmd)
+      parseCIDPath(from)
+      parseCIDPath(to)
+      const body = (await withRpc(
+        globals,
+        { network: opts.connect.length > 0, connect: opts.connect },
+        async (rpc) => (await rpc.request('pin/update', { arg: [from, to], unpin: opts.unpin })).json()
+      )) as { Pins: string[] }
+      if (globals.json) return printJson(body)
+      await printLine(`updated ${body.Pins[0]} to ${body.Pins[1]}`)
     })
 
   pin

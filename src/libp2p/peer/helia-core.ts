@@ -1,8 +1,8 @@
 import type { Helia } from '@helia/interface'
 import type { HeliaInit } from 'helia'
 
-/** What `createHeliaLight` takes: storage and a logger, no libp2p. */
-export type HeliaCoreInit = Pick<HeliaInit, 'blockstore' | 'datastore' | 'logger'>
+/** What `createHeliaLight` takes: storage, a logger and codecs beyond dag-pb and raw, no libp2p. */
+export type HeliaCoreInit = Pick<HeliaInit, 'blockstore' | 'datastore' | 'logger' | 'codecs'>
 
 type HeliaClass = new (init: HeliaCoreInit & { name: string; version: string }) => Helia
 

@@ -1,4 +1,6 @@
 import type { Helia } from '@helia/interface'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
 import {
   type AbortOptions,
   type ComponentLogger,
@@ -279,7 +281,9 @@ export class IPFSLibp2pPeer {
     const helia = await createHeliaCore({
       blockstore: this.#blockstore,
       datastore: this.#datastore,
-      logger: this.#logger
+      logger: this.#logger,
+      // pins, gc and bitswap sessions walk dag-cbor and dag-json DAGs too (`dag put`, `dag import`)
+      codecs: [dagCbor, dagJson]
     })
     if (!this.offline) {
       // the network stack is loaded only here: an offline peer (every one-shot CLI command
