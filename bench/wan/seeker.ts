@@ -26,6 +26,7 @@ import { alternate, hashStream, memoryOf, sleep } from '../common.ts'
 import { plainHelia } from '../helia.ts'
 import { forgetAll, poke, RESEND_WINDOW_MS } from '../unreliable.ts'
 import { ourPeer } from './peers.ts'
+import { sampleTcp, type TcpTimeline } from './tcp-bytes.ts'
 
 /** What the seeker is given (a JSON file). */
 export interface SeekerPlan {
@@ -51,6 +52,11 @@ export interface SeekerPlan {
    * and come back (churn), and neither seeker redials a peer by itself @default false
    */
   redial?: boolean
+  /**
+   * record the bytes each seeker received over TCP from each address during each retrieval,
+   * sampled every this many ms (bench/wan/tcp-bytes.ts) @default undefined: not recorded
+   */
+  tcpSampleMs?: number
 }
 
 /** Who retrieves: ours, plain Helia, ours again with the reputation of the first run. */
@@ -67,6 +73,8 @@ export interface RetrievalLine {
   error?: string
   /** ours: bytes each provider (peer id) served during this retrieval, from the reputation records */
   servedBy?: Record<string, number>
+  /** bytes received over TCP from each address during this retrieval (if the plan asks) */
+  tcp?: TcpTimeline
 }
 
 /** The last line. */
@@ -170,6 +178,7 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
     }
     if (plan.redial === true) seeker.redial()
     const before = seeker.served?.()
+    const sampler = plan.tcpSampleMs == null ? undefined : await sampleTcp(plan.tcpSampleMs)
     const start = performance.now()
     let ok = false
     let error: string | undefined
@@ -181,6 +190,7 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       error = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 200)
     }
     const ms = performance.now() - start
+    const tcp = await sampler?.stop()
     seeker.lastAsked.set(file, performance.now())
     let servedBy: Record<string, number> | undefined
     if (before != null) {
@@ -190,7 +200,16 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
         if (delta > 0) servedBy[peer] = delta
       }
     }
-    print({ seeker: seeker.name, n: seeker.done++, file, ms, ok, error, servedBy } satisfies RetrievalLine)
+    print({
+      seeker: seeker.name,
+      n: seeker.done++,
+      file,
+      ms,
+      ok,
+      error,
+      servedBy,
+      tcp
+    } satisfies RetrievalLine)
     await seeker.forget()
   }
 }
