@@ -75,6 +75,8 @@ export interface RetrievalLine {
   servedBy?: Record<string, number>
   /** bytes received over TCP from each address during this retrieval (if the plan asks) */
   tcp?: TcpTimeline
+  /** CPU time the seeker process used during this retrieval (user + system, all threads), ms */
+  cpuMs?: number
 }
 
 /** The last line. */
@@ -179,6 +181,7 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
     if (plan.redial === true) seeker.redial()
     const before = seeker.served?.()
     const sampler = plan.tcpSampleMs == null ? undefined : await sampleTcp(plan.tcpSampleMs)
+    const cpu = process.cpuUsage()
     const start = performance.now()
     let ok = false
     let error: string | undefined
@@ -190,6 +193,8 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       error = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 200)
     }
     const ms = performance.now() - start
+    const used = process.cpuUsage(cpu)
+    const cpuMs = (used.user + used.system) / 1000
     const tcp = await sampler?.stop()
     seeker.lastAsked.set(file, performance.now())
     let servedBy: Record<string, number> | undefined
@@ -208,7 +213,8 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       ok,
       error,
       servedBy,
-      tcp
+      tcp,
+      cpuMs
     } satisfies RetrievalLine)
     await seeker.forget()
   }
@@ -243,6 +249,13 @@ async function main(plan: SeekerPlan): Promise<void> {
   print({ done: true, reputation, rss: memoryOf(process.pid).rss } satisfies SeekerDone)
 }
 
+// a rejection nobody handled (a library's, after a retrieval ended) is reported, not fatal: the
+// retrievals already printed stand, and the next ones still run
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(
+    `seeker: unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}\n`
+  )
+})
 const path = process.argv[2]
 if (path == null) {
   process.stderr.write('usage: node bench/wan/seeker.ts <plan.json>\n')

@@ -17,12 +17,13 @@
  * @packageDocumentation
  */
 
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import {
   type BenchFigure,
   type Child,
@@ -37,6 +38,7 @@ import {
 } from '../common.ts'
 import { fileSeed } from '../providers.ts'
 import type { ServeReady, WanNodeSpec } from './node.ts'
+import type { BulkStream } from './probe.ts'
 import type { RetrievalLine, SeekerDone, SeekerName, SeekerPlan } from './seeker.ts'
 import type { Testbed } from './testbed.ts'
 import type { TestbedSpec } from './types.ts'
@@ -89,8 +91,8 @@ export interface SwarmInit {
   /** retrievals per seeker, ours and Helia in the opposite order each time @default 2 */
   repetitions?: number
   /**
-   * a retrieval not done by then has failed (throughput 0); at least twice the file's time at
-   * the smallest cap @default 60 000
+   * a retrieval not done by then has failed (throughput 0); at least the file's time at 5
+   * Mbit/s (a quarter of the smallest cap) @default 60 000
    */
   timeoutMs?: number
   /** a folder: the seeker process runs with `--cpu-prof` and writes its profile there @default none */
@@ -118,15 +120,58 @@ export interface SwarmResult {
 
 const nodeScript = fileURLToPath(new URL('./node.ts', import.meta.url))
 const seekerScript = fileURLToPath(new URL('./seeker.ts', import.meta.url))
+const probeScript = fileURLToPath(new URL('./probe.ts', import.meta.url))
 const PREFIX = 'swarm'
 const ISSUE_FILE_SIZE = 256 * MiB
+/** A retrieval may take as long as the file takes at this rate, Mbit/s (a quarter of the smallest cap) */
+const SLOWEST_MBIT = 5
+
+/** What `probe.ts bulk-all` prints. */
+interface RawTransfer {
+  bytes: number
+  ms: number
+  mbit: number
+  streams: Array<{ address: string; bytes: number; ms: number }>
+}
+
+/**
+ * The links' own capacity, measured: one plain TCP stream from every provider to the seeker at
+ * once (bench/wan/probe.ts, no libp2p), each sending its cap's share of `bytes`, so that with
+ * every link at its cap all end together.
+ */
+async function rawTransfer(bed: Testbed, bytes: number, timeoutMs: number): Promise<RawTransfer> {
+  const sum = SWARM_PROVIDERS.reduce((s, p) => s + p.upMbit, 0)
+  const servers: Child[] = []
+  try {
+    const streams: BulkStream[] = []
+    for (const p of SWARM_PROVIDERS) {
+      const host = bed.host(p.name)
+      const [cmd, args] = bed.argv(host, process.execPath, [...tsFlags(), probeScript, 'serve', host.address])
+      const child = await startChild(cmd, args, (line) => line.startsWith('{"ready":true'), {
+        what: `probe server on ${p.name}`
+      })
+      servers.push(child)
+      const { port } = JSON.parse(child.lines.at(-1)!) as { port: number }
+      streams.push({ address: host.address, port, bytes: Math.round((bytes * p.upMbit) / sum) })
+    }
+    const [cmd, args] = bed.argv(bed.host('seeker'), process.execPath, [
+      ...tsFlags(),
+      probeScript,
+      'bulk-all',
+      JSON.stringify(streams)
+    ])
+    const { stdout } = await promisify(execFile)(cmd, args, { timeout: timeoutMs })
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as RawTransfer
+  } finally {
+    await Promise.allSettled(servers.map((c) => c.kill()))
+  }
+}
 
 /** Run scenario 2 on `bed`, made from {@link swarmSpec}. */
 export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<SwarmResult> {
   const fileSize = init.fileSize ?? ISSUE_FILE_SIZE
   const repetitions = Math.max(1, Math.round(init.repetitions ?? 2))
-  const minCap = Math.min(...SWARM_PROVIDERS.map((p) => p.upMbit))
-  const timeoutMs = Math.max(init.timeoutMs ?? 60_000, Math.ceil((2 * fileSize * 8) / (minCap * 1000)))
+  const timeoutMs = Math.max(init.timeoutMs ?? 60_000, Math.ceil((fileSize * 8) / (SLOWEST_MBIT * 1000)))
   const sha = await seededSha(fileSeed(PREFIX, 0), fileSize)
   const providers: Array<Child & ServeReady> = []
   const dir = await mkdtemp(join(tmpdir(), 'ikwan-swarm-'))
@@ -156,6 +201,8 @@ export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<Swar
       if (p.cids[0] !== cid) throw new Error(`provider ${SWARM_PROVIDERS[i]!.name} added another CID`)
     }
     note(`scenario 2: ${providers.length} providers serve ${fileSize / MiB} MiB as ${cid}`)
+    const raw = [await rawTransfer(bed, fileSize, timeoutMs)]
+    note(`scenario 2: 6 raw TCP streams: ${raw[0]!.mbit.toFixed(0)} Mbit/s`)
     const seeker = bed.host('seeker')
     const plan: SeekerPlan = {
       address: seeker.address,
@@ -203,6 +250,8 @@ export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<Swar
     const code = await exited
     seekerPid = undefined
     if (done == null) throw new Error(`the seeker exited (${code}) before it was done`)
+    raw.push(await rawTransfer(bed, fileSize, timeoutMs))
+    note(`scenario 2: 6 raw TCP streams again: ${raw[1]!.mbit.toFixed(0)} Mbit/s`)
     const rss = providers.map((p) => memoryOf(p.pid).rss)
     const addresses = new Map(SWARM_PROVIDERS.map((p) => [bed.host(p.name).address, p.name]))
     const peers = new Map<string, string>()
@@ -210,7 +259,7 @@ export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<Swar
       const id = p.multiaddrs[0]?.split('/p2p/')[1]
       if (id != null) peers.set(id, SWARM_PROVIDERS[i]!.name)
     })
-    return summarizeSwarm({ lines, done, fileSize, repetitions, timeoutMs, rss, addresses, peers })
+    return summarizeSwarm({ lines, done, fileSize, repetitions, timeoutMs, rss, addresses, peers, raw })
   } finally {
     if (seekerPid != null) process.kill(seekerPid, 'SIGKILL')
     await Promise.allSettled(providers.map((p) => p.kill()))
@@ -230,6 +279,8 @@ interface Collected {
   addresses: Map<string, string>
   /** provider name by peer id */
   peers: Map<string, string>
+  /** the raw TCP streams, before and after the seekers */
+  raw: RawTransfer[]
 }
 
 /** How one provider's link was used in one retrieval (from the seeker's TCP counters). */
@@ -278,6 +329,7 @@ function summarizeSwarm(c: Collected): SwarmResult {
   const limitName =
     `the sum of the 6 providers' upload caps, from the spec (the physical limit; the seeker's ` +
     `download is ${SWARM_SEEKER_LINK.downMbit} Mbit/s)`
+  const rawMbit = c.raw.reduce((s, r) => s + (r.bytes * 8) / (r.ms * 1000), 0) / c.raw.length
   const item2 = (f: Parameters<typeof row>[0]): BenchFigure & { item: number } => ({ item: 2, ...row(f) })
   const figures = [
     item2({
@@ -298,6 +350,17 @@ function summarizeSwarm(c: Collected): SwarmResult {
       unit: 'Mbit/s',
       better: 'higher',
       goal: "report: Helia's share of the sum of the upload caps"
+    }),
+    item2({
+      figure: `throughput against raw TCP, ${setting}`,
+      ours: mean(ours),
+      baseline: rawMbit,
+      baselineName:
+        "6 plain TCP streams at once (bench/wan/probe.ts, no libp2p), one from each provider, each its cap's " +
+        'share of the file, mean of one before and one after the seekers',
+      unit: 'Mbit/s',
+      better: 'higher',
+      goal: 'report'
     }),
     item2({
       figure: `throughput against plain Helia, ${setting}`,
@@ -322,6 +385,17 @@ function summarizeSwarm(c: Collected): SwarmResult {
     Object.values(l.tcp?.received ?? {}).reduce((s, b) => s + b, 0)
   const overhead = (ls: RetrievalLine[]): string =>
     (ls.reduce((s, l) => s + received(l), 0) / (ls.length * c.fileSize)).toFixed(2)
+  // what the seeker's CPU allows: the file over the CPU time it took, as if that were one core's
+  const cpuText = (all: RetrievalLine[]): string => {
+    const ls = all.filter((l) => l.ok && l.cpuMs != null)
+    if (ls.length === 0) return 'no retrieval done'
+    const cpu = ls.reduce((s, l) => s + (l.cpuMs ?? 0), 0) / ls.length
+    const wall = ls.reduce((s, l) => s + l.ms, 0) / ls.length
+    return (
+      `${(cpu / 1000).toFixed(1)} s in ${(wall / 1000).toFixed(1)} s ` +
+      `(${((c.fileSize * 8) / (cpu * 1000)).toFixed(0)} Mbit/s per CPU second)`
+    )
+  }
   const notes = [
     'scenario 2: no delay, jitter or loss on any link, so no delay line: it carries about 120–130 Mbit/s in all, ' +
       `under the caps' sum of ${sum} Mbit/s; the caps' queues (100 ms at each rate) are the only delay`,
@@ -329,6 +403,20 @@ function summarizeSwarm(c: Collected): SwarmResult {
       'so TCP/IP headers alone keep the payload under about 96% of the caps',
     `scenario 2: each provider's share of the bytes / its average rate over the retrieval against its cap ` +
       `(the seeker's TCP counters, mean of the retrievals): ours ${useText('ours')}; Helia ${useText('helia')}`,
+    "scenario 2: 6 raw TCP streams (one per provider, its cap's share of the file): " +
+      c.raw
+        .map(
+          (r) =>
+            `${r.mbit.toFixed(0)} Mbit/s, each stream's rate against its cap ` +
+            r.streams
+              .map((st) => {
+                const p = SWARM_PROVIDERS.find((x) => x.name === c.addresses.get(st.address))
+                return `${p?.name} ${((st.bytes * 8) / (st.ms * 1000) / (p?.upMbit ?? 1)).toFixed(2)}`
+              })
+              .join(', ')
+        )
+        .join('; after the seekers '),
+    `scenario 2: the seeker process's CPU time per retrieval done (all threads): ours ${cpuText(ours)}, Helia ${cpuText(helia)}`,
     `scenario 2: bytes received over TCP per byte of the file: ours ${overhead(ours)}, Helia ${overhead(helia)}`,
     `scenario 2: failures: ours ${ours.filter((l) => !l.ok).length}, Helia ${helia.filter((l) => !l.ok).length} ` +
       `of ${c.repetitions} (${c.timeoutMs / 1000} s each at most); RSS: seeker ${c.done.rss.toFixed(0)} MiB, ` +
@@ -342,6 +430,10 @@ function summarizeSwarm(c: Collected): SwarmResult {
   const trace = {
     providers: SWARM_PROVIDERS,
     limitMbit: limit,
+    raw: c.raw.map((r) => ({
+      ...r,
+      streams: r.streams.map((st) => ({ ...st, provider: c.addresses.get(st.address) }))
+    })),
     retrievals: c.lines.map((l, i) => ({
       seeker: l.seeker,
       n: l.n,
@@ -349,6 +441,7 @@ function summarizeSwarm(c: Collected): SwarmResult {
       ok: l.ok,
       error: l.error,
       mbit: mbit(l),
+      cpuMs: l.cpuMs,
       links: uses[i],
       servedBy: l.servedBy == null ? undefined : name(l.servedBy, c.peers),
       timeline: l.tcp?.samples.map((s) => ({ ms: Math.round(s.ms), received: name(s.received, c.addresses) }))
