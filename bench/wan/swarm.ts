@@ -220,6 +220,9 @@ export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<Swar
       datastoreDir: join(dir, 'datastore'),
       rerun: 0,
       helia: true,
+      // a connection that idled through the other seeker's turn may be gone (pings time out on
+      // busy cores), and neither seeker redials by itself
+      redial: true,
       tcpSampleMs: init.sampleMs ?? 1000
     }
     const planPath = join(dir, 'plan.json')
