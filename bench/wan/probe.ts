@@ -12,6 +12,9 @@
  * - `udp <address> <port> <n>`: n datagrams, then the server's count → `{"sent":n,"received":m}`.
  * - `bulk <address> <port> <bytes>`: the server sends `bytes` → `{"bytes","ms","mbit","steadyMbit"}`,
  *   steadyMbit being the rate of the last three quarters (past TCP's slow start).
+ * - `bulk-all '<json>'`: several `bulk`s at once, one connection each (`[{"address","port","bytes"}]`,
+ *   all connected before any is asked) → `{"bytes","ms","mbit","streams":[{"address","bytes","ms"}]}`,
+ *   `ms` from the requests to the last byte of the last stream.
  *
  * @packageDocumentation
  */
@@ -136,12 +139,43 @@ async function bulk(address: string, port: number, bytes: number): Promise<void>
   })
 }
 
+/** One stream of {@link bulkAll}. */
+export interface BulkStream {
+  address: string
+  port: number
+  bytes: number
+}
+
+async function bulkAll(streams: BulkStream[]): Promise<void> {
+  const conns = await Promise.all(streams.map((s) => open(s.address, s.port)))
+  const start = performance.now()
+  const done = await Promise.all(
+    conns.map(async ({ socket }, i) => {
+      let got = 0
+      socket.on('data', (d: Buffer) => {
+        got += d.byteLength
+      })
+      socket.write(`bulk ${streams[i]!.bytes}\n`)
+      await once(socket, 'end')
+      const ms = performance.now() - start
+      socket.destroy()
+      return { address: streams[i]!.address, bytes: got, ms }
+    })
+  )
+  const ms = performance.now() - start
+  const bytes = done.reduce((sum, d) => sum + d.bytes, 0)
+  print({ bytes, ms, mbit: (bytes * 8) / (ms * 1000), streams: done })
+}
+
 const [mode, address, port, n] = process.argv.slice(2)
 if (mode === 'serve' && address != null) await serve(address)
 else if (mode === 'rtt' && address != null) await rtt(address, Number(port), Number(n))
 else if (mode === 'udp' && address != null) await udp(address, Number(port), Number(n))
 else if (mode === 'bulk' && address != null) await bulk(address, Number(port), Number(n))
+else if (mode === 'bulk-all' && address != null) await bulkAll(JSON.parse(address) as BulkStream[])
 else {
-  process.stderr.write('usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n>\n')
+  process.stderr.write(
+    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>'\n"
+  )
   process.exit(2)
 }

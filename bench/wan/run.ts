@@ -13,7 +13,8 @@
  * `BENCH_WAN_CHURN_RETRIEVALS` (default 150, at most `BENCH_WAN_RETRIEVALS`: ours under churn,
  * scenario 3; 3 needs 1 in the same run, for its baseline),
  * `BENCH_OUT` (a folder to write the results to instead of bench/wan/), `BENCH_WAN_PREFIX` (the
- * testbeds' namespace prefix, default `ikbench`: runs side by side need their own).
+ * testbeds' namespace prefix, default `ikbench`: runs side by side need their own); scenario 2's
+ * own options (`BENCH_WAN_SWARM_MIB`, …) are in bench/wan/swarm.ts.
  *
  * @packageDocumentation
  */
@@ -25,6 +26,7 @@ import { note, positiveEnv, type ResultRow, resultHeader, writeResults } from '.
 import { copyResultsToReadme } from '../readme.ts'
 import { coldDhtInit, coldDhtSpec, runColdDht } from './cold-dht.ts'
 import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
+import { runSwarm, swarmEnv, swarmSpec } from './swarm.ts'
 import { Testbed } from './testbed.ts'
 
 /** The namespaces of the bench's testbeds: `ikbench-sw`, `ikbench-h1`, … (`BENCH_WAN_PREFIX`: another) */
@@ -33,6 +35,7 @@ const ISSUE_RETRIEVALS = 300
 
 const SCENARIOS: Record<number, string> = {
   1: 'heterogeneous providers',
+  2: 'swarm download',
   3: 'churn',
   4: 'cold DHT over latency',
   5: 'learning curve (from scenario 1)'
@@ -53,7 +56,6 @@ async function main(): Promise<void> {
     notes.push(`scaled: ${retrievals} retrievals per seeker instead of ${ISSUE_RETRIEVALS} (scenarios 1, 5)`)
   }
   if (only.length > 0) notes.push(`only scenario${only.length === 1 ? '' : 's'} ${only.join(', ')}`)
-  notes.push('scenario 2 (swarm download) is not written yet')
   const churnRetrievals = positiveEnv('BENCH_WAN_CHURN_RETRIEVALS', Math.min(retrievals, 150))
   const rows: ResultRow[] = []
   const failed: string[] = []
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       )
     }
   }
+  if (wanted(2)) await onTestbed(2, (bed) => runSwarm(bed, { ...swarmEnv(), timeoutMs }), swarmSpec())
   if (wanted(4)) {
     const dht = coldDhtInit(timeoutMs)
     await onTestbed(4, (bed) => runColdDht(bed, dht.init), coldDhtSpec(dht.init.hosts))

@@ -26,6 +26,7 @@ import { alternate, hashStream, memoryOf, sleep } from '../common.ts'
 import { plainHelia } from '../helia.ts'
 import { forgetAll, poke, RESEND_WINDOW_MS } from '../unreliable.ts'
 import { ourPeer } from './peers.ts'
+import { sampleTcp, type TcpTimeline } from './tcp-bytes.ts'
 
 /** What the seeker is given (a JSON file). */
 export interface SeekerPlan {
@@ -51,6 +52,11 @@ export interface SeekerPlan {
    * and come back (churn), and neither seeker redials a peer by itself @default false
    */
   redial?: boolean
+  /**
+   * record the bytes each seeker received over TCP from each address during each retrieval,
+   * sampled every this many ms (bench/wan/tcp-bytes.ts) @default undefined: not recorded
+   */
+  tcpSampleMs?: number
 }
 
 /** Who retrieves: ours, plain Helia, ours again with the reputation of the first run. */
@@ -67,6 +73,10 @@ export interface RetrievalLine {
   error?: string
   /** ours: bytes each provider (peer id) served during this retrieval, from the reputation records */
   servedBy?: Record<string, number>
+  /** bytes received over TCP from each address during this retrieval (if the plan asks) */
+  tcp?: TcpTimeline
+  /** CPU time the seeker process used during this retrieval (user + system, all threads), ms */
+  cpuMs?: number
 }
 
 /** The last line. */
@@ -170,6 +180,8 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
     }
     if (plan.redial === true) seeker.redial()
     const before = seeker.served?.()
+    const sampler = plan.tcpSampleMs == null ? undefined : await sampleTcp(plan.tcpSampleMs)
+    const cpu = process.cpuUsage()
     const start = performance.now()
     let ok = false
     let error: string | undefined
@@ -181,6 +193,9 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       error = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 200)
     }
     const ms = performance.now() - start
+    const used = process.cpuUsage(cpu)
+    const cpuMs = (used.user + used.system) / 1000
+    const tcp = await sampler?.stop()
     seeker.lastAsked.set(file, performance.now())
     let servedBy: Record<string, number> | undefined
     if (before != null) {
@@ -190,7 +205,17 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
         if (delta > 0) servedBy[peer] = delta
       }
     }
-    print({ seeker: seeker.name, n: seeker.done++, file, ms, ok, error, servedBy } satisfies RetrievalLine)
+    print({
+      seeker: seeker.name,
+      n: seeker.done++,
+      file,
+      ms,
+      ok,
+      error,
+      servedBy,
+      tcp,
+      cpuMs
+    } satisfies RetrievalLine)
     await seeker.forget()
   }
 }
@@ -224,6 +249,13 @@ async function main(plan: SeekerPlan): Promise<void> {
   print({ done: true, reputation, rss: memoryOf(process.pid).rss } satisfies SeekerDone)
 }
 
+// a rejection nobody handled (a library's, after a retrieval ended) is reported, not fatal: the
+// retrievals already printed stand, and the next ones still run
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(
+    `seeker: unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}\n`
+  )
+})
 const path = process.argv[2]
 if (path == null) {
   process.stderr.write('usage: node bench/wan/seeker.ts <plan.json>\n')
