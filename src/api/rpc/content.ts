@@ -3,7 +3,7 @@ import { createGzip } from 'node:zlib'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { type CIDOrPath, parseCIDPath, toKitError } from '../../cids.ts'
 import { ADD_PROGRESS_INCREMENT_BYTES, API_MAX_SYMLINK_TARGET_BYTES, ROLES } from '../../constants.ts'
-import { InvalidParametersError } from '../../errors.ts'
+import { InvalidParametersError, isErrorNamed } from '../../errors.ts'
 import { parseMfsPath } from '../../fs/mfs.ts'
 import type { AddResult } from '../../kit/index.ts'
 import {
@@ -124,7 +124,8 @@ const add: Handler = async (ctx) => {
     if (toFiles != null && toFiles !== '' && root != null) await addToFiles(ctx, root, toFiles)
   } catch (err) {
     if (out != null) return failStream(ctx.res, err)
-    if (files === 0)
+    // no part at all (and not a body refused for its size): Kubo's message
+    if (files === 0 && !isErrorNamed(err, 'PayloadTooLargeError'))
       throw new InvalidParametersError('argument "path" is required: send files as multipart parts')
     throw err
   }

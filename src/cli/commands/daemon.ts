@@ -122,9 +122,12 @@ export function registerDaemon(program: Command): void {
           })
         }
         const kit = await openKit(globals, { network: globals.offline !== true, role: opts.role })
+        // `daemon --api` is where it listens; the program's global `--api` (the daemon another
+        // command talks to) takes the same flag when it comes first
+        const listen = opts.api ?? globals.api
         await runDaemon(kit, {
           signal: shutdown.signal,
-          ...(opts.api == null ? {} : { api: { listen: opts.api } })
+          ...(listen == null ? {} : { api: { listen } })
         })
       } finally {
         shutdown.dispose()
