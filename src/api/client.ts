@@ -122,7 +122,14 @@ function isErrorLine(value: unknown): value is { Message: string; Name?: string;
 export async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
   let rest = ''
   const parse = (line: string): unknown => {
-    const value: unknown = JSON.parse(line)
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch (err) {
+      throw new DaemonUnreachableError(`the daemon answered a line that is not JSON: ${line.slice(0, 80)}`, {
+        cause: err
+      })
+    }
     if (isErrorLine(value)) throw errorFrom(0, value, value.Message)
     return value
   }
