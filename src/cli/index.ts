@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-import { Command, Option } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
+import { errorResponse } from '../api/http.ts'
 import { TimeoutError } from '../errors.ts'
 import { VERSION } from '../version.ts'
 import { registerAdd } from './commands/add.ts'
@@ -77,6 +78,29 @@ export function createProgram(): Command {
   return program
 }
 
+/** True when the command line asks for JSON output (`--json`, `--enc json`, `--enc=json`; before `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const args = argv.slice(2)
+  const end = args.indexOf('--')
+  const own = end === -1 ? args : args.slice(0, end)
+  return own.some((a, i) => a === '--json' || a === '--enc=json' || (a === '--enc' && own[i + 1] === 'json'))
+}
+
+/** A failure as Kubo's error object: `{Message, Code, Type: 'error'}` (Code 1: bad usage), plus our `Name`. */
+function errorJson(
+  err: unknown,
+  message: string
+): { Message: string; Code: number; Type: 'error'; Name?: string } {
+  const usage = err instanceof CommanderError || (err instanceof Error && err.name === 'UsageError')
+  const { body } = errorResponse(err)
+  return {
+    Message: message.replace(/^Error: /, ''),
+    Code: usage ? 1 : body.Code,
+    Type: 'error',
+    ...(err instanceof Error && !(err instanceof CommanderError) ? { Name: err.name } : {})
+  }
+}
+
 /**
  * Parse and run, failing with {@link TimeoutError} once `--timeout` passes (what the command
  * still holds open goes with the process: `bin.ts` exits a failed command).
@@ -137,7 +161,10 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   if (!failed && stray.length === 0) return 0
   const err = failed ? failure : stray[0]
   const { message, exitCode } = reportFor(err)
-  if (message != null) process.stderr.write(`${message}\n`)
+  if (message != null) {
+    // with --json / --enc json the one line is Kubo's error object, for scripts that parse it
+    process.stderr.write(wantsJson(argv) ? `${JSON.stringify(errorJson(err, message))}\n` : `${message}\n`)
+  }
   if (process.env.DEBUG != null) {
     for (const e of [err, ...stray.filter((s) => s !== err)]) {
       if (e instanceof Error && e.stack != null) process.stderr.write(`${e.stack}\n`)
