@@ -7,7 +7,9 @@
  */
 import { CarBlockIterator } from '@ipld/car/iterator'
 import { CarWriter } from '@ipld/car/writer'
+import * as dagPb from '@ipld/dag-pb'
 import type { AbortOptions } from '@libp2p/interface'
+import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 import { verifyBlock } from '../blocks/verify.ts'
 import { InvalidCarError, IpfsKitError, PayloadTooLargeError } from '../errors.ts'
@@ -37,10 +39,36 @@ export function checkBlockSize(size: number, allowBigBlock: boolean | undefined)
 }
 
 /**
+ * The links `dag-scope=entity` follows from a block, as the trustless gateway spec says: every
+ * link of a UnixFS file (the whole file), only the shard links of a HAMT-sharded folder (its
+ * entries, never the children), and none for a plain folder, a symlink or any other codec
+ * (the entity is that one block).
+ */
+function entityLinks(cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== dagPb.code) return []
+  const node = dagPb.decode(bytes)
+  if (node.Data == null) return []
+  let unixfs: UnixFS
+  try {
+    unixfs = UnixFS.unmarshal(node.Data)
+  } catch {
+    return []
+  }
+  if (unixfs.type === 'file' || unixfs.type === 'raw') return node.Links.map((l) => l.Hash)
+  if (unixfs.type === 'hamt-sharded-directory') {
+    // a link named by the bucket prefix alone leads to a sub-shard; longer names are entries
+    const prefix = (Number(unixfs.fanout ?? 256n) - 1).toString(16).length
+    return node.Links.filter((l) => (l.Name ?? '').length === prefix).map((l) => l.Hash)
+  }
+  // a folder or a symlink: the block alone
+  return []
+}
+
+/**
  * The blocks of the DAG under `root`, depth first, each once (Kubo's "strict DAG-traversal,
- * first-seen, order"): only the root for `block`, everything for `all` and `entity` (a UnixFS
- * file is its whole DAG; for a folder this is more than the spec's `entity`, never less).
- * Links are followed in dag-pb, dag-cbor and dag-json blocks.
+ * first-seen, order"): only the root for `block`, the root's entity for `entity` (see
+ * {@link entityLinks}), everything for `all`. Links are followed in dag-pb, dag-cbor and
+ * dag-json blocks.
  */
 export async function* dagBlocks(
   root: CID,
@@ -57,8 +85,8 @@ export async function* dagBlocks(
     const bytes = await get(cid)
     yield { cid, bytes }
     if (scope === 'block') return
-    const links = blockLinks(cid, bytes)
-    for (let i = links.length - 1; i >= 0; i--) stack.push((links[i] as { cid: CID }).cid)
+    const links = scope === 'entity' ? entityLinks(cid, bytes) : blockLinks(cid, bytes).map((l) => l.cid)
+    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i] as CID)
   }
 }
 

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { get as httpGet } from 'node:http'
 import { after, before, describe, it } from 'node:test'
+import { CarReader } from '@ipld/car/reader'
 import { extract } from 'tar-stream'
 import { pseudoRandomBytes, tempDir } from '../helpers.ts'
 import { type ApiNode, apiNode, connect } from './helpers.ts'
@@ -139,6 +140,32 @@ describe('gateway content types, filename, tar and roots', () => {
     const bad = await fetchGateway(`/ipfs/${folder}?format=zip`)
     assert.equal(bad.status, 400)
     assert.match(await bad.text(), /use raw, car or tar/)
+  })
+
+  it('dag-scope=entity: a folder is its own block, a file its whole DAG, the path blocks first', async () => {
+    const car = async (path: string): Promise<string[]> => {
+      const res = await fetchGateway(`${path}?format=car&dag-scope=entity`)
+      assert.equal(res.status, 200)
+      const reader = await CarReader.fromBytes(new Uint8Array(await res.arrayBuffer()))
+      const cids: string[] = []
+      for await (const block of reader.blocks()) cids.push(block.cid.toString())
+      return cids
+    }
+    // the folder's own block: none of its children
+    assert.deepEqual(await car(`/ipfs/${sub}`), [sub])
+    // through a path: the blocks on the way, then the entity
+    assert.deepEqual(await car(`/ipfs/${folder}/a`), [folder, sub])
+    // a file: every block of it (an 8 MiB file is a root and 32 leaves)
+    const big = await car(`/ipfs/${cids.big}`)
+    assert.equal(big[0], cids.big)
+    assert.equal(big.length, 1 + 32)
+    assert.equal(new Set(big).size, big.length)
+    // dag-scope=all of the folder takes its children too
+    const all = await fetchGateway(`/ipfs/${sub}?format=car&dag-scope=all`)
+    const reader = await CarReader.fromBytes(new Uint8Array(await all.arrayBuffer()))
+    let blocks = 0
+    for await (const _ of reader.blocks()) blocks++
+    assert.equal(blocks, 3)
   })
 
   for (const where of ['held here', 'fetched from a peer'] as const) {
