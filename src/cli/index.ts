@@ -83,7 +83,13 @@ function wantsJson(argv: readonly string[]): boolean {
   const args = argv.slice(2)
   const end = args.indexOf('--')
   const own = end === -1 ? args : args.slice(0, end)
-  return own.some((a, i) => a === '--json' || a === '--enc=json' || (a === '--enc' && own[i + 1] === 'json'))
+  // after `config`, `--json` is Kubo's "the value is JSON", not the output encoding
+  return own.some(
+    (a, i) =>
+      (a === '--json' && !own.slice(0, i).includes('config')) ||
+      a === '--enc=json' ||
+      (a === '--enc' && own[i + 1] === 'json')
+  )
 }
 
 /** A failure as Kubo's error object: `{Message, Code, Type: 'error'}` (Code 1: bad usage), plus our `Name`. */
