@@ -125,7 +125,15 @@ describe('fuzzed CLI arguments', () => {
       const lines = r.stderr.split('\n').filter((l) => l !== '')
       assert.equal(r.code, 1, `ipfs-kit ${JSON.stringify(r.args)} exited ${r.code}`)
       assert.equal(lines.length, 1, `ipfs-kit ${JSON.stringify(r.args)}: ${JSON.stringify(r.stderr)}`)
-      assert.match(lines[0]!, /^Error: \S/, `ipfs-kit ${JSON.stringify(r.args)}`)
+      // `Error: …`, or with --json / --enc json Kubo's error object
+      const line = lines[0]!
+      const json = line.startsWith('{')
+        ? (JSON.parse(line) as { Type?: string; Message?: string })
+        : undefined
+      assert.ok(
+        /^Error: \S/.test(line) || (json?.Type === 'error' && (json.Message ?? '') !== ''),
+        `ipfs-kit ${JSON.stringify(r.args)}: ${line}`
+      )
     }
     assert.equal(results.length, BINARY_RUNS)
     assert.ok(BIN.endsWith('bin.js'))
