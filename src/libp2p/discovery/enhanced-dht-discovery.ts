@@ -508,7 +508,16 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
         limit: options.probeLimit ?? DISCOVERY_CONNECTED_PROBE_LIMIT,
         timeoutMs: options.probeTimeoutMs ?? DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS
       }
-      for await (const p of merge(this.#probeConnected(cid, probe, signal), this.#queryDht(cid, signal))) {
+      // the probe's want-haves are answered whether or not this caller still listens: they run
+      // to their own timeout (or the caller's deadline) and every answer is kept
+      const probeSignal = AbortSignal.any([
+        this.#stopController.signal,
+        ...(options.signal == null ? [] : [options.signal])
+      ])
+      for await (const p of merge(
+        this.#probeConnected(cid, probe, probeSignal, signal),
+        this.#queryDht(cid, signal)
+      )) {
         if (!emit(p)) continue
         this.#counters.providersFound[p.provenance]++
         this.providers.add(cid, p)
@@ -523,11 +532,18 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     if (found.length > 0) this.#cache.set(cid, found)
   }
 
-  /** Ask the best connected peers whether they have `cid` (bitswap want-have). */
+  /**
+   * Ask the best connected peers whether they have `cid` (bitswap want-have). The want-haves
+   * live until `probe.timeoutMs` or `signal`, not only while the caller listens (`listening`),
+   * and every answer is recorded as a provider: a caller that has what it needed after the first
+   * answer (the block of a DAG's root) stops listening, and the DAG's session finds the others (a peer asked
+   * again within a few seconds may not answer: bitswap servers do not repeat themselves).
+   */
   async *#probeConnected(
     cid: CID,
     probe: { limit: number; timeoutMs: number },
-    signal: AbortSignal
+    signal: AbortSignal,
+    listening: AbortSignal
   ): AsyncGenerator<Provider> {
     const libp2p = this.#libp2p()
     const connections = libp2p.getConnections()
@@ -556,7 +572,10 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       recent
         .track(p.id, cid, async () => wantList.wantSessionPresence(cid, p.id, { signal: probeSignal }))
         .then((presence) => {
-          if (presence.has) answers.push({ ...p, provenance: 'bitswap' })
+          if (!presence.has) return
+          const provider: Provider = { ...p, provenance: 'bitswap' }
+          this.providers.add(cid, provider)
+          if (!listening.aborted) answers.push(provider)
         })
         .catch(() => {})
         .finally(() => {

@@ -1,7 +1,7 @@
 /**
- * Exploration and proven peers: a seeker that has only ever been served by one provider learns
- * about the other connected holders through side requests (no retrieval waits for them), and
- * once they are proven the blocks of a DAG spread over them by load.
+ * Exploration and proven peers: a seeker learns about the connected holders of a DAG from the
+ * answers to its root's want-have, and with exploration also through side requests (no
+ * retrieval waits for them); once they are proven the blocks of a DAG spread over them by load.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -66,7 +66,7 @@ describe('exploration of connected peers', () => {
   })
 
   for (const exploreProbability of [0, 1]) {
-    it(`exploreProbability ${exploreProbability}: ${exploreProbability === 0 ? 'no side requests, one provider serves all 60 blocks' : 'every holder gets a record and the blocks spread over them'}`, async () => {
+    it(`exploreProbability ${exploreProbability}: ${exploreProbability === 0 ? 'no side requests, and the blocks still spread over the holders that answered the root' : 'every holder gets a record and the blocks spread over them'}`, async () => {
       const { seeker, discovery, router, attempts } = await seekerWith(providers, exploreProbability)
       nodes.push(seeker, discovery, router)
       for (const { cid, bytes } of files) {
@@ -87,21 +87,18 @@ describe('exploration of connected peers', () => {
       const servers = providers.filter((p) => served(p.peerId) > 0).length
       if (exploreProbability === 0) {
         assert.equal(explored.length, 0, 'no side requests')
-        // one provider serves all 60 blocks (12 files of 5): nothing is learnt of the others
-        const servedBlocks = providers.map((p) => discovery.reputation.stats(p.peerId)?.bytesServed ?? 0)
-        const total = files.reduce((n, f) => n + f.bytes.byteLength, 0)
-        assert.equal(
-          servers,
-          1,
-          `one provider was asked for every block (${providers.map((p) => served(p.peerId))})`
+        // without side requests the holders are still learnt: each answers the want-have of a
+        // DAG's root lookup, and is recorded as a provider of the root though the root came from
+        // one of them (test/libp2p/routing/session-spread.test.ts)
+        assert.ok(
+          servers >= 2,
+          `the blocks went to ${servers} providers, not one (${providers.map((p) => served(p.peerId))})`
         )
-        assert.equal(Math.max(...observed), BLOCKS, `it served all ${BLOCKS} blocks`)
         assert.equal(
-          observed.filter((o) => o === 0).length,
-          providers.length - 1,
-          'the others were never asked'
+          observed.reduce((n, o) => n + o, 0),
+          BLOCKS,
+          `one outcome per block, ${BLOCKS} in all: no block was asked twice without a hedge`
         )
-        assert.ok(Math.max(...servedBlocks) > total, 'every byte came from it (with the roots)')
       } else {
         assert.ok(explored.length > 0, 'side requests were sent')
         for (const p of providers) {
