@@ -61,12 +61,19 @@ function boxoSizes(data: Uint8Array): number[] {
   }
 }
 
-/** The chunks of `data` fed to the splitter in pieces of `piece` bytes. */
+/**
+ * The chunks of `data` fed to the splitter in pieces of `piece` bytes, checking that it never
+ * holds more than one maximum-size chunk, whatever the size of the pieces.
+ */
 function split(data: Uint8Array, piece: number): Uint8Array[] {
   const splitter = new BuzhashSplitter()
   const chunks: Uint8Array[] = []
-  for (let at = 0; at < data.length; at += piece) chunks.push(...splitter.push(data.subarray(at, at + piece)))
+  for (let at = 0; at < data.length; at += piece) {
+    chunks.push(...splitter.push(data.subarray(at, at + piece)))
+    assert.ok(splitter.held < MAX, `${splitter.held} bytes held`)
+  }
   chunks.push(...splitter.end())
+  assert.equal(splitter.held, 0)
   return chunks
 }
 
