@@ -799,6 +799,18 @@ export const DEFAULT_RABIN_AVG_BYTES = 256 * KiB
 /** Smallest `min` of Kubo's `rabin-<min>-<avg>-<max>`: 16 bytes. */
 export const RABIN_MIN_LIMIT_BYTES = 16
 
+/** Kubo's buzhash chunker (`--chunker=buzhash`): no chunk but a file's last is smaller (128 KiB). */
+export const BUZHASH_MIN_BYTES = 128 * KiB
+
+/** Kubo's buzhash chunker: no chunk is larger (512 KiB). */
+export const BUZHASH_MAX_BYTES = 512 * KiB
+
+/** Kubo's buzhash chunker: the rolling hash covers the last this many bytes (one bit of rotation each). */
+export const BUZHASH_WINDOW_BYTES = 32
+
+/** Kubo's buzhash chunker cuts where the low 17 bits of the rolling hash are all zero (128 KiB on average past the minimum). */
+export const BUZHASH_MASK = 2 ** 17 - 1
+
 /** Kubo's trickle layout (`--trickle`): each depth repeats this many times before it grows. */
 export const TRICKLE_LAYER_REPEAT = 4
 

@@ -1,6 +1,6 @@
 /**
  * Kubo's `add` settings, checked and resolved before anything is read: the chunker spec
- * (`size-<n>`, `rabin`, `rabin-<avg>`, `rabin-<min>-<avg>-<max>`), the hash function by its
+ * (`size-<n>`, `rabin`, `rabin-<avg>`, `rabin-<min>-<avg>-<max>`, `buzhash`), the hash function by its
  * multihash name, and how they combine with the CID version and raw leaves. Pure functions with
  * Kubo's rules and messages: the CLI checks its flags with them before a node starts, and the
  * kit applies them.
@@ -25,6 +25,8 @@ export type ChunkerSpec =
   | { type: 'size'; size: number }
   /** content-defined chunks (Kubo's rabin fingerprinting), sizes in bytes */
   | { type: 'rabin'; min: number; avg: number; max: number }
+  /** content-defined chunks of 128 to 512 KiB (Kubo's buzhash, which takes no sizes) */
+  | { type: 'buzhash' }
 
 /** Kubo's `strconv.Atoi`: an optional sign, then decimal digits. */
 function atoi(text: string, spec: string): number {
@@ -46,11 +48,10 @@ function rabinPart(part: string, label: string, position: string, spec: string):
 }
 
 /**
- * Kubo's `--chunker`: `size-<bytes>`, `rabin`, `rabin-<avg>` or `rabin-<min>-<avg>-<max>`
- * (`default` or empty: `size-262144`), with Kubo's limits and messages. `buzhash` is refused:
- * no kept JavaScript implementation cuts where Kubo's does.
+ * Kubo's `--chunker`: `size-<bytes>`, `rabin`, `rabin-<avg>`, `rabin-<min>-<avg>-<max>` or
+ * `buzhash` (`default` or empty: `size-262144`), with Kubo's limits and messages.
  *
- * @throws {InvalidParametersError} for a spec Kubo refuses, or `buzhash`
+ * @throws {InvalidParametersError} for a spec Kubo refuses
  * @example
  * ```ts
  * parseChunker('rabin') // { type: 'rabin', min: 87381, avg: 262144, max: 393216 }
@@ -68,11 +69,7 @@ export function parseChunker(spec: string): ChunkerSpec {
     }
     return { type: 'size', size }
   }
-  if (spec === 'buzhash') {
-    throw new InvalidParametersError(
-      'chunker "buzhash" is not supported: no kept JavaScript implementation cuts where Kubo\'s does; use size-<bytes> or rabin[-<min>-<avg>-<max>]'
-    )
-  }
+  if (spec === 'buzhash') return { type: 'buzhash' }
   if (spec !== 'rabin' && !spec.startsWith('rabin-')) {
     throw new InvalidParametersError(`unrecognized chunker option: ${spec}`)
   }

@@ -4,6 +4,7 @@ import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
 import type { MultihashHasher } from 'multiformats/hashes/interface'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { DEFAULT_MAX_CHILDREN_PER_NODE, TRICKLE_LAYER_REPEAT } from '../constants.ts'
+import { buzhash } from './buzhash.ts'
 import { type ChunkerSpec, type ImportSettings, resolveImport } from './import-options.ts'
 
 /** Options of every add, as Kubo's `ipfs add` flags. */
@@ -15,8 +16,8 @@ export interface AddOptions extends ImportSettings {
   /** fixed chunk size in bytes (or use `chunker`) @default DEFAULT_CHUNK_SIZE (256 KiB) */
   chunkSize?: number
   /**
-   * Kubo's chunker spec: `size-<bytes>`, `rabin`, `rabin-<avg>` or `rabin-<min>-<avg>-<max>`
-   * (see `parseChunker` in `import-options.ts`) @default `size-262144`
+   * Kubo's chunker spec: `size-<bytes>`, `rabin`, `rabin-<avg>`, `rabin-<min>-<avg>-<max>` or
+   * `buzhash` (see `parseChunker` in `import-options.ts`) @default `size-262144`
    */
   chunker?: string
   /** Kubo's trickle layout instead of the balanced one (`--trickle`) @default false */
@@ -49,6 +50,7 @@ export interface KuboImport {
 
 function chunkerOf(spec: ChunkerSpec): Chunker {
   if (spec.type === 'size') return fixedSize({ chunkSize: spec.size })
+  if (spec.type === 'buzhash') return buzhash()
   return rabin({ minChunkSize: spec.min, avgChunkSize: spec.avg, maxChunkSize: spec.max })
 }
 

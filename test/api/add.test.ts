@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { MemoryBlockstore } from 'blockstore-core'
+import { importer } from 'ipfs-unixfs-importer'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { lines } from '../../src/api/client.ts'
-import { tempDir } from '../helpers.ts'
+import { type AddOptions, kuboImporterOptions } from '../../src/kit/importer.ts'
+import { pseudoRandomBytes, tempDir } from '../helpers.ts'
 import { type ApiNode, apiNode } from './helpers.ts'
 
 const enc = new TextEncoder()
@@ -82,8 +85,49 @@ describe('HTTP RPC add: Kubo options, streaming', () => {
       KuboRPCClient['add']
     >[1])
     assert.equal(b32.cid.toString(), 'bafybeibyosqxljd2eptb4ebbtvk7pb4aoxzqa6ttdsflty6rsslz5y6i34')
-    await assert.rejects(client.add('x', { chunker: 'buzhash' }), /buzhash" is not supported/)
+    assert.equal(
+      (await client.add(HELLO_WORLDS, { chunker: 'buzhash' })).cid.toString(),
+      'QmVr26fY1tKyspEJBniVhqxQeEjhF78XerGiqWAwraVLQH'
+    )
+    await assert.rejects(client.add('x', { chunker: 'buzhash-1' }), /unrecognized chunker option: buzhash-1/)
     await assert.rejects(client.add('x', { hashAlg: 'sha3-256' }), /"sha3-256" is not supported/)
+  })
+
+  it("/api/v0/add?chunker=buzhash: Kubo's CIDs (kubo#6953) and Kubo's cuts of a multi-chunk file", async () => {
+    /** The root CID of one file added over raw HTTP with `query`. */
+    const add = async (query: string, content: string | Uint8Array): Promise<string> => {
+      const form = new FormData()
+      form.append('file', new Blob([content]), 'file.bin')
+      const res = await fetch(`${node.url}/api/v0/add?${query}`, { method: 'POST', body: form })
+      assert.equal(res.status, 200)
+      const entries = (await res.text()).trim().split('\n')
+      return (JSON.parse(entries.at(-1)!) as { Hash: string }).Hash
+    }
+    /** The root CID of the same bytes imported here, with nothing but the importer and these options. */
+    const imported = async (content: Uint8Array, options: AddOptions): Promise<string> => {
+      let root = ''
+      for await (const entry of importer(
+        [{ content }],
+        new MemoryBlockstore(),
+        kuboImporterOptions(options)
+      )) {
+        root = entry.cid.toString()
+      }
+      return root
+    }
+    // `yes "foo" | head -n 40000`: no cut in it, one leaf
+    const foo = 'foo\n'.repeat(40_000)
+    assert.equal(await add('chunker=buzhash', foo), 'QmcNJ4CKYGuya2ndNr9ymV7oQsT4S69SdwmTzaiW7c9vAC')
+    assert.equal(
+      await add('chunker=buzhash&cid-version=1', foo),
+      'bafkreigqq7maj23te3dkn4j76n7haab7lgmdz5fztubrdgsv44k4vyipsa'
+    )
+    // several chunks of 128 to 512 KiB: the same root as the importer fed Kubo's cuts
+    const big = pseudoRandomBytes(1_500_000, 17)
+    const expected = await imported(big, { chunker: 'buzhash' })
+    assert.notEqual(expected, await imported(big, {}), 'buzhash cuts elsewhere than fixed 256 KiB chunks')
+    assert.equal(await add('chunker=buzhash', big), expected)
+    assert.deepEqual(await node.kit.ipfsCat(expected), big)
   })
 
   it("kubo-rpc-client's progress callback: Kubo's Bytes every 256 KiB and at the end", async () => {

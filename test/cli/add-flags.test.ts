@@ -87,7 +87,6 @@ describe('ipfs-kit add: Kubo flags', () => {
       await run(kit('add', '-Q', '--chunker', 'rabin-12-512-1024', hello)),
       /^Error: rabin min must be greater than 16$/
     )
-    assertOneError(await run(kit('add', '--chunker', 'buzhash', hello)), /"buzhash" is not supported/)
     // a multi-chunk rabin file reads back whole
     const big = join(scratch.work, 'big.bin')
     const bytes = Buffer.alloc(300 * 1024)
@@ -178,5 +177,33 @@ describe('ipfs-kit add: Kubo flags', () => {
     assert.match(notes[0] ?? '', LEECHER_NOTE)
     for (const quiet of ['-q', '-Q']) assert.equal((await run(kit('add', quiet, hello))).stderr, '', quiet)
     assert.equal((await run(kit('add', '-n', hello))).stderr, '', 'nothing stored: nothing to provide')
+  })
+
+  it("--chunker=buzhash: Kubo's CIDs (t0040, kubo#6953), a multi-chunk file read back whole", async () => {
+    assert.equal(await ok(kit('add', '-q', '--chunker=buzhash', hello)), `${HELLO_WORLDS_CID}\n`)
+    // `yes "foo" | head -n 40000`: one chunk, Kubo's leaf
+    const foo = join(scratch.work, 'foo.txt')
+    await writeFile(foo, 'foo\n'.repeat(40_000))
+    assert.equal(
+      await ok(kit('add', '-q', '--chunker', 'buzhash', foo)),
+      'QmcNJ4CKYGuya2ndNr9ymV7oQsT4S69SdwmTzaiW7c9vAC\n'
+    )
+    assert.equal(
+      await ok(kit('add', '-q', '--chunker=buzhash', '--cid-version=1', foo)),
+      'bafkreigqq7maj23te3dkn4j76n7haab7lgmdz5fztubrdgsv44k4vyipsa\n'
+    )
+    // 1.2 MiB with a run of zero bytes: chunks cut by content, not at 256 KiB
+    const big = join(scratch.work, 'buz.bin')
+    const bytes = Buffer.alloc(1200 * 1024)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + (i >>> 9)) % 251
+    bytes.fill(0, 200_000, 200_032)
+    await writeFile(big, bytes)
+    const cid = (await ok(kit('add', '-q', '--chunker=buzhash', big))).trim()
+    assert.notEqual(cid, (await ok(kit('add', '-q', '-n', big))).trim())
+    assert.deepEqual((await run(kit('cat', cid))).stdout, bytes)
+    assertOneError(
+      await run(kit('add', '--chunker', 'buzhash-64', hello)),
+      /^Error: unrecognized chunker option: buzhash-64$/
+    )
   })
 })

@@ -1,6 +1,6 @@
 /**
- * `add`'s Kubo options in the kit: chunkers (size, rabin), the trickle layout and hash functions
- * give Kubo's CIDs where Kubo's own tests publish them (t0040-add-and-cat.sh, test/cli/add_test.go),
+ * `add`'s Kubo options in the kit: chunkers (size, rabin; buzhash in buzhash.test.ts), the trickle
+ * layout and hash functions give Kubo's CIDs where Kubo's own tests publish them (t0040-add-and-cat.sh, test/cli/add_test.go),
  * refuse what Kubo refuses with Kubo's messages, and build the DAGs they promise.
  */
 import assert from 'node:assert/strict'
@@ -50,7 +50,13 @@ describe("add options: Kubo's chunkers, layouts and hashes", () => {
 
   it("a small file under every chunker and the trickle layout: Kubo's CIDs (t0040)", async () => {
     const { kit } = suite
-    for (const chunker of ['size-64', 'rabin', 'rabin-36-512-1024', 'rabin-min:36-avg:512-max:1024']) {
+    for (const chunker of [
+      'size-64',
+      'rabin',
+      'rabin-36-512-1024',
+      'rabin-min:36-avg:512-max:1024',
+      'buzhash'
+    ]) {
       assert.equal((await kit.ipfsAddBytes(HELLO_WORLDS, { chunker })).Hash, HELLO_WORLDS_CID, chunker)
     }
     // `ipfs add -t`: a trickle root above the one leaf, a leaf typed `raw`
@@ -192,7 +198,7 @@ describe("add options: Kubo's chunkers, layouts and hashes", () => {
       [{ chunker: 'rabin-1-2' }, /incorrect format \(expected 'rabin'/],
       [{ chunker: 'rabin-avg:16-avg:32-max:64' }, /first label must be min/],
       [{ chunker: 'size-x' }, /"x" is not a whole number/],
-      [{ chunker: 'buzhash' }, /buzhash" is not supported/],
+      [{ chunker: 'buzhash-1024' }, /unrecognized chunker option: buzhash-1024/],
       [{ chunker: 'fastcdc' }, /unrecognized chunker option: fastcdc/],
       [{ hash: 'md5' }, /unrecognized hash function: "md5"/],
       [{ hash: 'sha3-256' }, /"sha3-256" is not supported by ipfs-kit's add/, 'UnsupportedHasherError'],

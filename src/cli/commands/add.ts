@@ -106,7 +106,7 @@ export function registerAdd(program: Command): void {
     .option('--no-raw-leaves', 'dag-pb leaf blocks (the default with CIDv0); also --raw-leaves=false')
     .option(
       '--chunker <spec>',
-      'chunking: size-<bytes> (default size-262144), rabin, rabin-<avg> or rabin-<min>-<avg>-<max>'
+      'chunking: size-<bytes> (default size-262144), rabin, rabin-<avg>, rabin-<min>-<avg>-<max> or buzhash'
     )
     .option('-t, --trickle', "Kubo's trickle DAG layout instead of the balanced one")
     .option('--no-trickle', 'the balanced layout (the default); also --trickle=false')
