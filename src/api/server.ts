@@ -13,6 +13,7 @@ import {
   API_MAX_PUBSUB_BODY_BYTES,
   API_MAX_SMALL_BODY_BYTES,
   API_REQUEST_TIMEOUT_MS,
+  CLUSTER_REST_PREFIX,
   DASHBOARD_POLL_INTERVAL_MS,
   DEFAULT_API_MAX_BODY_BYTES,
   DEFAULT_API_MAX_HEADER_BYTES,
@@ -29,6 +30,7 @@ import type { IPFSKit } from '../kit/index.ts'
 import { ActivityLog } from './activity.ts'
 import { parseListenAddr } from './address.ts'
 import { checkOrigin, checkToken, isLoopback, isUnspecified, repoToken } from './auth.ts'
+import { serveClusterRest } from './cluster-rest.ts'
 import { dashboardCsp, dashboardPage } from './dashboard/page.ts'
 import { serveGateway } from './gateway.ts'
 import { type CommandSpec, discardBody, type RequestContext, sendError } from './http.ts'
@@ -72,7 +74,8 @@ const BODY_LIMITS: Readonly<Record<string, number | 'add'>> = {
 /**
  * The daemon's HTTP server: Kubo's RPC API (`/api/v0`, POST), our `kit/*` commands, the
  * trustless gateway (`/ipfs/`), Prometheus `/metrics`, the dashboard (`/`), and on a
- * cluster member the IPFS Pinning Service API (`/pinning/pins`, always with the token), on one port.
+ * cluster member the IPFS Pinning Service API (`/pinning/pins`, always with the token) and
+ * IPFS Cluster's REST API (`/cluster/`), on one port.
  * Loopback by default; a bearer token is required on any other address; CORS is off unless
  * origins are listed; bodies and headers are bounded; nothing reads or writes
  * files outside the repo (`get` streams a tar).
@@ -258,6 +261,10 @@ export class ApiServer {
         return await this.#pinning.serve(ctx)
       }
       if (this.#addresses?.tokenRequired === true && this.#token != null) checkToken(req, url, this.#token)
+      if (path === CLUSTER_REST_PREFIX || path.startsWith(`${CLUSTER_REST_PREFIX}/`)) {
+        route = 'cluster-rest'
+        return await serveClusterRest(ctx)
+      }
       if (path.startsWith('/api/v0/')) {
         const command = path.slice('/api/v0/'.length).replace(/\/+$/, '')
         // own properties only: `/api/v0/constructor` must not find Object's
@@ -298,7 +305,7 @@ export class ApiServer {
         this.#dashboard(req, res)
       } else {
         throw new UnknownCommandError(
-          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics, /api/v0/<command> or /pinning/pins`
+          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics, /api/v0/<command>, /pinning/pins or /cluster/`
         )
       }
     } catch (err) {
