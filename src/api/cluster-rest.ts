@@ -34,6 +34,7 @@ import {
 } from './cluster-rest-shapes.ts'
 import { discardBody, errorResponse, flag, NdjsonWriter, type RequestContext, sendJson } from './http.ts'
 import { multipartEntries } from './multipart.ts'
+import { decodePathSegment } from './pinning/query.ts'
 import { addParams } from './rpc/add-params.ts'
 import { pinOptionsFrom } from './rpc/cluster.ts'
 
@@ -361,7 +362,7 @@ export async function serveClusterRest(ctx: RequestContext): Promise<void> {
         const found = re.exec(path)
         if (found == null) continue
         methods = m
-        args = found.slice(1).map((a) => decodeURIComponent(a))
+        args = found.slice(1).map((a) => decodePathSegment(a))
         break
       }
     }

@@ -193,6 +193,7 @@ describe('the Pinning Service API on a master (a master and a worker in one proc
     assertFailure(await call('POST', '/pins/nope', { cid: 'bafkqaaa' }), 404, 'NOT_FOUND')
     assertFailure(await call('PUT', '/pins'), 405, 'METHOD_NOT_ALLOWED')
     assertFailure(await call('GET', '/elsewhere'), 404, 'NOT_FOUND')
+    assertFailure(await call('GET', '/pins/%E0%A4%A'), 400, 'BAD_REQUEST')
   })
 
   it('lists newest first, counts every match, and pages with before (as Kubo does)', async () => {

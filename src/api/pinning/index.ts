@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-export { cidKeys, nameMatches, parseListQuery, parsePinBody, parseTime } from './query.ts'
+export { cidKeys, decodePathSegment, nameMatches, parseListQuery, parsePinBody, parseTime } from './query.ts'
 export { PinRequests } from './requests.ts'
 export type { PinningServiceComponents } from './service.ts'
 export { PinningService } from './service.ts'

@@ -217,3 +217,14 @@ export function parsePinBody(text: string): PinObject {
   if (v.meta != null) pin.meta = textRecord(v.meta, 'meta')
   return pin
 }
+
+/** A path segment, %-decoded. @throws {InvalidParametersError} for a malformed escape */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch (err) {
+    throw new InvalidParametersError(`malformed %-escape in the path: "${segment.slice(0, 128)}"`, {
+      cause: err
+    })
+  }
+}

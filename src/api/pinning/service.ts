@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '@libp2p/interface'
 import { parseCID } from '../../cids.ts'
-import type { ClusterPinStatus } from '../../cluster/types.ts'
+import type { ClusterPeer, ClusterPinStatus } from '../../cluster/types.ts'
 import {
   API_MAX_SMALL_BODY_BYTES,
   CLUSTER_MAX_METADATA_KEYS,
@@ -30,7 +30,7 @@ import {
 import type { IPFSKit } from '../../kit/index.ts'
 import { checkToken } from '../auth.ts'
 import { boundedBody, discardBody, type RequestContext, sendJson } from '../http.ts'
-import { nameMatches, parseListQuery, parsePinBody } from './query.ts'
+import { decodePathSegment, nameMatches, parseListQuery, parsePinBody } from './query.ts'
 import { PinRequests } from './requests.ts'
 import type {
   FailureBody,
@@ -150,7 +150,7 @@ export class PinningService {
       }
       const m = /^\/pins\/([^/]+)$/.exec(path)
       if (m != null) {
-        const id = decodeURIComponent(m[1] as string)
+        const id = decodePathSegment(m[1] as string)
         if (method === 'GET') return await this.#get(ctx, id)
         if (method === 'POST') return await this.#replace(ctx, id)
         if (method === 'DELETE') return await this.#delete(ctx, id)
@@ -331,10 +331,8 @@ export class PinningService {
   }
 
   /** Multiaddrs (with `/p2p/`) of the members that will hold a CID; ours when none is known. */
-  #delegates(key: string): string[] {
-    const cluster = this.#kit.cluster
-    const pin = cluster.get(key)
-    const peers = cluster.peers()
+  #delegates(key: string, peers: readonly ClusterPeer[]): string[] {
+    const pin = this.#kit.cluster.get(key)
     const holders = peers.filter((p) =>
       pin == null || pin.replicationFactorMax === -1
         ? p.role !== 'leecher' && p.state === 'alive'
@@ -355,6 +353,7 @@ export class PinningService {
     known?: Map<string, Summary>
   ): Promise<PinStatusBody[]> {
     const summaries = known ?? (await this.#summaries(requests, signal))
+    const peers = requests.length === 0 ? [] : this.#kit.cluster.peers()
     return requests.map((r) => {
       const s = summaries.get(r.key) as Summary
       return {
@@ -362,7 +361,7 @@ export class PinningService {
         status: s.status,
         created: new Date(r.created).toISOString(),
         pin: r.pin,
-        delegates: this.#delegates(r.key),
+        delegates: this.#delegates(r.key, peers),
         info: s.info
       }
     })
