@@ -876,3 +876,29 @@ export const CLUSTER_MAX_METADATA_KEYS = 64
 export const PINNING_SERVICE_MAX_LIMIT = 1_000
 /** Pins a Pinning Service API `GET /pins` lists without `limit` (the spec's default). @default 10 */
 export const PINNING_SERVICE_DEFAULT_LIMIT = 10
+/**
+ * Path prefix of the IPFS Pinning Service API on the daemon's HTTP port (Kubo's
+ * `ipfs pin remote service add NAME http://host:port/pinning KEY`). @default '/pinning'
+ */
+export const PINNING_SERVICE_PREFIX = '/pinning'
+/** Where the Pinning Service API keeps its pin requests in the repo's datastore. */
+export const PINNING_SERVICE_DATASTORE_PREFIX = '/pinning-service/requests'
+/** Pin requests the Pinning Service API keeps at most (a new one beyond is refused). @default 1,000,000 */
+export const PINNING_SERVICE_MAX_REQUESTS = 1_000_000
+/** CIDs one `GET /pins?cid=` may filter by (the spec's `maxItems`). @default 10 */
+export const PINNING_SERVICE_MAX_CID_FILTER = 10
+/** `origins` of a pin request, and `delegates` of an answer, at most (the spec's `maxItems`). @default 20 */
+export const PINNING_SERVICE_MAX_ADDRS = 20
+/** Longest `name` of a pin request, characters (the spec's `maxLength`). @default 255 */
+export const PINNING_SERVICE_MAX_NAME_LENGTH = 255
+/** Longest `meta` of a pin request, keys (the spec's `maxProperties`). @default 1000 */
+export const PINNING_SERVICE_MAX_META_KEYS = 1_000
+/** How long the best-effort dial of a pin request's `origins` may take. @default 10 s */
+export const PINNING_SERVICE_ORIGIN_DIAL_TIMEOUT_MS = 10_000
+/**
+ * Path prefix of the IPFS Cluster REST API subset (`@nftstorage/ipfs-cluster` takes
+ * `http://host:port/cluster/` as its base URL). @default '/cluster'
+ */
+export const CLUSTER_REST_PREFIX = '/cluster'
+/** Bytes of a CAR file `POST /cluster/add?format=car` keeps to read its header's roots back. @default 1 MiB */
+export const CLUSTER_REST_MAX_CAR_HEADER_BYTES = 1 * MiB

@@ -309,3 +309,13 @@ export class InvalidCarError extends IpfsKitError {
 export class PinnedBlockError extends IpfsKitError {
   static override readonly code = 'ERR_PINNED_BLOCK'
 }
+
+/** A Pinning Service API request id that names no pin request (HTTP 404 `NOT_FOUND`). */
+export class PinRequestNotFoundError extends IpfsKitError {
+  static override readonly code = 'ERR_PIN_REQUEST_NOT_FOUND'
+}
+
+/** The Pinning Service API holds as many pin requests as it may (PINNING_SERVICE_MAX_REQUESTS). */
+export class PinRequestLimitError extends IpfsKitError {
+  static override readonly code = 'ERR_PIN_REQUEST_LIMIT'
+}

@@ -13,9 +13,11 @@ import {
   API_MAX_PUBSUB_BODY_BYTES,
   API_MAX_SMALL_BODY_BYTES,
   API_REQUEST_TIMEOUT_MS,
+  CLUSTER_REST_PREFIX,
   DASHBOARD_POLL_INTERVAL_MS,
   DEFAULT_API_MAX_BODY_BYTES,
-  DEFAULT_API_MAX_HEADER_BYTES
+  DEFAULT_API_MAX_HEADER_BYTES,
+  PINNING_SERVICE_PREFIX
 } from '../constants.ts'
 import {
   InvalidMultiaddrError,
@@ -28,11 +30,13 @@ import type { IPFSKit } from '../kit/index.ts'
 import { ActivityLog } from './activity.ts'
 import { parseListenAddr } from './address.ts'
 import { checkOrigin, checkToken, isLoopback, isUnspecified, repoToken } from './auth.ts'
+import { serveClusterRest } from './cluster-rest.ts'
 import { dashboardCsp, dashboardPage } from './dashboard/page.ts'
 import { serveGateway } from './gateway.ts'
 import { type CommandSpec, discardBody, type RequestContext, sendError } from './http.ts'
 import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.ts'
 import { ApiMetrics } from './metrics.ts'
+import { PinningService } from './pinning/service.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { clusterCommands } from './rpc/cluster.ts'
 import { contentCommands } from './rpc/content.ts'
@@ -69,9 +73,11 @@ const BODY_LIMITS: Readonly<Record<string, number | 'add'>> = {
 
 /**
  * The daemon's HTTP server: Kubo's RPC API (`/api/v0`, POST), our `kit/*` commands, the
- * trustless gateway (`/ipfs/`), Prometheus `/metrics` and the dashboard (`/`), on one
- * port. Loopback by default; a bearer token is required on any other address; CORS is
- * off unless origins are listed; bodies and headers are bounded; nothing reads or writes
+ * trustless gateway (`/ipfs/`), Prometheus `/metrics`, the dashboard (`/`), and on a
+ * cluster member the IPFS Pinning Service API (`/pinning/pins`, always with the token) and
+ * IPFS Cluster's REST API (`/cluster/`), on one port.
+ * Loopback by default; a bearer token is required on any other address; CORS is off unless
+ * origins are listed; bodies and headers are bounded; nothing reads or writes
  * files outside the repo (`get` streams a tar).
  *
  * @example
@@ -97,6 +103,7 @@ export class ApiServer {
   #stop = new AbortController()
   #starting?: Promise<ApiAddresses>
   #apiFile?: { path: string; text: string }
+  #pinning?: PinningService
 
   constructor(components: ApiServerComponents, init: ApiServerInit = {}) {
     this.kit = components.kit
@@ -231,7 +238,6 @@ export class ApiServer {
         res.end()
         return
       }
-      if (this.#addresses?.tokenRequired === true && this.#token != null) checkToken(req, url, this.#token)
       const ctx: RequestContext = {
         req,
         res,
@@ -244,6 +250,21 @@ export class ApiServer {
         maxBodyBytes: this.#init.maxBodyBytes ?? DEFAULT_API_MAX_BODY_BYTES
       }
       const path = url.pathname
+      // the Pinning Service API requires its bearer token everywhere, and answers in its own shape
+      if (path === PINNING_SERVICE_PREFIX || path.startsWith(`${PINNING_SERVICE_PREFIX}/`)) {
+        route = 'pinning'
+        this.#pinning ??= new PinningService({
+          kit: this.kit,
+          token: () => this.#serviceToken(),
+          logger: this.#log
+        })
+        return await this.#pinning.serve(ctx)
+      }
+      if (this.#addresses?.tokenRequired === true && this.#token != null) checkToken(req, url, this.#token)
+      if (path === CLUSTER_REST_PREFIX || path.startsWith(`${CLUSTER_REST_PREFIX}/`)) {
+        route = 'cluster-rest'
+        return await serveClusterRest(ctx)
+      }
       if (path.startsWith('/api/v0/')) {
         const command = path.slice('/api/v0/'.length).replace(/\/+$/, '')
         // own properties only: `/api/v0/constructor` must not find Object's
@@ -284,7 +305,7 @@ export class ApiServer {
         this.#dashboard(req, res)
       } else {
         throw new UnknownCommandError(
-          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics or /api/v0/<command>`
+          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics, /api/v0/<command>, /pinning/pins or /cluster/`
         )
       }
     } catch (err) {
@@ -294,12 +315,18 @@ export class ApiServer {
     }
   }
 
+  /** The API's token, read (or made) once: the Pinning Service API needs one on loopback too. */
+  async #serviceToken(): Promise<string> {
+    this.#token ??= this.#init.token ?? (await repoToken(this.kit.repo.path))
+    return this.#token
+  }
+
   #cors(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin
     if (origin == null || !(this.#init.corsOrigins ?? []).includes(origin)) return
     res.setHeader('Access-Control-Allow-Origin', origin)
     res.setHeader('Vary', 'Origin')
-    res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, OPTIONS')
+    res.setHeader('Access-Control-Allow-Methods', 'GET, HEAD, POST, DELETE, OPTIONS')
     res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Range')
     res.setHeader(
       'Access-Control-Expose-Headers',
