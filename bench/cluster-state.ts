@@ -50,10 +50,14 @@ export async function runThroughputBench(
   const entries = (await counters(master)).entriesWritten - entriesBefore
   const wanted = new Set(cids)
   let lastPinned = 0
+  const errors = new Map<string, string>()
   await until(
     async () => {
       const s = (await statuses(master)).filter((x) => wanted.has(x.cid))
       let last = 0
+      for (const st of s)
+        for (const v of Object.values(st.peerMap))
+          if (v.error != null) errors.set(`${st.cid} ${v.peer}`, v.error)
       for (const st of s) {
         if (st.summary !== 'pinned') return false
         for (const v of Object.values(st.peerMap))
@@ -66,19 +70,29 @@ export async function runThroughputBench(
     30 * 60_000
   )
   const pinnedRate = init.pins / ((lastPinned - startedAt) / 1000)
-  note(`item 4: ${init.pins} cluster pins in ${entries} state entries`)
+  note(`item 4: ${init.pins} cluster pins in ${entries} state entries; ${errors.size} pin error(s) seen`)
+  if (errors.size > 0) note(`item 4: e.g. ${[...errors].slice(0, 3).join('; ')}`)
   const setting = `${init.pins} pins of 1 KiB, replication 2, ${init.concurrency} requests at once`
+  const accepted = row({
+    figure: `pins accepted by the master (cluster/pin/add), ${setting}; ${entries} state entries`,
+    ours: acceptRate,
+    baseline: localRate,
+    baselineName: 'pin/add of as many blocks on the master alone (the same daemon, no cluster), measured',
+    unit: 'pins/s',
+    better: 'higher',
+    goal: 'accepting a cluster pin costs at most twice a local pin',
+    target: { op: '>=', value: 0.5 }
+  })
+  if (accepted.met === false) {
+    // what the master's CPU profile shows (BENCH_CLUSTER_PROFILE=master)
+    accepted.figure +=
+      `; limited by: each request waits for the OrbitDB entry its pin goes in (${(init.pins / entries).toFixed(0)} ` +
+      'pins an entry here), and OrbitDB adds one entry at a time: signed (secp256k1), stored as a block and ' +
+      "pinned, its heads and index written to LevelDB, published over gossipsub; the master's profile is half " +
+      'idle, waiting on that chain of I/O, while serving the workers the blocks'
+  }
   return [
-    row({
-      figure: `pins accepted by the master (cluster/pin/add), ${setting}; ${entries} state entries`,
-      ours: acceptRate,
-      baseline: localRate,
-      baselineName: 'pin/add of as many blocks on the master alone (the same daemon, no cluster), measured',
-      unit: 'pins/s',
-      better: 'higher',
-      goal: 'accepting a cluster pin costs at most twice a local pin',
-      target: { op: '>=', value: 0.5 }
-    }),
+    accepted,
     row({
       figure: `pins pinned on both allocations (first request → last replica pinned), ${setting}`,
       ours: pinnedRate,
@@ -129,6 +143,25 @@ export async function runSyncBench(
   const rate = total / ((syncedAt - joinedAt) / 1000)
   const mem = memoryOf(joiner.daemon.pid)
   const c = await counters(joiner)
+  const synced = row({
+    figure: `a new member syncs a ${total}-pin state (${c.entriesApplied} entries)`,
+    ours: rate,
+    baseline: 600,
+    baselineName: IPFS_CLUSTER_SYNC,
+    unit: 'pins/s',
+    better: 'higher',
+    goal: '5,000 pins/s',
+    target: { op: '>=', value: 5000 / 600 }
+  })
+  if (synced.met === false) {
+    // what the new member's CPU profile shows (BENCH_CLUSTER_PROFILE=joiner…)
+    const perEntry = total / Math.max(1, c.entriesApplied)
+    synced.figure +=
+      `; limited by: the rate is entries/s × pins an entry (${perEntry.toFixed(0)} here, ` +
+      `${(rate / perEntry).toFixed(0)} entries/s): OrbitDB's join fetches every entry as its own block ` +
+      'over bitswap, verifies its secp256k1 signature and its writer, then stores and pins it (fs-blockstore ' +
+      'write and rename, LevelDB puts) before our index applies it'
+  }
   return {
     notes: [
       `item 3: the pinset (${total} pins, ${c.entriesApplied} entries) was written through cluster/pin/add, ` +
@@ -136,16 +169,7 @@ export async function runSyncBench(
         `${mem.rss.toFixed(0)} MiB, peak ${mem.peak.toFixed(0)} MiB`
     ],
     figures: [
-      row({
-        figure: `a new member syncs a ${total}-pin state (${c.entriesApplied} entries)`,
-        ours: rate,
-        baseline: 600,
-        baselineName: IPFS_CLUSTER_SYNC,
-        unit: 'pins/s',
-        better: 'higher',
-        goal: '5,000 pins/s',
-        target: { op: '>=', value: 5000 / 600 }
-      }),
+      synced,
       row({
         figure: `the new member's peak RSS after syncing ${total} pins`,
         ours: mem.peak,
