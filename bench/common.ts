@@ -409,13 +409,15 @@ export function markdownTable(rows: ResultRow[]): string {
 
 /**
  * Write `results.json` (the header, then the rows) and `results.md` (a line on the run, its notes,
- * the table) into `dir`; returns the Markdown. `title` starts the first line ("Benchmarks").
+ * the table) into `dir`; returns the Markdown. `title` starts the first line ("Benchmarks");
+ * `name` is the files' name (`cluster-results` for `cluster-results.json` and `.md`).
  */
 export async function writeResults(
   dir: string,
   title: string,
   header: ResultHeader,
-  rows: ResultRow[]
+  rows: ResultRow[],
+  name = 'results'
 ): Promise<string> {
   const machine = `${header.cpu}, ${header.cores} cores, Node ${header.node}`
   const md = [
@@ -427,8 +429,8 @@ export async function writeResults(
     ''
   ].join('\n')
   await mkdir(dir, { recursive: true })
-  await writeFile(resolve(dir, 'results.json'), `${JSON.stringify([header, ...rows], null, 2)}\n`)
-  await writeFile(resolve(dir, 'results.md'), md)
+  await writeFile(resolve(dir, `${name}.json`), `${JSON.stringify([header, ...rows], null, 2)}\n`)
+  await writeFile(resolve(dir, `${name}.md`), md)
   return md
 }
 

@@ -844,8 +844,10 @@ export const CLUSTER_PIN_CONCURRENCY = 8
 export const CLUSTER_PIN_TIMEOUT_MS = 10 * 60_000
 /** Time between two comparisons of the allocations with the node's pins. @default 30 s */
 export const CLUSTER_RECONCILE_INTERVAL_MS = 30_000
-/** A pin in error is tried again after this long. @default 30 s */
+/** A pin in error is tried again after this long at most (sooner at first: see the next). @default 30 s */
 export const CLUSTER_PIN_RETRY_MS = 30_000
+/** A pin's first retry after an error; each later one waits twice as long, up to CLUSTER_PIN_RETRY_MS. @default 1 s */
+export const CLUSTER_PIN_FIRST_RETRY_MS = 1_000
 /** Alerts kept for `cluster alerts` and `/health/alerts` (the oldest forgotten). @default 1000 */
 export const CLUSTER_MAX_ALERTS = 1_000
 /** Members kept in the member table (the longest down forgotten beyond it). @default 1000 */

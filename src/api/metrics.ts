@@ -264,6 +264,30 @@ export class ApiMetrics {
         this.set(cluster()?.pins ?? 0)
       }
     })
+    new Counter({
+      name: `${P}_cluster_pins_done_total`,
+      help: 'Pins this member made for the cluster, by kind: first (allocated at pin time) or repin (allocated by a recovery or a top-up)',
+      labelNames: ['kind'],
+      registers,
+      collect(this: Counter<'kind'>) {
+        this.reset()
+        const m = cluster()
+        this.inc({ kind: 'first' }, (m?.pinsDone ?? 0) - (m?.repins ?? 0))
+        this.inc({ kind: 'repin' }, m?.repins ?? 0)
+      }
+    })
+    new Counter({
+      name: `${P}_cluster_state_entries_total`,
+      help: "Entries of the cluster state's OrbitDB log, by op: applied to this member's index, or written by it",
+      labelNames: ['op'],
+      registers,
+      collect(this: Counter<'op'>) {
+        this.reset()
+        const m = cluster()
+        this.inc({ op: 'applied' }, m?.entriesApplied ?? 0)
+        this.inc({ op: 'written' }, m?.entriesWritten ?? 0)
+      }
+    })
   }
 
   /** Count a finished retrieval. */

@@ -84,6 +84,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   #freeSpace = 0
   #recovering = false
   #reallocations = 0
+  #selfId?: string
   readonly #granted = new Set<string>()
   readonly #memberWrites = new Set<string>()
 
@@ -128,8 +129,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.#run
   }
 
+  /** our peer id as text (kept: encoding it is base58 work, and recovery asks per allocation) */
   get #self(): string {
-    return this.#kit.peer.peerId.toString()
+    this.#selfId ??= this.#kit.peer.peerId.toString()
+    return this.#selfId
   }
 
   /**
@@ -782,7 +785,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       repins: run?.tracker.counters.repins ?? 0,
       pinErrors: run?.tracker.counters.pinErrors ?? 0,
       reallocations: this.#reallocations,
-      entriesApplied: run?.state.index.entriesApplied ?? 0
+      entriesApplied: run?.state.index.entriesApplied ?? 0,
+      entriesWritten: run?.state.entriesWritten ?? 0
     }
   }
 

@@ -44,12 +44,15 @@ export function planRecovery(pins: Iterable<ClusterPin>, view: RecoveryView): Re
   const candidates = view.candidates.filter((c) => !view.lost(c.id)).map((c) => ({ ...c }))
   const byId = new Map(candidates.map((c) => [c.id, c]))
   for (const pin of pins) {
+    // every pass looks at the whole pinset: what needs no change is passed over first, cheaply
+    // (no hash), and only what does is given to its coordinator
+    const expired = pin.expireAt > 0 && pin.expireAt <= view.now
+    if (!expired && !needsReview(pin, view.lost)) continue
     if (rendezvousPick(pin.cid, view.writers) !== view.self) continue
-    if (pin.expireAt > 0 && pin.expireAt <= view.now) {
+    if (expired) {
       changes.push({ kind: 'expire', cid: pin.cid })
       continue
     }
-    if (pin.replicationFactorMax === -1) continue
     const live = pin.allocations.filter((p) => !view.lost(p))
     const lostCount = pin.allocations.length - live.length
     const extra = candidates.filter((c) => !live.includes(c.id)).length
@@ -84,4 +87,12 @@ export function planRecovery(pins: Iterable<ClusterPin>, view: RecoveryView): Re
     })
   }
   return changes
+}
+
+/** Whether a pin may need new allocations: one of them is lost, or it has fewer than its minimum. */
+function needsReview(pin: ClusterPin, lost: (peer: string) => boolean): boolean {
+  if (pin.replicationFactorMax === -1) return false
+  if (pin.allocations.length < pin.replicationFactorMin) return true
+  for (const p of pin.allocations) if (lost(p)) return true
+  return false
 }

@@ -13,7 +13,7 @@ import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import { type BytesInput, collectBytes } from '../blocks/bytes.ts'
 import { CLUSTER_BATCH_OPS } from '../constants.ts'
-import { ClusterAccessDeniedError, InvalidClusterConfigError } from '../errors.ts'
+import { ClusterAccessDeniedError, ClusterNotRunningError, InvalidClusterConfigError } from '../errors.ts'
 import { type IndexChange, type IndexEntry, StateIndex, type StateOp } from './state-index.ts'
 
 /** What we use of an OrbitDB log entry. */
@@ -87,6 +87,14 @@ function orbitIpfs(helia: OrbitHelia): OrbitHelia {
   }
 }
 
+/** A write waiting to go into an entry. */
+interface QueuedWrite {
+  ops: StateOp[]
+  signal?: AbortSignal
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
 /** Dependencies of {@link ClusterState}. */
 export interface ClusterStateComponents {
   /** the Helia node OrbitDB stores its entries in and syncs over (libp2p's gossipsub as `pubsub`) */
@@ -119,6 +127,10 @@ export class ClusterState {
   #applying: Promise<void> = Promise.resolve()
   #writers?: Set<string>
   #closed = false
+  /** writes waiting for the entry being added */
+  readonly #queued: QueuedWrite[] = []
+  #flushing = false
+  #entriesWritten = 0
 
   private constructor(orbit: OrbitDB, db: OrbitDatabase, init: ClusterStateInit, log: Logger) {
     this.#orbit = orbit
@@ -246,22 +258,83 @@ export class ClusterState {
     return caps.admin?.has(this.identity) === true
   }
 
-  /** Write ops: one entry per {@link CLUSTER_BATCH_OPS}; the index has them when this returns. */
+  /**
+   * Write ops. Writes made while an entry is being added wait and go together in the next one
+   * (up to {@link CLUSTER_BATCH_OPS} ops an entry, in the order they were made), so many
+   * concurrent pins cost a few entries, not one each: OrbitDB adds one entry at a time, and each
+   * is signed, stored, pinned and published. The index has the ops when this returns.
+   */
   async write(ops: StateOp[], options: AbortOptions = {}): Promise<void> {
     if (ops.length === 0) return
+    options.signal?.throwIfAborted()
     if (!(await this.canWrite())) {
       throw new ClusterAccessDeniedError(
         'this member may not write the cluster state: pin through a master, or have a master grant it (cluster grant)'
       )
     }
-    for (let i = 0; i < ops.length; i += CLUSTER_BATCH_OPS) {
-      options.signal?.throwIfAborted()
-      const slice = ops.slice(i, i + CLUSTER_BATCH_OPS)
-      // dag-cbor has no undefined: a JSON round trip drops absent fields
-      const value = JSON.parse(JSON.stringify(slice)) as StateOp[]
-      await this.#db.addOperation(value.length === 1 ? value[0] : { op: 'BATCH', key: null, value })
+    if (this.#closed) throw new ClusterNotRunningError('the cluster state is closed')
+    // dag-cbor has no undefined: a JSON round trip drops absent fields
+    const value = JSON.parse(JSON.stringify(ops)) as StateOp[]
+    const done = new Promise<void>((resolve, reject) => {
+      this.#queued.push({ ops: value, signal: options.signal, resolve, reject })
+    })
+    void this.#flush()
+    await done
+  }
+
+  /** Add the queued writes as entries, one batch at a time, until none is left. */
+  async #flush(): Promise<void> {
+    if (this.#flushing) return
+    this.#flushing = true
+    try {
+      while (this.#queued.length > 0) {
+        const batch = this.#takeBatch()
+        if (batch.writes.length === 0) continue
+        try {
+          for (let i = 0; i < batch.ops.length; i += CLUSTER_BATCH_OPS) {
+            if (this.#closed) throw new ClusterNotRunningError('the cluster state is closed')
+            const slice = batch.ops.slice(i, i + CLUSTER_BATCH_OPS)
+            await this.#db.addOperation(
+              slice.length === 1 ? slice[0] : { op: 'BATCH', key: null, value: slice }
+            )
+            this.#entriesWritten++
+          }
+          await this.settled()
+          for (const w of batch.writes) w.resolve()
+        } catch (err) {
+          for (const w of batch.writes) w.reject(err)
+        }
+      }
+    } finally {
+      this.#flushing = false
     }
-    await this.settled()
+  }
+
+  /**
+   * The next writes to add: the first queued, and those after it while they fit in one entry
+   * (a write larger than an entry goes alone, over several). Writes aborted while queued leave.
+   */
+  #takeBatch(): { writes: QueuedWrite[]; ops: StateOp[] } {
+    const writes: QueuedWrite[] = []
+    const ops: StateOp[] = []
+    while (this.#queued.length > 0) {
+      const next = this.#queued[0] as QueuedWrite
+      if (next.signal?.aborted === true) {
+        this.#queued.shift()
+        next.reject(next.signal.reason)
+        continue
+      }
+      if (writes.length > 0 && ops.length + next.ops.length > CLUSTER_BATCH_OPS) break
+      this.#queued.shift()
+      writes.push(next)
+      for (const op of next.ops) ops.push(op)
+    }
+    return { writes, ops }
+  }
+
+  /** Entries this member added to the log since it opened the state. */
+  get entriesWritten(): number {
+    return this.#entriesWritten
   }
 
   /** Grant write access to an identity id (we must be an admin). */
@@ -277,6 +350,8 @@ export class ClusterState {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const w of this.#queued.splice(0))
+      w.reject(new ClusterNotRunningError('the cluster state is closed'))
     this.#db.events.off('update', this.#onUpdate)
     this.#db.events.off('error', this.#onError)
     await this.#applying.catch(() => undefined)

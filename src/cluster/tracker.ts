@@ -11,7 +11,12 @@ import type { Logger } from '@libp2p/interface'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import PQueue from 'p-queue'
-import { CLUSTER_PIN_CONCURRENCY, CLUSTER_PIN_RETRY_MS, CLUSTER_PIN_TIMEOUT_MS } from '../constants.ts'
+import {
+  CLUSTER_PIN_CONCURRENCY,
+  CLUSTER_PIN_FIRST_RETRY_MS,
+  CLUSTER_PIN_RETRY_MS,
+  CLUSTER_PIN_TIMEOUT_MS
+} from '../constants.ts'
 import type { IPFSKit } from '../kit/index.ts'
 import type { ClusterPin, PeerPinStatus, TrackerStatus } from './types.ts'
 
@@ -43,6 +48,8 @@ interface LocalState {
   timestamp: number
   error?: string
   pins: number
+  /** failed tries in a row */
+  failures?: number
 }
 
 /** Counters of the tracker. */
@@ -70,6 +77,8 @@ export class PinTracker {
   readonly #owned = new Set<string>()
   readonly #inFlight = new Set<string>()
   readonly #dirty = new Set<string>()
+  /** retries waiting, by CID (only CIDs in error: removed when they fire, at stop, or when unwanted) */
+  readonly #retries = new Map<string, NodeJS.Timeout>()
   readonly #stop = new AbortController()
   readonly counters: TrackerCounters = { pinsDone: 0, repins: 0, pinErrors: 0, unpinsDone: 0 }
   /** while true, CIDs no longer wanted are kept (a leaving member hands them over first) */
@@ -95,6 +104,8 @@ export class PinTracker {
   /** Stop: queued work is dropped, running pins are aborted. Safe to call twice. */
   async stop(): Promise<void> {
     this.#stop.abort()
+    for (const t of this.#retries.values()) clearTimeout(t)
+    this.#retries.clear()
     this.#queue.clear()
     await this.#queue.onIdle()
   }
@@ -130,6 +141,8 @@ export class PinTracker {
 
   /** The pin left the pinset. */
   remove(cid: string): void {
+    clearTimeout(this.#retries.get(cid))
+    this.#retries.delete(cid)
     this.#wanted.delete(cid)
     this.#schedule(cid)
   }
@@ -221,7 +234,12 @@ export class PinTracker {
     this.#inFlight.add(cid)
     const state = this.#states.get(cid)
     if (this.#wanted.has(cid))
-      this.#setState(cid, { pins: state?.pins ?? 0, status: 'queued', timestamp: Date.now() })
+      this.#setState(cid, {
+        pins: state?.pins ?? 0,
+        status: 'queued',
+        timestamp: Date.now(),
+        failures: state?.failures
+      })
     void this.#queue
       .add(op)
       .catch((err: unknown) => this.#log('tracker: %s failed: %s', cid, (err as Error).message))
@@ -235,7 +253,7 @@ export class PinTracker {
     if (!this.#wanted.has(cid) || this.#stop.signal.aborted) return
     const before = this.#states.get(cid)
     const pins = before?.pins ?? 0
-    this.#setState(cid, { pins, status: 'pinning', timestamp: Date.now() })
+    this.#setState(cid, { pins, status: 'pinning', timestamp: Date.now(), failures: before?.failures })
     try {
       const parsed = CID.parse(cid)
       if (!this.#owned.has(cid) && (await this.#isPinned(cid))) {
@@ -254,9 +272,27 @@ export class PinTracker {
       if (this.#stop.signal.aborted) return
       this.counters.pinErrors++
       const message = (err as Error).message
+      const failures = (before?.failures ?? 0) + 1
       this.#log('pin %s failed: %s', cid, message)
-      this.#setState(cid, { pins, status: 'error', timestamp: Date.now(), error: message })
+      this.#setState(cid, { pins, status: 'error', timestamp: Date.now(), error: message, failures })
+      this.#retryLater(cid, failures)
     }
+  }
+
+  /**
+   * Try a CID in error again soon: 1 s after the first failure, twice as long after each next,
+   * up to the retry interval (a block a member has but could not send in time is pinned in
+   * seconds, not at the next reconcile).
+   */
+  #retryLater(cid: string, failures: number): void {
+    clearTimeout(this.#retries.get(cid))
+    const delay = Math.min(this.#retryMs, CLUSTER_PIN_FIRST_RETRY_MS * 2 ** Math.min(failures - 1, 20))
+    const timer = setTimeout(() => {
+      this.#retries.delete(cid)
+      if (this.#wanted.has(cid)) this.retry(cid)
+    }, delay)
+    timer.unref()
+    this.#retries.set(cid, timer)
   }
 
   async #unpin(cid: string): Promise<void> {

@@ -221,4 +221,6 @@ export interface ClusterMetrics {
   reallocations: number
   /** OrbitDB entries applied to the index */
   entriesApplied: number
+  /** OrbitDB entries this member added to the log (many writes go in one) */
+  entriesWritten: number
 }

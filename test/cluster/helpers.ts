@@ -24,6 +24,14 @@ export interface Member {
   /** HTTP API, e.g. http://127.0.0.1:1234 */
   url: string
   swarm: string
+  /** when (a `performance.now()`, seen within 50 ms) the daemon printed its `Cluster:` line */
+  clusterAt: number
+}
+
+/** Options of {@link startMember}. */
+export interface MemberOptions {
+  /** extra environment of the daemon (e.g. `NODE_OPTIONS` for a profile) */
+  env?: Record<string, string>
 }
 
 /** Start a member: init a local repo, write its cluster.json, bootstrap to `boot`, run the daemon. */
@@ -32,18 +40,36 @@ export async function startMember(
   name: string,
   role: Member['role'],
   cluster: ClusterInit,
-  boot?: string
+  boot?: string,
+  options: MemberOptions = {}
 ): Promise<Member> {
   const repo = join(dir, name)
   const id = (await initLocal(repo, '--role', role)).trim()
   await writeFile(join(repo, 'cluster.json'), JSON.stringify(cluster))
   if (boot != null) await ok(['--repo', repo, 'config', '--json', 'Bootstrap', JSON.stringify([boot])])
-  const daemon = start(['--repo', repo, 'daemon'])
+  return runMember(repo, role, id, options)
+}
+
+/** Start the daemon of a member again on its repo (after a kill); the same peer id, new ports. */
+export async function restartMember(m: Member, options: MemberOptions = {}): Promise<Member> {
+  return runMember(m.repo, m.role, m.id, options)
+}
+
+async function runMember(
+  repo: string,
+  role: Member['role'],
+  id: string,
+  options: MemberOptions
+): Promise<Member> {
+  const daemon = start(['--repo', repo, 'daemon'], { env: options.env })
+  // the cluster is open (and has met the cluster) when the daemon prints its Cluster line
+  await daemon.waitFor(/^Cluster: |Daemon is ready/m, 'stdout', 120_000)
+  const clusterAt = performance.now()
   await daemon.waitFor(/Daemon is ready/, 'stdout', 120_000)
   const api = daemon.stdout().match(/RPC API server listening on \/ip4\/([\d.]+)\/tcp\/(\d+)/)
   const swarm = daemon.stdout().match(/Swarm listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)/)
   assert.ok(api != null && swarm?.[1] != null, daemon.stdout())
-  return { repo, role, daemon, id, url: `http://${api[1]}:${api[2]}`, swarm: swarm[1] }
+  return { repo, role, daemon, id, url: `http://${api[1]}:${api[2]}`, swarm: swarm[1], clusterAt }
 }
 
 /** POST an `/api/v0` command; its JSON. */
