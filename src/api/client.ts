@@ -18,7 +18,6 @@ import * as errors from '../errors.ts'
 import { DaemonUnreachableError, InvalidArchiveError, InvalidParametersError } from '../errors.ts'
 import type { PathSourceOptions } from '../kit/add.ts'
 import { pathCandidates } from '../kit/add.ts'
-import { OutputTree } from '../kit/get.ts'
 import type {
   AddOptions,
   AddResult,
@@ -34,7 +33,6 @@ import type {
   SwarmPeer
 } from '../kit/index.ts'
 import { parseListenAddr } from './address.ts'
-import { untar } from './tar.ts'
 
 /** Options of {@link HttpKitClient}. */
 export interface HttpKitClientInit {
@@ -400,6 +398,8 @@ export class HttpKitClient {
    * begun comes in its `X-Stream-Error` trailer and is thrown as the typed error it names.
    */
   async ipfsGet(path: CIDOrPath, outPath: string, options: AbortOptions = {}): Promise<void> {
+    // the tar reader and the UnixFS exporter load here, not with every command that uses the client
+    const [{ OutputTree }, { untar }] = await Promise.all([import('../kit/get.ts'), import('./tar.ts')])
     const res = await this.#stream('get', { arg: String(path) }, options.signal)
     const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>
     // no `return`: the archive reader stopping early must not close the body before its trailer

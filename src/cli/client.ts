@@ -7,7 +7,7 @@ import { isErrorNamed, NotFoundError, OfflineError } from '../errors.ts'
 import type { IPFSKit } from '../kit/index.ts'
 import { daemonHoldsRepo } from './errors.ts'
 import type { GlobalOptions } from './options.ts'
-import { loadRepo } from './repo.ts'
+import { loadRepoConfig } from './repo.ts'
 
 /**
  * What commands ask of a node: a kit opened on the repo for one command, or, while a
@@ -58,7 +58,7 @@ export async function openKit(globals: GlobalOptions, options: OpenClientOptions
   if (options.network && globals.offline === true) {
     throw new OfflineError('this command needs the network: run it without --offline')
   }
-  const { readConfig, resolveRepoPath } = await loadRepo()
+  const { readConfig, resolveRepoPath } = await loadRepoConfig()
   const repo = resolveRepoPath(globals.repo)
   await readConfig(repo)
   // loaded on first use: `version`, `--help` and usage errors stay fast
@@ -96,7 +96,7 @@ export async function daemonOf(repo: string): Promise<HttpKitClient | undefined>
   const client = await connectDaemon(repo).catch(() => undefined)
   if (client == null) return undefined
   try {
-    const { readConfig } = await loadRepo()
+    const { readConfig } = await loadRepoConfig()
     const [id, config] = await Promise.all([client.ipfsId(), readConfig(repo)])
     return id.ID === config.Identity.PeerID ? client : undefined
   } catch {
@@ -113,7 +113,7 @@ export async function openClient(globals: GlobalOptions, options: OpenClientOpti
   if (options.network && globals.offline === true) {
     throw new OfflineError('this command needs the network: run it without --offline')
   }
-  const repo = (await loadRepo()).resolveRepoPath(globals.repo)
+  const repo = (await loadRepoConfig()).resolveRepoPath(globals.repo)
   const daemon = await daemonOf(repo)
   if (daemon == null) return openKit(globals, options)
   for (const addr of options.connect ?? []) await daemon.ipfsSwarmConnect(addr)
@@ -154,7 +154,7 @@ export async function withContent<T>(
     return await withClient(globals, { network: false }, fn)
   } catch (err) {
     if (globals.offline === true || !isMissingLocally(err)) throw err
-    const { readConfig, resolveRepoPath } = await loadRepo()
+    const { readConfig, resolveRepoPath } = await loadRepoConfig()
     const config = await readConfig(resolveRepoPath(globals.repo))
     if (config.Bootstrap.length === 0 && !config.Discovery.MDNS.Enabled) {
       throw new NotFoundError(

@@ -23,7 +23,13 @@ import { registerPubsub } from './commands/pubsub.ts'
 import { registerBlock, registerRefs } from './commands/refs.ts'
 import { registerRepo } from './commands/repo.ts'
 import { reportFor } from './errors.ts'
-import { normalizeBooleanFlags, parseDuration, parseEncoding } from './options.ts'
+import {
+  loadMultiaddr,
+  needsMultiaddr,
+  normalizeBooleanFlags,
+  parseDuration,
+  parseEncoding
+} from './options.ts'
 import { watchStdout, writeOut } from './output.ts'
 
 export type { KitClient } from './client.ts'
@@ -59,6 +65,10 @@ export function createProgram(): Command {
     .configureOutput({ writeErr: () => {}, outputError: () => {} })
     .showSuggestionAfterError(true)
     .addHelpText('after', `\n${ROLES_HELP}`)
+    // the multiaddr parser is loaded only for a command whose options check multiaddrs
+    .hook('preSubcommand', async (_program, sub) => {
+      if (needsMultiaddr(sub)) await loadMultiaddr()
+    })
   registerInit(program)
   registerDaemon(program)
   registerAdd(program)

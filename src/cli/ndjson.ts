@@ -4,12 +4,13 @@
  *
  * @packageDocumentation
  */
-import { lines } from '../api/client.ts'
-
 /**
  * The values of an NDJSON response body, one per line, as they arrive (a line in Kubo's error
  * shape is thrown as its typed error; a line that is not JSON as `DaemonUnreachableError`).
  */
 export async function* responseLines(res: Response): AsyncGenerator<unknown> {
-  if (res.body != null) yield* lines(res.body)
+  if (res.body == null) return
+  // the HTTP client module is loaded with the first answer, not at start
+  const { lines } = await import('../api/client.ts')
+  yield* lines(res.body)
 }

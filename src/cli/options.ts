@@ -1,4 +1,3 @@
-import { multiaddr } from '@multiformats/multiaddr'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import durationMs from 'parse-duration'
 import { InvalidMultiaddrError } from '../errors.ts'
@@ -107,16 +106,52 @@ export function parseCidVersion(value: string): 0 | 1 {
   throw new InvalidArgumentError('expected 0 or 1.')
 }
 
-/** Check that `value` parses as a multiaddr (before any node starts); returns it unchanged. */
+/** The multiaddr parser, once {@link loadMultiaddr} has loaded it. */
+let multiaddrModule: typeof import('@multiformats/multiaddr') | undefined
+
+/**
+ * Load the multiaddr parser (`@multiformats/multiaddr` and its part of multiformats), which
+ * `--version`, `--help` and most commands never need. {@link checkMultiaddr} needs it first.
+ */
+export async function loadMultiaddr(): Promise<void> {
+  multiaddrModule ??= await import('@multiformats/multiaddr')
+}
+
+/**
+ * Check that `value` parses as a multiaddr (before any node starts); returns it unchanged.
+ * Synchronous, for option parsers: {@link loadMultiaddr} must have been awaited
+ * ({@link createProgram}'s `preSubcommand` hook does, for a command with a {@link multiaddrOption}).
+ */
 export function checkMultiaddr(value: string): string {
+  if (multiaddrModule == null) throw new Error('checkMultiaddr() before loadMultiaddr()')
   try {
-    multiaddr(value)
+    multiaddrModule.multiaddr(value)
   } catch (err) {
     throw new InvalidMultiaddrError(`"${value}" is not a valid multiaddr: ${(err as Error).message}`, {
       cause: err
     })
   }
   return value
+}
+
+/** Check every value as {@link checkMultiaddr}, loading the parser first (for command actions). */
+export async function checkMultiaddrs(values: readonly string[]): Promise<void> {
+  await loadMultiaddr()
+  for (const value of values) checkMultiaddr(value)
+}
+
+/** Options whose parser is {@link checkMultiaddr}: see {@link needsMultiaddr}. */
+const MULTIADDR_OPTIONS = new WeakSet<Option>()
+
+/** Mark `option` as one whose parser calls {@link checkMultiaddr}. */
+export function multiaddrOption(option: Option): Option {
+  MULTIADDR_OPTIONS.add(option)
+  return option
+}
+
+/** True when `cmd` or a subcommand of it has a {@link multiaddrOption}: parsing it needs {@link loadMultiaddr}. */
+export function needsMultiaddr(cmd: Command): boolean {
+  return cmd.options.some((o) => MULTIADDR_OPTIONS.has(o)) || cmd.commands.some(needsMultiaddr)
 }
 
 function collectMultiaddr(value: string, previous: string[]): string[] {
@@ -129,7 +164,9 @@ function collectMultiaddr(value: string, previous: string[]): string[] {
 
 /** `--connect <multiaddr>`, repeatable: peers a one-shot command dials before it works. */
 export function connectOption(): Option {
-  return new Option('--connect <multiaddr>', 'dial this peer (/…/p2p/<id>) first; repeatable')
-    .argParser(collectMultiaddr)
-    .default([])
+  return multiaddrOption(
+    new Option('--connect <multiaddr>', 'dial this peer (/…/p2p/<id>) first; repeatable')
+      .argParser(collectMultiaddr)
+      .default([])
+  )
 }

@@ -12,7 +12,7 @@ import type { HttpKitClient } from '../api/client.ts'
 import { InvalidParametersError, OfflineError } from '../errors.ts'
 import { daemonOf, openKit } from './client.ts'
 import type { GlobalOptions } from './options.ts'
-import { loadRepo } from './repo.ts'
+import { loadRepoConfig } from './repo.ts'
 
 /** How a command wants its node when no daemon runs. */
 export interface RpcOptions {
@@ -74,7 +74,7 @@ export async function withRpc<T>(
     const token = apiToken(globals)
     return dial(new HttpKitClient({ url: await apiUrl(globals.api), ...(token == null ? {} : { token }) }))
   }
-  const repo = (await loadRepo()).resolveRepoPath(globals.repo)
+  const repo = (await loadRepoConfig()).resolveRepoPath(globals.repo)
   const daemon = await daemonOf(repo)
   if (daemon != null) return dial(daemon)
   const kit = await openKit(globals, { network: options.network === true })

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { chmod, mkdir, readdir, readFile, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -11,16 +9,9 @@ import { base64 } from 'multiformats/bases/base64'
 import { RepoBlockstore } from '../blocks/fs-blockstore.ts'
 import { VerifyingBlockstore } from '../blocks/verifying-blockstore.ts'
 import type { Profile, Role } from '../constants.ts'
-import {
-  DEFAULT_PROFILE,
-  DEFAULT_REPO_DIRNAME,
-  REPO_FILE_MODE_WARNING,
-  REPO_PATH_ENV,
-  REPO_SECRET_FILE_MODE,
-  REPO_VERSION
-} from '../constants.ts'
-import { DiskFullError, isDiskFull, RepoError, RepoNotInitializedError } from '../errors.ts'
-import { defaultConfig, type KitConfig, parseConfig } from './config.ts'
+import { DEFAULT_PROFILE, REPO_FILE_MODE_WARNING, REPO_SECRET_FILE_MODE, REPO_VERSION } from '../constants.ts'
+import { DiskFullError, isDiskFull, RepoError } from '../errors.ts'
+import { defaultConfig, type KitConfig } from './config.ts'
 import {
   createWhole,
   holderState,
@@ -31,38 +22,11 @@ import {
   readLockHolder,
   repoLockedError
 } from './lock.ts'
+import { readConfig, resolveRepoPath } from './repo-path.ts'
 
-/**
- * The repo nearest to `from`: a `.ipfs-kit` folder holding a config, in `from` or the closest
- * folder above it (as git finds its repo); undefined if there is none.
- */
-export function findLocalRepo(from: string = process.cwd()): string | undefined {
-  let dir = resolve(from)
-  // one step per folder up to the root
-  for (;;) {
-    const candidate = join(dir, DEFAULT_REPO_DIRNAME)
-    if (existsSync(join(candidate, 'config'))) return candidate
-    const parent = dirname(dir)
-    if (parent === dir) return undefined
-    dir = parent
-  }
-}
-
-/**
- * Where the repo lives, one rule for the CLI, `npm start` and `ipfsKit()`: `init.repo`
- * (`--repo`), else `$IPFS_KIT_PATH`, else the nearest `.ipfs-kit` repo in the current folder
- * or a folder above it (so `npm start` in a clone, which makes `./.ipfs-kit`, and every later
- * `npx ipfs-kit …` in that clone use the same repo), else `~/.ipfs-kit`.
- */
-export function resolveRepoPath(repo?: string): string {
-  const env = process.env[REPO_PATH_ENV]
-  return resolve(
-    repo ??
-      (env == null || env === '' ? undefined : env) ??
-      findLocalRepo() ??
-      join(homedir(), DEFAULT_REPO_DIRNAME)
-  )
-}
+// where the repo is and its config: in their own module, which the CLI loads without LevelDB,
+// the blockstore and libp2p's crypto (a command that talks to a running daemon needs no more)
+export { findLocalRepo, readConfig, resolveRepoPath } from './repo-path.ts'
 
 /** Options of {@link openRepo}. */
 export interface OpenRepoInit {
@@ -306,26 +270,6 @@ export async function initRepo(path: string, init: OpenRepoInit = {}): Promise<b
     mode: REPO_SECRET_FILE_MODE,
     exclusive: true
   })
-}
-
-/** Read a repo's config without locking it (for `ipfs-kit id` and the like). */
-export async function readConfig(path: string): Promise<KitConfig> {
-  const file = join(path, 'config')
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new RepoNotInitializedError(
-        `no repo at ${path}: run \`ipfs-kit init\` first (or set ${REPO_PATH_ENV})`
-      )
-    }
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') {
-      throw new RepoError(`the repo path ${path} is a file, not a folder; choose another path`)
-    }
-    throw new RepoError(`cannot read the config file ${file}: ${(err as Error).message}`, { cause: err })
-  }
-  return parseConfig(text, file)
 }
 
 /**

@@ -43,16 +43,19 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
 
   before(async () => {
     await scratch.setup()
-    for (const word of ['foo', 'bar', 'baz'] as const) {
-      hash[word] = (await ok(kit('add', '-q', '--pin=false'), { input: `${word}\n` })).trim()
-    }
+    daemon = start(kit('daemon'))
+    await daemon.waitFor(/^Daemon is ready$/m)
+    // independent commands through the daemon run at once
+    const words = ['foo', 'bar', 'baz'] as const
+    const added = await Promise.all(
+      words.map((word) => ok(kit('add', '-q', '--pin=false'), { input: `${word}\n` }))
+    )
+    for (const [i, word] of words.entries()) hash[word] = (added[i] ?? '').trim()
     objectFile = join(scratch.work, 'ipld_object')
     await writeFile(
       objectFile,
       `{"hello":"world","cats":[{"/":"${hash.foo}"},{"water":{"/":"${hash.bar}"}}],"magic":{"/":"${hash.baz}"},"sub":{"dict":"ionary","beep":[0,"bop"]}}`
     )
-    daemon = start(kit('daemon'))
-    await daemon.waitFor(/^Daemon is ready$/m)
   })
 
   after(async () => {
@@ -61,107 +64,127 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
   })
 
   it("dag put gives Kubo's CIDs: defaults, every store codec, several files, standard input", async () => {
-    assert.equal(await ok(kit('dag', 'put', objectFile)), `${KUBO.objectCbor}\n`)
-    assert.equal(
-      await ok(kit('dag', 'put', '--store-codec', 'dag-json'), { input: await readFile(objectFile) }),
-      `${KUBO.objectJson}\n`
-    )
-    // Kubo's codec fixture given in each codec, stored in another (or the same)
-    for (const [input, codec, store, cid] of [
-      [SOME_CBOR, 'dag-cbor', 'dag-pb', KUBO.somePb],
-      [SOME_PB, 'dag-pb', 'dag-json', KUBO.someJson],
-      [SOME_JSON, 'dag-json', 'dag-cbor', KUBO.someCbor],
-      [SOME_PB, 'dag-pb', 'dag-pb', KUBO.somePb]
-    ] as const) {
-      const out = await ok(kit('dag', 'put', '--input-codec', codec, '--store-codec', store), { input })
-      assert.equal(out, `${cid}\n`, `${codec} stored as ${store}`)
-    }
     const a = join(scratch.work, 'a.json')
     const b = join(scratch.work, 'b.json')
     await writeFile(a, '{"foo":"bar"}')
     await writeFile(b, '{"foo":"baz"}')
-    assert.equal(await ok(kit('dag', 'put', a, b)), `${KUBO.fooBar}\n${KUBO.fooBaz}\n`)
-    assert.deepEqual(JSON.parse(await ok(kit('--enc', 'json', 'dag', 'put', a))), {
-      Cid: { '/': KUBO.fooBar }
-    })
-    const raw = (
-      await ok(kit('dag', 'put', '--store-codec', 'raw', '--input-codec', 'raw'), { input: 'foo bar\n' })
-    ).trim()
-    assert.equal(await ok(kit('dag', 'get', '--output-codec', 'raw', raw)), 'foo bar\n')
+    // Kubo's codec fixture given in each codec, stored in another (or the same)
+    const fixtures = [
+      [SOME_CBOR, 'dag-cbor', 'dag-pb', KUBO.somePb],
+      [SOME_PB, 'dag-pb', 'dag-json', KUBO.someJson],
+      [SOME_JSON, 'dag-json', 'dag-cbor', KUBO.someCbor],
+      [SOME_PB, 'dag-pb', 'dag-pb', KUBO.somePb]
+    ] as const
+    const [object, objectJson, several, json, rawOut, ...stored] = await Promise.all([
+      ok(kit('dag', 'put', objectFile)),
+      readFile(objectFile).then((input) => ok(kit('dag', 'put', '--store-codec', 'dag-json'), { input })),
+      ok(kit('dag', 'put', a, b)),
+      ok(kit('--enc', 'json', 'dag', 'put', a)),
+      ok(kit('dag', 'put', '--store-codec', 'raw', '--input-codec', 'raw'), { input: 'foo bar\n' }),
+      ...fixtures.map(([input, codec, store]) =>
+        ok(kit('dag', 'put', '--input-codec', codec, '--store-codec', store), { input })
+      )
+    ])
+    assert.equal(object, `${KUBO.objectCbor}\n`)
+    assert.equal(objectJson, `${KUBO.objectJson}\n`)
+    for (const [i, [, codec, store, cid]] of fixtures.entries()) {
+      assert.equal(stored[i], `${cid}\n`, `${codec} stored as ${store}`)
+    }
+    assert.equal(several, `${KUBO.fooBar}\n${KUBO.fooBaz}\n`)
+    assert.deepEqual(JSON.parse(json), { Cid: { '/': KUBO.fooBar } })
+    assert.equal(await ok(kit('dag', 'get', '--output-codec', 'raw', rawOut.trim())), 'foo bar\n')
   })
 
   it('dag put: bad input is one typed error line', async () => {
-    assertOneError(await run(kit('dag', 'put'), { input: '{"a":' }), /the input is not valid dag-json/)
-    assertOneError(
-      await run(kit('dag', 'put', '--store-codec', 'nope'), { input: '{}' }),
-      /unsupported codec "nope"/
-    )
-    assertOneError(
-      await run(kit('dag', 'put', '--hash', 'md5'), { input: '{}' }),
-      /unsupported hash function "md5"/
-    )
-    assertOneError(await run(kit('dag', 'put', join(scratch.work, 'missing.json'))), /no such file/)
-    assertOneError(
-      await run(kit('dag', 'put', '--store-codec', 'dag-pb'), { input: '{"a":1}' }),
-      /cannot be encoded as dag-pb/
-    )
     const big = Buffer.alloc(1024 * 1024 + 1)
-    assertOneError(
-      await run(kit('dag', 'put', '--input-codec', 'raw', '--store-codec', 'raw'), { input: big }),
-      /produced block is over 1MiB/
-    )
-    assert.match(
-      await ok(kit('dag', 'put', '--input-codec', 'raw', '--store-codec', 'raw', '--allow-big-block'), {
+    const cases: Array<[string[], string | Buffer | undefined, RegExp]> = [
+      [['dag', 'put'], '{"a":', /the input is not valid dag-json/],
+      [['dag', 'put', '--store-codec', 'nope'], '{}', /unsupported codec "nope"/],
+      [['dag', 'put', '--hash', 'md5'], '{}', /unsupported hash function "md5"/],
+      [['dag', 'put', join(scratch.work, 'missing.json')], undefined, /no such file/],
+      [['dag', 'put', '--store-codec', 'dag-pb'], '{"a":1}', /cannot be encoded as dag-pb/],
+      [['dag', 'put', '--input-codec', 'raw', '--store-codec', 'raw'], big, /produced block is over 1MiB/]
+    ]
+    const [allowed, ...failed] = await Promise.all([
+      ok(kit('dag', 'put', '--input-codec', 'raw', '--store-codec', 'raw', '--allow-big-block'), {
         input: big
       }),
-      /^bafk/
-    )
+      ...cases.map(([args, input]) => run(kit(...args), input == null ? {} : { input }))
+    ])
+    for (const [i, [, , pattern]] of cases.entries()) {
+      const r = failed[i]
+      assert.ok(r != null)
+      assertOneError(r, pattern)
+    }
+    assert.match(allowed, /^bafk/)
   })
 
   it("dag get and dag resolve walk paths through links, with Kubo's output", async () => {
     const c = KUBO.objectCbor
-    assert.equal(await ok(kit('dag', 'get', `${c}/hello`)), '"world"')
-    assert.equal(await ok(kit('dag', 'get', `${c}/sub`)), '{"beep":[0,"bop"],"dict":"ionary"}')
-    assert.equal(await ok(kit('dag', 'get', `/ipfs/${c}/sub/beep/1`)), '"bop"')
+    // the reads, the puts they need and the failures, at once; then what depends on them
+    const [hello, sub, bop, cat0, data, cbor, printed, foobar, nested, noLink, notCid, notRaw] =
+      await Promise.all([
+        ok(kit('dag', 'get', `${c}/hello`)),
+        ok(kit('dag', 'get', `${c}/sub`)),
+        ok(kit('dag', 'get', `/ipfs/${c}/sub/beep/1`)),
+        ok(kit('dag', 'get', `${c}/cats/0`)),
+        ok(kit('dag', 'get', `/ipld/${KUBO.somePb}/Data`)),
+        run(kit('dag', 'get', '--output-codec=dag-cbor', KUBO.somePb)),
+        ok(kit('dag', 'get', c)),
+        ok(kit('add', '-q'), { input: 'foobar\n' }),
+        ok(kit('dag', 'put'), { input: '{"data":123}' }),
+        run(kit('dag', 'get', `${c}/nope`)),
+        run(kit('dag', 'get', 'not-a-cid')),
+        run(kit('dag', 'get', '--output-codec', 'raw', c))
+      ])
+    assert.equal(hello, '"world"')
+    assert.equal(sub, '{"beep":[0,"bop"],"dict":"ionary"}')
+    assert.equal(bop, '"bop"')
     // a link is followed: the UnixFS node of "foo\n", as dag-json
-    assert.equal(
-      await ok(kit('dag', 'get', `${c}/cats/0`)),
-      '{"Data":{"/":{"bytes":"CAISBGZvbwoYBA"}},"Links":[]}'
-    )
-    assert.equal(await ok(kit('dag', 'get', `/ipld/${KUBO.somePb}/Data`)), '{"/":{"bytes":"AAECAwQ"}}')
+    assert.equal(cat0, '{"Data":{"/":{"bytes":"CAISBGZvbwoYBA"}},"Links":[]}')
+    assert.equal(data, '{"/":{"bytes":"AAECAwQ"}}')
     // dag-pb transcoded to dag-cbor: the bytes Kubo's test hashes
-    const cbor = (await run(kit('dag', 'get', '--output-codec=dag-cbor', KUBO.somePb))).stdout
     assert.equal(
-      createHash('sha256').update(cbor).digest('hex'),
+      createHash('sha256').update(cbor.stdout).digest('hex'),
       '82a2e4c892e7dcf1d491b30d68aa73ba76bec94f87d4e1a887596ce0730a534a'
     )
+    assertOneError(noLink, /no link named "nope"/)
+    assertOneError(notCid, /not a valid CID/)
+    assertOneError(notRaw, /cannot be encoded as raw/)
+    const inner = nested.trim()
     // what dag get prints puts back to the same CID
-    const printed = await ok(kit('dag', 'get', c))
-    assert.equal(await ok(kit('dag', 'put'), { input: printed }), `${c}\n`)
-    const foobar = (await ok(kit('add', '-q'), { input: 'foobar\n' })).trim()
-    assert.equal(
-      await ok(kit('dag', 'get', foobar)),
-      '{"Data":{"/":{"bytes":"CAISB2Zvb2JhcgoYBw"}},"Links":[]}'
-    )
-
-    const nested = (await ok(kit('dag', 'put'), { input: '{"data":123}' })).trim()
-    const outer = (await ok(kit('dag', 'put'), { input: `{"obj":{"/":"${nested}"}}` })).trim()
-    assert.equal(await ok(kit('dag', 'resolve', `${outer}/obj`)), nested)
-    assert.equal(await ok(kit('dag', 'resolve', `${outer}/obj/data`)), `${nested}/data`)
-    assert.deepEqual(JSON.parse(await ok(kit('--enc', 'json', 'dag', 'resolve', `${outer}/obj/data`))), {
-      Cid: { '/': nested },
-      RemPath: 'data'
-    })
-    assertOneError(await run(kit('dag', 'get', `${c}/nope`)), /no link named "nope"/)
-    assertOneError(await run(kit('dag', 'get', 'not-a-cid')), /not a valid CID/)
-    assertOneError(await run(kit('dag', 'get', '--output-codec', 'raw', c)), /cannot be encoded as raw/)
+    const [again, foobarNode, outer] = await Promise.all([
+      ok(kit('dag', 'put'), { input: printed }),
+      ok(kit('dag', 'get', foobar.trim())),
+      ok(kit('dag', 'put'), { input: `{"obj":{"/":"${inner}"}}` })
+    ])
+    assert.equal(again, `${c}\n`)
+    assert.equal(foobarNode, '{"Data":{"/":{"bytes":"CAISB2Zvb2JhcgoYBw"}},"Links":[]}')
+    const top = outer.trim()
+    const [obj, objData, objJson] = await Promise.all([
+      ok(kit('dag', 'resolve', `${top}/obj`)),
+      ok(kit('dag', 'resolve', `${top}/obj/data`)),
+      ok(kit('--enc', 'json', 'dag', 'resolve', `${top}/obj/data`))
+    ])
+    assert.equal(obj, inner)
+    assert.equal(objData, `${inner}/data`)
+    assert.deepEqual(JSON.parse(objJson), { Cid: { '/': inner }, RemPath: 'data' })
   })
 
   it("dag stat prints Kubo's table and summary, and its JSON", async () => {
     const shared = hash.foo
-    const one = (await ok(kit('dag', 'put'), { input: `{"one":{"/":"${shared}"}}` })).trim()
-    const two = (await ok(kit('dag', 'put'), { input: `{"two":{"/":"${shared}"}}` })).trim()
-    const stat = JSON.parse(await ok(kit('--enc', 'json', 'dag', 'stat', '--progress=false', one, two))) as {
+    const [one, two] = (
+      await Promise.all([
+        ok(kit('dag', 'put'), { input: `{"one":{"/":"${shared}"}}` }),
+        ok(kit('dag', 'put'), { input: `{"two":{"/":"${shared}"}}` })
+      ])
+    ).map((out) => out.trim()) as [string, string]
+    const [statJson, text, notOnBlock] = await Promise.all([
+      ok(kit('--enc', 'json', 'dag', 'stat', '--progress=false', one, two)),
+      ok(kit('dag', 'stat', one, two)),
+      run(kit('dag', 'stat', `${one}/one/Data`))
+    ])
+    const stat = JSON.parse(statJson) as {
       UniqueBlocks: number
       TotalSize: number
       SharedSize: number
@@ -181,7 +204,6 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
         { Cid: two, Size: size + 12, NumBlocks: 2 }
       ]
     })
-    const text = await ok(kit('dag', 'stat', one, two))
     assert.equal(
       text,
       [
@@ -200,11 +222,18 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
         ''
       ].join('\n')
     )
-    assertOneError(await run(kit('dag', 'stat', `${one}/one/Data`)), /not on a block|no link named/)
+    assertOneError(notOnBlock, /not on a block|no link named/)
   })
 
   it('dag export streams a CARv1 that dag import takes into another repo: same CIDs, roots pinned', async () => {
-    const car = (await run(kit('dag', 'export', KUBO.objectCbor))).stdout
+    const other = join(scratch.work, 'other')
+    scratch.dirs.push(other)
+    const [exported, stat] = await Promise.all([
+      run(kit('dag', 'export', KUBO.objectCbor)),
+      ok(kit('--enc', 'json', 'dag', 'stat', '--progress=false', KUBO.objectCbor)),
+      initLocal(other)
+    ])
+    const car = exported.stdout
     const reader = await CarBlockIterator.fromBytes(car)
     assert.deepEqual((await reader.getRoots()).map(String), [KUBO.objectCbor])
     const cids: string[] = []
@@ -217,15 +246,8 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
     const file = join(scratch.work, 'object.car')
     await writeFile(file, car)
 
-    const other = join(scratch.work, 'other')
-    scratch.dirs.push(other)
-    await initLocal(other)
     const at = (...args: string[]): string[] => ['--repo', other, ...args]
-    const total = (
-      JSON.parse(await ok(kit('--enc', 'json', 'dag', 'stat', '--progress=false', KUBO.objectCbor))) as {
-        TotalSize: number
-      }
-    ).TotalSize
+    const total = (JSON.parse(stat) as { TotalSize: number }).TotalSize
     assert.equal(
       await ok(at('dag', 'import', '--stats', file)),
       `Pinned root\t${KUBO.objectCbor}\tsuccess\nImported 4 blocks (${total} bytes)\n`
@@ -245,12 +267,12 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
   })
 
   it('dag import refuses a CAR with a bad block or a malformed file: one typed error, nothing kept', async () => {
-    const car = (await run(kit('dag', 'export', KUBO.objectCbor))).stdout
-    const bad = Buffer.from(car)
-    bad[bad.byteLength - 2] = (bad[bad.byteLength - 2] ?? 0) ^ 0xff
     const fresh = join(scratch.work, 'fresh')
     scratch.dirs.push(fresh)
-    await initLocal(fresh)
+    const [exported] = await Promise.all([run(kit('dag', 'export', KUBO.objectCbor)), initLocal(fresh)])
+    const car = exported.stdout
+    const bad = Buffer.from(car)
+    bad[bad.byteLength - 2] = (bad[bad.byteLength - 2] ?? 0) ^ 0xff
     const at = (...args: string[]): string[] => ['--repo', fresh, ...args]
     assertOneError(await run(at('dag', 'import'), { input: bad }), /does not match its CID/)
     assert.equal(await ok(at('refs', 'local')), '')
@@ -284,70 +306,108 @@ describe('ipfs-kit CLI: dag, refs, block rm, pin update, pin ls --type', () => {
     const leaf = (await ok(kit('dag', 'put'), { input: '{"leaf":true}' })).trim()
     const mid = (await ok(kit('dag', 'put'), { input: `{"a":{"/":"${leaf}"},"b":{"/":"${leaf}"}}` })).trim()
     const top = (await ok(kit('dag', 'put'), { input: `{"m":{"/":"${mid}"},"l":{"/":"${leaf}"}}` })).trim()
-    assert.equal(await ok(kit('refs', c)), `${hash.foo}\n${hash.bar}\n${hash.baz}\n`)
-    assert.equal(await ok(kit('refs', '-r', top)), `${leaf}\n${mid}\n${leaf}\n${leaf}\n`)
-    assert.equal(await ok(kit('refs', '-r', '--unique', top)), `${leaf}\n${mid}\n`)
-    assert.equal(await ok(kit('refs', '-r', '--max-depth', '1', top)), `${leaf}\n${mid}\n`)
-    assert.equal(await ok(kit('refs', '-e', mid)), `${mid} -> ${leaf}\n${mid} -> ${leaf}\n`)
-    assert.equal(await ok(kit('refs', '--format', '<linkname> <dst>', mid)), `a ${leaf}\nb ${leaf}\n`)
-    assertOneError(
-      await run(kit('refs', '-e', '--format', '<src>', mid)),
-      /format argument with edges is not allowed/
-    )
-    assertOneError(await run(kit('refs', '--max-depth', 'x', mid)), /whole number/)
-    const local = (await ok(kit('refs', 'local'))).trim().split('\n')
+    const [refs, recursive, unique, depth1, edges, format, edgesFormat, badDepth, localOut] =
+      await Promise.all([
+        ok(kit('refs', c)),
+        ok(kit('refs', '-r', top)),
+        ok(kit('refs', '-r', '--unique', top)),
+        ok(kit('refs', '-r', '--max-depth', '1', top)),
+        ok(kit('refs', '-e', mid)),
+        ok(kit('refs', '--format', '<linkname> <dst>', mid)),
+        run(kit('refs', '-e', '--format', '<src>', mid)),
+        run(kit('refs', '--max-depth', 'x', mid)),
+        ok(kit('refs', 'local'))
+      ])
+    assert.equal(refs, `${hash.foo}\n${hash.bar}\n${hash.baz}\n`)
+    assert.equal(recursive, `${leaf}\n${mid}\n${leaf}\n${leaf}\n`)
+    assert.equal(unique, `${leaf}\n${mid}\n`)
+    assert.equal(depth1, `${leaf}\n${mid}\n`)
+    assert.equal(edges, `${mid} -> ${leaf}\n${mid} -> ${leaf}\n`)
+    assert.equal(format, `a ${leaf}\nb ${leaf}\n`)
+    assertOneError(edgesFormat, /format argument with edges is not allowed/)
+    assertOneError(badDepth, /whole number/)
+    const local = localOut.trim().split('\n')
     assert.ok(local.length >= 8)
     assert.ok(local.every((l) => l.startsWith('bafkrei')))
   })
 
   it("block rm removes blocks and refuses pinned ones with Kubo's message; -f, -q", async () => {
-    const loose = (await ok(kit('dag', 'put'), { input: '{"loose":1}' })).trim()
-    const loose2 = (await ok(kit('dag', 'put'), { input: '{"loose":2}' })).trim()
-    const kept = (await ok(kit('dag', 'put', '--pin'), { input: '{"kept":1}' })).trim()
-    assert.equal(await ok(kit('block', 'rm', loose)), `removed ${loose}\n`)
-    assertOneError(
-      await run(kit('block', 'rm', kept)),
-      new RegExp(`cannot remove ${kept}: pinned: recursive`)
-    )
-    assertOneError(await run(kit('block', 'rm', loose)), /could not find/)
-    assert.equal(await ok(kit('block', 'rm', '-f', loose)), `removed ${loose}\n`)
-    assert.equal(await ok(kit('-q', 'block', 'rm', loose2)), '')
-    assertOneError(await run(kit('dag', 'get', loose2)), /not found|missing/)
-    assert.equal(await ok(kit('dag', 'get', kept)), '{"kept":1}')
-    assertOneError(await run(kit('block', 'rm', 'nope')), /not a valid CID/)
+    const [loose, loose2, kept] = (
+      await Promise.all([
+        ok(kit('dag', 'put'), { input: '{"loose":1}' }),
+        ok(kit('dag', 'put'), { input: '{"loose":2}' }),
+        ok(kit('dag', 'put', '--pin'), { input: '{"kept":1}' })
+      ])
+    ).map((out) => out.trim()) as [string, string, string]
+    const [removed, pinned, quiet, notCid] = await Promise.all([
+      ok(kit('block', 'rm', loose)),
+      run(kit('block', 'rm', kept)),
+      ok(kit('-q', 'block', 'rm', loose2)),
+      run(kit('block', 'rm', 'nope'))
+    ])
+    assert.equal(removed, `removed ${loose}\n`)
+    assertOneError(pinned, new RegExp(`cannot remove ${kept}: pinned: recursive`))
+    assert.equal(quiet, '')
+    assertOneError(notCid, /not a valid CID/)
+    // once removed: an error, unless forced; the pinned block is still there
+    const [again, forced, gone, still] = await Promise.all([
+      run(kit('block', 'rm', loose)),
+      ok(kit('block', 'rm', '-f', loose)),
+      run(kit('dag', 'get', loose2)),
+      ok(kit('dag', 'get', kept))
+    ])
+    assertOneError(again, /could not find/)
+    assert.equal(forced, `removed ${loose}\n`)
+    assertOneError(gone, /not found|missing/)
+    assert.equal(still, '{"kept":1}')
   })
 
   it('pin update moves a recursive pin; pin ls --type direct|indirect|recursive|all, -q, --stream', async () => {
-    const v1 = (await ok(kit('dag', 'put', '--pin'), { input: `{"v":1,"f":{"/":"${hash.foo}"}}` })).trim()
-    const v2 = (await ok(kit('dag', 'put'), { input: `{"v":2,"f":{"/":"${hash.bar}"}}` })).trim()
-    const direct = (await ok(kit('dag', 'put'), { input: '{"direct":1}' })).trim()
+    const [v1, v2, direct] = (
+      await Promise.all([
+        ok(kit('dag', 'put', '--pin'), { input: `{"v":1,"f":{"/":"${hash.foo}"}}` }),
+        ok(kit('dag', 'put'), { input: `{"v":2,"f":{"/":"${hash.bar}"}}` }),
+        ok(kit('dag', 'put'), { input: '{"direct":1}' })
+      ])
+    ).map((out) => out.trim()) as [string, string, string]
+    // pins change one at a time; the listings of the result are read at once
     assert.equal(await ok(kit('pin', 'add', '--recursive=false', direct)), `pinned ${direct} directly\n`)
     assert.equal(await ok(kit('pin', 'update', v1, v2)), `updated ${v1} to ${v2}\n`)
-    const recursive = await ok(kit('pin', 'ls', '--type', 'recursive'))
+    const [recursive, directs, indirect, all, quiet, streamed, keys, sideways] = await Promise.all([
+      ok(kit('pin', 'ls', '--type', 'recursive')),
+      ok(kit('pin', 'ls', '-t', 'direct')),
+      ok(kit('pin', 'ls', '--type=indirect')),
+      ok(kit('pin', 'ls')),
+      ok(kit('-q', 'pin', 'ls', '--type', 'direct')),
+      ok(kit('--enc', 'json', 'pin', 'ls', '--stream', '--type', 'direct')),
+      ok(kit('--enc', 'json', 'pin', 'ls', '--type', 'direct')),
+      run(kit('pin', 'ls', '--type', 'sideways'))
+    ])
     assert.match(recursive, new RegExp(`^${v2} recursive$`, 'm'))
     assert.doesNotMatch(recursive, new RegExp(v1))
-    assert.match(await ok(kit('pin', 'ls', '-t', 'direct')), new RegExp(`^${direct} direct$`, 'm'))
-    assert.match(await ok(kit('pin', 'ls', '--type=indirect')), new RegExp(`^${hash.bar} indirect$`, 'm'))
-    const all = await ok(kit('pin', 'ls'))
+    assert.match(directs, new RegExp(`^${direct} direct$`, 'm'))
+    assert.match(indirect, new RegExp(`^${hash.bar} indirect$`, 'm'))
     for (const line of [`${v2} recursive`, `${direct} direct`, `${hash.bar} indirect`]) {
       assert.match(all, new RegExp(`^${line}$`, 'm'))
     }
-    assert.equal(await ok(kit('-q', 'pin', 'ls', '--type', 'direct')), `${direct}\n`)
-    const stream = (await ok(kit('--enc', 'json', 'pin', 'ls', '--stream', '--type', 'direct')))
-      .trim()
-      .split('\n')
+    assert.equal(quiet, `${direct}\n`)
     assert.deepEqual(
-      stream.map((l) => JSON.parse(l)),
+      streamed
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
       [{ Cid: direct, Type: 'direct' }]
     )
-    assert.deepEqual(JSON.parse(await ok(kit('--enc', 'json', 'pin', 'ls', '--type', 'direct'))), {
-      Keys: { [direct]: { Type: 'direct' } }
-    })
+    assert.deepEqual(JSON.parse(keys), { Keys: { [direct]: { Type: 'direct' } } })
+    assertOneError(sideways, /sideways/)
     assert.deepEqual(JSON.parse(await ok(kit('--enc', 'json', 'pin', 'update', '--unpin=false', v2, v1))), {
       Pins: [v2, v1]
     })
-    assert.match(await ok(kit('pin', 'ls', '--type', 'recursive')), new RegExp(`^${v2} recursive$`, 'm'))
-    assertOneError(await run(kit('pin', 'update', direct, v1)), /not recursively pinned/)
-    assertOneError(await run(kit('pin', 'ls', '--type', 'sideways')), /sideways/)
+    const [stillRecursive, notRecursive] = await Promise.all([
+      ok(kit('pin', 'ls', '--type', 'recursive')),
+      run(kit('pin', 'update', direct, v1))
+    ])
+    assert.match(stillRecursive, new RegExp(`^${v2} recursive$`, 'm'))
+    assertOneError(notRecursive, /not recursively pinned/)
   })
 })

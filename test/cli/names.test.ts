@@ -1,6 +1,8 @@
 /**
  * `ipfs-kit key …`, `name publish|resolve`, `resolve` and `routing get|put`, run as the real
- * binary: one-shot on a repo (offline, as Kubo without a daemon), then through daemons on
+ * binary: key management through the repo's daemon (the same `/api/v0` handlers a one-shot
+ * command serves itself, and many commands at once), then one-shot on the repo (offline, as
+ * Kubo without a daemon: key export and import, names, records), then through daemons on
  * loopback: a name survives a daemon restart, another daemon resolves it over the DHT, and
  * the gateway serves `/ipns/`.
  */
@@ -25,36 +27,51 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
   let fileCid = ''
   let dirCid = ''
   let blogId = ''
+  /** the repo's daemon, for the key management tests (stopped before the one-shot tests) */
+  let keysDaemon: LiveProcess | undefined
 
   before(async () => {
     await s.setup()
-    selfId = JSON.parse(await ok(s.kit('key', 'list', '--json'))).Keys[0].Id
-    fileCid = (await ok(s.kit('add', '-q'), { input: 'hello names\n' })).trim()
+    keysDaemon = start(s.kit('daemon'))
+    await keysDaemon.waitFor(/^Daemon is ready$/m)
     const tree = join(s.work, 'tree')
     await mkdir(join(tree, 'sub'), { recursive: true })
     await writeFile(join(tree, 'sub', 'page.txt'), 'in a folder\n')
-    dirCid = (await ok(s.kit('add', '-Q', '-r', tree))).trim()
+    const [keys, file, dir] = await Promise.all([
+      ok(s.kit('key', 'list', '--json')),
+      ok(s.kit('add', '-q'), { input: 'hello names\n' }),
+      ok(s.kit('add', '-Q', '-r', tree))
+    ])
+    selfId = JSON.parse(keys).Keys[0].Id
+    fileCid = file.trim()
+    dirCid = dir.trim()
   })
 
-  after(() => s.teardown())
+  after(async () => {
+    await keysDaemon?.stop()
+    await s.teardown()
+  })
 
   it('key gen, list (-l, --json), rename, rm: Kubo output, self first', async () => {
     const id = (await ok(s.kit('key', 'gen', 'blog'))).trim()
     assert.match(id, /^k51qzi5uqu5/)
     blogId = id
     assert.match(selfId, /^k51qzi5uqu5/)
-    assert.equal(await ok(s.kit('key', 'list')), 'self\nblog\n')
-    const long = await ok(s.kit('key', 'list', '-l'))
+    const [names, long, ls, b58Out] = await Promise.all([
+      ok(s.kit('key', 'list')),
+      ok(s.kit('key', 'list', '-l')),
+      ok(s.kit('--enc', 'json', 'key', 'ls')),
+      ok(s.kit('key', 'list', '--json', '--ipns-base', 'b58mh'))
+    ])
+    assert.equal(names, 'self\nblog\n')
     assert.equal(long, `${selfId} self\n${id} blog\n`)
-    const keys = JSON.parse(await ok(s.kit('--enc', 'json', 'key', 'ls'))) as { Keys: Key[] }
+    const keys = JSON.parse(ls) as { Keys: Key[] }
     assert.deepEqual(keys.Keys, [
       { Name: 'self', Id: selfId },
       { Name: 'blog', Id: id }
     ])
     // b58mh: the peer id form
-    const b58 = JSON.parse(await ok(s.kit('key', 'list', '--json', '--ipns-base', 'b58mh'))) as {
-      Keys: Key[]
-    }
+    const b58 = JSON.parse(b58Out) as { Keys: Key[] }
     assert.match(b58.Keys[1]?.Id ?? '', /^12D3KooW/)
     const rsa = JSON.parse(await ok(s.kit('key', 'gen', 'old', '--type', 'rsa', '--json'))) as Key
     assert.equal(rsa.Name, 'old')
@@ -69,17 +86,25 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
   })
 
   it('bad key input is one typed error and changes nothing', async () => {
-    assertOneError(await run(s.kit('key', 'gen', 'blog')), /already exists/)
-    assertOneError(await run(s.kit('key', 'gen', 'self')), /cannot create key with name 'self'/)
-    assertOneError(await run(s.kit('key', 'gen', 'x', '--type', 'dsa')), /unrecognized key type: dsa/)
-    assertOneError(await run(s.kit('key', 'gen', 'x', '--type', 'rsa', '--size', '1024')), /2048/)
-    assertOneError(await run(s.kit('key', 'gen', 'a/b')), /may not contain "\/"/)
-    assertOneError(await run(s.kit('key', 'rm', 'blog', 'nope')), /no key named "nope".*nothing was removed/)
-    assertOneError(await run(s.kit('key', 'rm', 'self')), /cannot remove key with name 'self'/)
-    assertOneError(await run(s.kit('key', 'rename', 'self', 'x')), /cannot rename key with name 'self'/)
-    assertOneError(await run(s.kit('key', 'rename', 'nope', 'x')), /no key named "nope"/)
-    assertOneError(await run(s.kit('key', 'rename', 'blog', 'self')), /cannot overwrite key with name 'self'/)
+    // each refused command changes nothing, so they run at once
+    const cases: Array<[string[], RegExp]> = [
+      [['key', 'gen', 'blog'], /already exists/],
+      [['key', 'gen', 'self'], /cannot create key with name 'self'/],
+      [['key', 'gen', 'x', '--type', 'dsa'], /unrecognized key type: dsa/],
+      [['key', 'gen', 'x', '--type', 'rsa', '--size', '1024'], /2048/],
+      [['key', 'gen', 'a/b'], /may not contain "\/"/],
+      [['key', 'rm', 'blog', 'nope'], /no key named "nope".*nothing was removed/],
+      [['key', 'rm', 'self'], /cannot remove key with name 'self'/],
+      [['key', 'rename', 'self', 'x'], /cannot rename key with name 'self'/],
+      [['key', 'rename', 'nope', 'x'], /no key named "nope"/],
+      [['key', 'rename', 'blog', 'self'], /cannot overwrite key with name 'self'/]
+    ]
+    const results = await Promise.all(cases.map(([args]) => run(s.kit(...args))))
+    for (const [i, r] of results.entries()) assertOneError(r, cases[i]?.[1] ?? /./)
     assert.equal(await ok(s.kit('key', 'list')), 'self\nblog\n')
+    // the one-shot tests below open the repo themselves
+    assert.equal(await keysDaemon?.stop(), 0)
+    keysDaemon = undefined
   })
 
   it('key export and import, both formats: the same key comes back; bad files are refused', async () => {
@@ -172,13 +197,12 @@ describe('ipfs-kit CLI: key, name, resolve, routing', () => {
 
   it('routing get and put: a record moves between repos; one signed by another key is refused', async () => {
     const record = join(s.work, 'self.record')
-    const got = await run(s.kit('routing', 'get', `/ipns/${selfId}`))
+    const other = join(s.work, 'other')
+    s.dirs.push(other)
+    const [got] = await Promise.all([run(s.kit('routing', 'get', `/ipns/${selfId}`)), initLocal(other)])
     assert.equal(got.code, 0, got.stderr)
     assert.ok(got.stdout.byteLength > 100)
     await writeFile(record, got.stdout)
-    const other = join(s.work, 'other')
-    s.dirs.push(other)
-    await initLocal(other)
     const otherKit = (...a: string[]): string[] => ['--repo', other, ...a]
     assertOneError(
       await run(otherKit('routing', 'put', `/ipns/${selfId}`, record)),

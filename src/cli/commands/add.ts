@@ -1,8 +1,6 @@
 import { lstat } from 'node:fs/promises'
 import { type Command, Option } from 'commander'
 import { PathNotFoundError } from '../../errors.ts'
-import { parseMfsPath } from '../../fs/mfs.ts'
-import { specialKind } from '../../kit/add.ts'
 import { UsageError } from '../errors.ts'
 import { globalsOf, parseCidVersion } from '../options.ts'
 import { note, printJson, printLine } from '../output.ts'
@@ -51,6 +49,7 @@ async function checkPaths(paths: string[], recursive: boolean): Promise<void> {
     }
     // a symlink is added as a UnixFS symlink, never followed (as Kubo)
     if (!info.isDirectory() && !info.isFile() && !info.isSymbolicLink()) {
+      const { specialKind } = await import('../../kit/add.ts')
       throw new PathNotFoundError(`${path} is neither a file, a folder nor a symlink (${specialKind(info)})`)
     }
   }
@@ -146,7 +145,10 @@ export function registerAdd(program: Command): void {
           'standard input needs a name among other paths or with -w: pass --stdin-name <name>'
         )
       }
-      if (opts.toFiles != null) parseMfsPath(opts.toFiles)
+      if (opts.toFiles != null) {
+        const { parseMfsPath } = await import('../../fs/mfs.ts')
+        parseMfsPath(opts.toFiles)
+      }
       await checkPaths(paths, opts.recursive === true)
       const hidden = opts.hidden === true
       const quiet = globals.quiet === true || opts.quieter === true

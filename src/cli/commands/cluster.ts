@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
-import { parseCIDPath } from '../../cids.ts'
 import type { ClusterAlert, ClusterPeer, ClusterPin, ClusterPinStatus } from '../../cluster/types.ts'
 import { InvalidParametersError } from '../../errors.ts'
+import { checkCIDPaths } from '../cids.ts'
 import { groupCommand } from '../group.ts'
 import { globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
@@ -59,7 +59,7 @@ export function registerCluster(program: Command): void {
         cmd: Command
       ) => {
         const globals = globalsOf(cmd)
-        parseCIDPath(cid)
+        await checkCIDPaths(cid)
         const params: Record<string, string> = { arg: cid }
         if (opts.rmin != null) params['replication-min'] = opts.rmin
         if (opts.rmax != null) params['replication-max'] = opts.rmax
@@ -83,7 +83,7 @@ export function registerCluster(program: Command): void {
     .argument('<cid>')
     .action(async (cid: string, _opts: unknown, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(cid)
+      await checkCIDPaths(cid)
       const p = (await withRpc(globals, { network: true }, async (rpc) =>
         (await rpc.request('cluster/pin/rm', { arg: cid })).json()
       )) as ClusterPin
@@ -110,7 +110,7 @@ export function registerCluster(program: Command): void {
     .option('--local', 'this member only')
     .action(async (cids: string[], opts: { local?: boolean }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const c of cids) parseCIDPath(c)
+      await checkCIDPaths(...cids)
       const { Statuses } = (await withRpc(globals, { network: true }, async (rpc) =>
         (await rpc.request('cluster/pin/status', { arg: cids, local: opts.local === true })).json()
       )) as { Statuses: ClusterPinStatus[] }
@@ -124,7 +124,7 @@ export function registerCluster(program: Command): void {
     .argument('<cid>')
     .action(async (cid: string, _opts: unknown, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(cid)
+      await checkCIDPaths(cid)
       const s = (await withRpc(globals, { network: true }, async (rpc) =>
         (await rpc.request('cluster/pin/recover', { arg: cid })).json()
       )) as ClusterPinStatus

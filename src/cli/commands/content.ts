@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import { parseCIDPath } from '../../cids.ts'
+import { checkCIDPaths, loadCids } from '../cids.ts'
 import { withContent } from '../client.ts'
 import { connectOption, globalsOf, parseNonNegativeInt } from '../options.ts'
 import { printJson, printLine, writeOut } from '../output.ts'
@@ -17,7 +17,8 @@ interface GetOptions {
 }
 
 /** Default output of `get`: the last path element, or the CID. */
-export function defaultOutputName(path: string): string {
+export async function defaultOutputName(path: string): Promise<string> {
+  const { parseCIDPath } = await loadCids()
   const { cid, path: sub } = parseCIDPath(path)
   return sub?.split('/').at(-1) ?? cid.toString()
 }
@@ -33,7 +34,7 @@ export function registerContent(program: Command): void {
     .addOption(connectOption())
     .action(async (path: string, opts: CatOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(path)
+      await checkCIDPaths(path)
       const offset = opts.offset ?? 0
       let written = 0
       await withContent(globals, opts.connect, async (client) => {
@@ -60,7 +61,7 @@ export function registerContent(program: Command): void {
     .addOption(connectOption())
     .action(async (path: string, opts: GetOptions, cmd: Command) => {
       const globals = globalsOf(cmd)
-      const out = resolve(opts.output ?? defaultOutputName(path))
+      const out = resolve(opts.output ?? (await defaultOutputName(path)))
       if (!globals.quiet && !globals.json) await printLine(`Saving file(s) to ${out}`)
       await withContent(globals, opts.connect, (client) => client.ipfsGet(path, out))
       if (globals.json) await printJson({ Path: path, Output: out })
@@ -75,7 +76,7 @@ export function registerContent(program: Command): void {
     .addOption(connectOption())
     .action(async (path: string, opts: { connect: string[] }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(path)
+      await checkCIDPaths(path)
       const entries = await withContent(globals, opts.connect, (client) => client.ipfsLs(path))
       if (globals.json) {
         const Links = entries.map((e) => ({

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { type Command, InvalidArgumentError } from 'commander'
+import { type Command, InvalidArgumentError, Option } from 'commander'
 import type { ApiServerInit } from '../../api/index.ts'
 import type { ApiServer } from '../../api/server.ts'
 import type { Profile, Role } from '../../constants.ts'
@@ -8,7 +8,7 @@ import { isErrorNamed, RepoNotInitializedError } from '../../errors.ts'
 import type { IPFSKit } from '../../kit/index.ts'
 import { VERSION } from '../../version.ts'
 import { openKit } from '../client.ts'
-import { checkMultiaddr, globalsOf } from '../options.ts'
+import { checkMultiaddr, globalsOf, multiaddrOption } from '../options.ts'
 import { printLine } from '../output.ts'
 import { loadRepo } from '../repo.ts'
 import { aborted, onShutdown } from '../signals.ts'
@@ -91,16 +91,19 @@ export function registerDaemon(program: Command): void {
     .option('--init', 'create the repo first if it does not exist')
     .addOption(profileOption().default(undefined, 'public, for a repo made by --init'))
     .addOption(roleOption())
-    .option(
-      '--api <multiaddr>',
-      "HTTP API, gateway and dashboard address (default: the repo's Addresses.API); a non-loopback address requires the token in <repo>/api.token",
-      (value: string) => {
-        try {
-          return checkMultiaddr(value)
-        } catch (err) {
-          throw new InvalidArgumentError((err as Error).message)
-        }
-      }
+    .addOption(
+      multiaddrOption(
+        new Option(
+          '--api <multiaddr>',
+          "HTTP API, gateway and dashboard address (default: the repo's Addresses.API); a non-loopback address requires the token in <repo>/api.token"
+        ).argParser((value: string) => {
+          try {
+            return checkMultiaddr(value)
+          } catch (err) {
+            throw new InvalidArgumentError((err as Error).message)
+          }
+        })
+      )
     )
     .action(async (opts: DaemonOptions, cmd: Command) => {
       const globals = globalsOf(cmd)

@@ -7,7 +7,6 @@
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { base64pad } from 'multiformats/bases/base64'
 import type { HttpKitClient } from '../../api/client.ts'
 import { REPO_SECRET_FILE_MODE, SELF_KEY_NAME } from '../../constants.ts'
 import { PathNotFoundError } from '../../errors.ts'
@@ -15,7 +14,7 @@ import { daemonOf, openKit } from '../client.ts'
 import { groupCommand } from '../group.ts'
 import { type GlobalOptions, globalsOf, parseDuration } from '../options.ts'
 import { printJson, printLine, writeOut } from '../output.ts'
-import { loadRepo } from '../repo.ts'
+import { loadRepoConfig } from '../repo.ts'
 import { apiToken, apiUrl, withRpc } from '../rpc.ts'
 
 const KEY_FORMATS = ['libp2p-protobuf-cleartext', 'pem-pkcs8-cleartext'] as const
@@ -96,7 +95,7 @@ async function exportKey(globals: GlobalOptions, name: string, format: string): 
       new HttpKitClient({ url: await apiUrl(globals.api), ...(token == null ? {} : { token }) })
     )
   }
-  const repo = (await loadRepo()).resolveRepoPath(globals.repo)
+  const repo = (await loadRepoConfig()).resolveRepoPath(globals.repo)
   const daemon = await daemonOf(repo)
   if (daemon != null) {
     const { repoToken } = await import('../../api/auth.ts')
@@ -328,6 +327,7 @@ function registerRouting(program: Command): void {
         json<{ Extra: string }>(rpc, 'routing/get', { arg: key })
       )
       if (globals.json) return printJson(event)
+      const { base64pad } = await import('multiformats/bases/base64')
       await writeOut(base64pad.baseDecode(event.Extra))
     })
 

@@ -1,12 +1,11 @@
 import type { Command } from 'commander'
-import { base64 } from 'multiformats/bases/base64'
 import type { IdResult } from '../../kit/index.ts'
 import { VERSION } from '../../version.ts'
 import { daemonOf, withClient } from '../client.ts'
 import { groupCommand } from '../group.ts'
-import { checkMultiaddr, connectOption, globalsOf } from '../options.ts'
+import { checkMultiaddrs, connectOption, globalsOf } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
-import { loadRepo } from '../repo.ts'
+import { loadRepoConfig } from '../repo.ts'
 import { withRpc } from '../rpc.ts'
 
 /**
@@ -14,8 +13,8 @@ import { withRpc } from '../rpc.ts'
  * addresses, no protocols), without taking the repo lock, so it works while a daemon runs.
  */
 export async function idFromRepo(repo: string | undefined): Promise<IdResult> {
-  const [{ readConfig, resolveRepoPath }, { privateKeyFromProtobuf, publicKeyToProtobuf }] =
-    await Promise.all([loadRepo(), import('@libp2p/crypto/keys')])
+  const [{ readConfig, resolveRepoPath }, { privateKeyFromProtobuf, publicKeyToProtobuf }, { base64 }] =
+    await Promise.all([loadRepoConfig(), import('@libp2p/crypto/keys'), import('multiformats/bases/base64')])
   const config = await readConfig(resolveRepoPath(repo))
   const key = privateKeyFromProtobuf(base64.baseDecode(config.Identity.PrivKey))
   return {
@@ -47,7 +46,7 @@ export function registerNetwork(program: Command): void {
       const daemon =
         globals.api != null || peer != null
           ? undefined
-          : await daemonOf((await loadRepo()).resolveRepoPath(globals.repo))
+          : await daemonOf((await loadRepoConfig()).resolveRepoPath(globals.repo))
       const id =
         globals.api == null && peer == null && daemon == null
           ? await idFromRepo(globals.repo)
@@ -78,7 +77,7 @@ export function registerNetwork(program: Command): void {
     .argument('<multiaddrs...>')
     .action(async (addrs: string[], _opts: unknown, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const addr of addrs) checkMultiaddr(addr)
+      await checkMultiaddrs(addrs)
       const lines = await withClient(globals, { network: true }, async (client) => {
         const out: string[] = []
         for (const addr of addrs) out.push(`connect ${await client.ipfsSwarmConnect(addr)} success`)

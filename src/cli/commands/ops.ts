@@ -1,10 +1,10 @@
 import type { Command, Option } from 'commander'
-import { lines } from '../../api/client.ts'
-import { parseCIDPath } from '../../cids.ts'
 import { InvalidParametersError, NotFoundError } from '../../errors.ts'
 import type { BandwidthStats, BitswapStat, PingResult } from '../../kit/index.ts'
+import { checkCIDPaths } from '../cids.ts'
 import { groupCommand } from '../group.ts'
-import { checkMultiaddr, globalsOf, parseNonNegativeInt } from '../options.ts'
+import { responseLines } from '../ndjson.ts'
+import { checkMultiaddrs, globalsOf, parseNonNegativeInt } from '../options.ts'
 import { printJson, printLine } from '../output.ts'
 import { withRpc } from '../rpc.ts'
 
@@ -82,7 +82,7 @@ export function registerOps(program: Command): void {
       await withRpc(globals, { network: true }, async (rpc) => {
         const res = await rpc.request('ping', { arg: peer, count: opts.count })
         if (res.body == null) return
-        for await (const value of lines(res.body)) {
+        for await (const value of responseLines(res)) {
           const line = value as PingResult
           // a failed ping's last line is its error, printed once, on standard error
           if (!line.Success && !/^Ping error/.test(line.Text)) {
@@ -107,7 +107,7 @@ export function registerOps(program: Command): void {
       await withRpc(globals, {}, async (rpc) => {
         const res = await rpc.request('repo/gc')
         if (res.body == null) return
-        for await (const value of lines(res.body)) {
+        for await (const value of responseLines(res)) {
           const key = (value as { Key?: { '/': string } }).Key?.['/']
           if (key == null) continue
           if (globals.json) await printJson(value)
@@ -175,7 +175,7 @@ function registerRouting(program: Command): void {
       await withRpc(globals, { network: true }, async (rpc) => {
         const res = await rpc.request('routing/findpeer', { arg: peer })
         if (res.body == null) return
-        for await (const value of lines(res.body)) {
+        for await (const value of responseLines(res)) {
           if (globals.json) await printJson(value)
           else
             for (const r of (value as { Responses?: Array<{ Addrs: string[] }> }).Responses ?? []) {
@@ -191,12 +191,12 @@ function registerRouting(program: Command): void {
     .option('-n, --num-providers <count>', 'stop after this many', parseNonNegativeInt, 20)
     .action(async (cid: string, opts: { numProviders: number }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(cid)
+      await checkCIDPaths(cid)
       if (opts.numProviders < 1) throw new InvalidParametersError('--num-providers must be 1 or more')
       await withRpc(globals, { network: true }, async (rpc) => {
         const res = await rpc.request('routing/findprovs', { arg: cid, 'num-providers': opts.numProviders })
         if (res.body == null) return
-        for await (const value of lines(res.body)) {
+        for await (const value of responseLines(res)) {
           if (globals.json) await printJson(value)
           else
             for (const r of (value as { Responses?: Array<{ ID: string }> }).Responses ?? [])
@@ -211,7 +211,7 @@ function registerRouting(program: Command): void {
     .option('-r, --recursive', 'announce every block of each DAG')
     .action(async (cids: string[], opts: { recursive?: boolean }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const c of cids) parseCIDPath(c)
+      await checkCIDPaths(...cids)
       await withRpc(globals, { network: true }, async (rpc) => {
         await (await rpc.request('routing/provide', { arg: cids, recursive: opts.recursive === true })).text()
       })
@@ -253,7 +253,7 @@ function registerSwarm(program: Command): void {
     .argument('<multiaddrs...>')
     .action(async (targets: string[], _opts: unknown, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const t of targets) checkMultiaddr(t)
+      await checkMultiaddrs(targets)
       const { Strings } = await withRpc(globals, { network: true }, async (rpc) =>
         json<{ Strings: string[] }>(await rpc.request('swarm/disconnect', { arg: targets }))
       )
@@ -323,7 +323,7 @@ function registerStats(program: Command): void {
             ...(opts.poll === true ? { poll: true, interval: opts.interval } : {})
           })
           if (res.body == null) return
-          for await (const value of lines(res.body)) {
+          for await (const value of responseLines(res)) {
             const b = value as BandwidthStats
             if (globals.json) {
               await printJson(b)

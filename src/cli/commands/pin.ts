@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander'
-import { parseCIDPath } from '../../cids.ts'
 import { CorruptBlockError } from '../../errors.ts'
+import { checkCIDPaths } from '../cids.ts'
 import { withClient, withContent } from '../client.ts'
 import { groupCommand } from '../group.ts'
 import { responseLines } from '../ndjson.ts'
@@ -21,7 +21,7 @@ export function registerPin(program: Command): void {
     .addOption(connectOption())
     .action(async (paths: string[], opts: { recursive: boolean; connect: string[] }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const path of paths) parseCIDPath(path)
+      await checkCIDPaths(...paths)
       const pinned: string[] = []
       await withContent(globals, opts.connect, async (client) => {
         for (const path of paths.slice(pinned.length)) {
@@ -40,7 +40,7 @@ export function registerPin(program: Command): void {
     .argument('<paths...>', 'CIDs or /ipfs/ paths')
     .action(async (paths: string[], _opts: unknown, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const path of paths) parseCIDPath(path)
+      await checkCIDPaths(...paths)
       const unpinned = await withClient(globals, { network: false }, async (client) => {
         const out: string[] = []
         for (const path of paths) out.push((await client.ipfsPinRm(path)).toString())
@@ -62,7 +62,7 @@ export function registerPin(program: Command): void {
     .option('-s, --stream', 'print each pin as it is found (NDJSON with --enc json)')
     .action(async (paths: string[], opts: { type: string; stream?: boolean }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      for (const path of paths) parseCIDPath(path)
+      await checkCIDPaths(...paths)
       const stream = opts.stream === true
       await withRpc(globals, {}, async (rpc) => {
         const res = await rpc.request('pin/ls', {
@@ -98,8 +98,7 @@ export function registerPin(program: Command): void {
     .addOption(connectOption())
     .action(async (from: string, to: string, opts: { unpin: boolean; connect: string[] }, cmd: Command) => {
       const globals = globalsOf(cmd)
-      parseCIDPath(from)
-      parseCIDPath(to)
+      await checkCIDPaths(from, to)
       const body = (await withRpc(
         globals,
         { network: opts.connect.length > 0, connect: opts.connect },
