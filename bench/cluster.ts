@@ -24,7 +24,15 @@ import { killAll, requireBuild } from '../test/cli/helpers.ts'
 import { runDetectionBench, runRestoreBench } from './cluster-failure.ts'
 import { type BenchCluster, startCluster, stopCluster } from './cluster-members.ts'
 import { runSyncBench, runThroughputBench } from './cluster-state.ts'
-import { type BenchFigure, note, positiveEnv, type ResultRow, resultHeader, writeResults } from './common.ts'
+import {
+  type BenchFigure,
+  keepGoingOnStrayErrors,
+  note,
+  positiveEnv,
+  type ResultRow,
+  resultHeader,
+  writeResults
+} from './common.ts'
 
 /** The sizes the issue asks for (and the bench's own where it is silent). */
 const FULL = { kills: 20, pins: 1_000, statePins: 100_000, throughputPins: 2_000, workers: 3 }
@@ -124,15 +132,6 @@ async function main(): Promise<void> {
 
 // however the bench ends (Ctrl-C too), every member still running is killed by its pid
 process.once('exit', () => killAll())
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
-process.on('uncaughtException', (err) => {
-  note(`uncaught ${err.name}: ${err.message}`)
-  uncaught.push(`${err.name}: ${err.message}`)
-})
-process.on('unhandledRejection', (reason) => {
-  const err = reason instanceof Error ? reason : new Error(String(reason))
-  note(`unhandled rejection ${err.name}: ${err.message}`)
-  uncaught.push(`${err.name}: ${err.message}`)
-})
+keepGoingOnStrayErrors(uncaught)
 await main()
 process.exit()

@@ -523,3 +523,21 @@ export function exitOnShutdown(stop: () => Promise<void>): void {
   process.stdin.on('end', shutdown)
   process.stdin.resume()
 }
+
+/**
+ * Keep a bench going past an error thrown where nobody awaits it (an abort listener, a timer of a
+ * stopped component): it is noted and pushed to `uncaught` (every item has its own time-outs);
+ * Ctrl-C or SIGTERM exits with 130, and the exit handlers kill the child processes.
+ */
+export function keepGoingOnStrayErrors(uncaught: string[]): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+  process.on('uncaughtException', (err) => {
+    note(`uncaught ${err.name}: ${err.message}`)
+    uncaught.push(`${err.name}: ${err.message}`)
+  })
+  process.on('unhandledRejection', (reason) => {
+    const err = reason instanceof Error ? reason : new Error(String(reason))
+    note(`unhandled rejection ${err.name}: ${err.message}`)
+    uncaught.push(`${err.name}: ${err.message}`)
+  })
+}

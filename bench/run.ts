@@ -19,7 +19,15 @@ import { fileURLToPath } from 'node:url'
 import { runAddBench } from './add.ts'
 import { runCacheBench } from './cache.ts'
 import { runCliStartBench } from './cli-start.ts'
-import { type BenchFigure, note, positiveEnv, type ResultRow, resultHeader, writeResults } from './common.ts'
+import {
+  type BenchFigure,
+  keepGoingOnStrayErrors,
+  note,
+  positiveEnv,
+  type ResultRow,
+  resultHeader,
+  writeResults
+} from './common.ts'
 import { runDiscoveryBench } from './discovery.ts'
 import { runIdleMemoryBench, servingMemoryFigures } from './memory.ts'
 import { copyResultsToReadme } from './readme.ts'
@@ -120,19 +128,7 @@ async function main(): Promise<void> {
   if (failed.length > 0) process.exitCode = 1
 }
 
-// a bench stopped by Ctrl-C still kills its child processes (common.ts, on exit)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
-// an error thrown where nobody awaits it (an abort listener, a timer of a stopped component) is
-// noted, and the run goes on: every item has its own time-outs
-process.on('uncaughtException', (err) => {
-  note(`uncaught ${err.name}: ${err.message}`)
-  uncaught.push(`${err.name}: ${err.message}`)
-})
-process.on('unhandledRejection', (reason) => {
-  const err = reason instanceof Error ? reason : new Error(String(reason))
-  note(`unhandled rejection ${err.name}: ${err.message}`)
-  uncaught.push(`${err.name}: ${err.message}`)
-})
+keepGoingOnStrayErrors(uncaught)
 await main()
 // libp2p may leave a socket or timer behind: the bench is over
 process.exit()
