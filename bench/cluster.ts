@@ -33,6 +33,7 @@ import {
   resultHeader,
   writeResults
 } from './common.ts'
+import { copyResultsToReadme } from './readme.ts'
 
 /** The sizes the issue asks for (and the bench's own where it is silent). */
 const FULL = { kills: 20, pins: 1_000, statePins: 100_000, throughputPins: 2_000, workers: 3 }
@@ -125,7 +126,8 @@ async function main(): Promise<void> {
   const benchDir = fileURLToPath(new URL('.', import.meta.url))
   const dir = resolve(process.env.BENCH_OUT || benchDir)
   const md = await writeResults(dir, 'Cluster bench', header, rows, 'cluster-results')
-  if (dir !== resolve(benchDir)) note(`results written to ${dir}`)
+  if (dir !== resolve(benchDir)) note(`results written to ${dir} (bench/cluster-results.* left as they were)`)
+  else await copyResultsToReadme('cluster')
   process.stdout.write(`\n${md}`)
   if (failed.length > 0) process.exitCode = 1
 }

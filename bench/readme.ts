@@ -1,5 +1,6 @@
 /**
- * The README's benchmark figures are bench/results.md and bench/wan/results.md, verbatim, each
+ * The README's benchmark figures are bench/results.md, bench/wan/results.md and
+ * bench/cluster-results.md, verbatim, each
  * between two markers in its "Benchmarks" section, so that the README quotes no figure that a
  * committed run did not produce. `npm run bench` (`bench:wan`) copies its table in when it writes
  * it;
@@ -21,8 +22,8 @@ interface Quoted {
 
 const readmePath = fileURLToPath(new URL('../README.md', import.meta.url))
 
-/** bench/results.md (`npm run bench`) and bench/wan/results.md (`npm run bench:wan`). */
-export const QUOTED: Record<'loopback' | 'wan', Quoted> = {
+/** bench/results.md (`npm run bench`), bench/wan/results.md (`npm run bench:wan`), bench/cluster-results.md (`npm run bench:cluster`). */
+export const QUOTED: Record<'loopback' | 'wan' | 'cluster', Quoted> = {
   loopback: {
     path: fileURLToPath(new URL('./results.md', import.meta.url)),
     begin: '<!-- bench/results.md, copied by `npm run bench`: do not edit -->',
@@ -32,6 +33,11 @@ export const QUOTED: Record<'loopback' | 'wan', Quoted> = {
     path: fileURLToPath(new URL('./wan/results.md', import.meta.url)),
     begin: '<!-- bench/wan/results.md, copied by `npm run bench:wan`: do not edit -->',
     end: '<!-- end of bench/wan/results.md -->'
+  },
+  cluster: {
+    path: fileURLToPath(new URL('./cluster-results.md', import.meta.url)),
+    begin: '<!-- bench/cluster-results.md, copied by `npm run bench:cluster`: do not edit -->',
+    end: '<!-- end of bench/cluster-results.md -->'
   }
 }
 
