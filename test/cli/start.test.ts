@@ -93,18 +93,24 @@ async function recorded(work: string, args: string[]): Promise<{ out: string; mo
   return { out, modules }
 }
 
+/** A scratch folder with a local repo and a one-byte file in it. */
+async function oneByteRepo(): Promise<{ work: string; repo: string; file: string }> {
+  requireBuild()
+  const work = await tempDir()
+  const repo = join(work, 'repo')
+  await initLocal(repo)
+  const file = join(work, 'one-byte.txt')
+  await writeFile(file, 'x')
+  return { work, repo, file }
+}
+
 describe('ipfs-kit start: offline commands load no networking module', () => {
   let work: string
   let repo: string
   let file: string
 
   before(async () => {
-    requireBuild()
-    work = await tempDir()
-    repo = join(work, 'repo')
-    await initLocal(repo)
-    file = join(work, 'one-byte.txt')
-    await writeFile(file, 'x')
+    ;({ work, repo, file } = await oneByteRepo())
   })
 
   after(async () => {
@@ -159,12 +165,7 @@ describe('ipfs-kit start: printing, and talking to a running daemon, load no nod
   let daemon: LiveProcess | undefined
 
   before(async () => {
-    requireBuild()
-    work = await tempDir()
-    repo = join(work, 'repo')
-    await initLocal(repo)
-    file = join(work, 'one-byte.txt')
-    await writeFile(file, 'x')
+    ;({ work, repo, file } = await oneByteRepo())
   })
 
   after(async () => {
