@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { missingOptional } from '../scripts/lock-platforms.ts'
 
 const run = promisify(execFile)
 const ROOT = resolve(import.meta.dirname, '..')
@@ -94,5 +95,13 @@ describe('the npm package', () => {
       if ((pkg.os != null || pkg.cpu != null) && !optional.has(name)) pinned.push(name)
     }
     assert.deepEqual(pinned, [], 'runtime dependencies bound to one platform')
+  })
+
+  it('the lock holds every optional platform build, so `npm ci` accepts it on any machine', async () => {
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Parameters<typeof missingOptional>[0]
+    }
+    assert.ok(lock.packages['node_modules/@chainsafe/libp2p-quic-darwin-arm64'] != null)
+    assert.deepEqual(missingOptional(lock.packages), [], 'run `npm run lock:platforms`')
   })
 })
