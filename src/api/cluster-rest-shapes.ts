@@ -249,3 +249,56 @@ export function restAlert(a: ClusterAlert): RestAlert {
     triggered_at: restTime(a.detectedAt)
   }
 }
+
+/** IPFS Cluster's `Metric`; its times in ns since the epoch, as Go's `int64`. */
+export interface RestMetric {
+  name: string
+  peer: string
+  value: string
+  expire: number
+  valid: boolean
+  weight: number
+  partitionable: boolean
+  received_at: number
+}
+
+/**
+ * The metric names the members' heartbeats carry, as IPFS Cluster names them: `freespace`
+ * (the disk informer's), `ping` (liveness) and `tag:<name>` for every tag a member has.
+ */
+export function restMetricNames(peers: readonly ClusterPeer[]): string[] {
+  const tags = new Set(peers.flatMap((p) => Object.keys(p.tags)))
+  return ['freespace', 'ping', ...[...tags].sort().map((t) => `tag:${t}`)]
+}
+
+/**
+ * The latest value of one metric from every member that has it (IPFS Cluster's
+ * `GET /monitor/metrics/{name}`): valid while the member's last heartbeat has not expired.
+ * An unknown name has no values.
+ */
+export function restMetrics(name: string, peers: readonly ClusterPeer[], now = Date.now()): RestMetric[] {
+  const tag = name.startsWith('tag:') ? name.slice('tag:'.length) : undefined
+  const out: RestMetric[] = []
+  for (const p of peers) {
+    if (p.lastSeen === 0) continue
+    let value: string
+    let weight = 0
+    if (name === 'freespace') {
+      value = String(p.freeSpace)
+      weight = p.freeSpace
+    } else if (name === 'ping') value = ''
+    else if (tag != null && Object.hasOwn(p.tags, tag)) value = p.tags[tag] as string
+    else continue
+    out.push({
+      name,
+      peer: p.id,
+      value,
+      expire: p.expiresAt * 1e6,
+      valid: p.state === 'alive' && p.expiresAt > now,
+      weight,
+      partitionable: tag != null,
+      received_at: p.lastSeen * 1e6
+    })
+  }
+  return out
+}

@@ -5,7 +5,7 @@
  * `cids`, `local`), `GET|POST|DELETE /pins/{cid}` (and `/pins/ipfs/{path}`),
  * `POST /pins/{cid}/recover`, `POST /pins/recover` (NDJSON), `GET /allocations` (NDJSON),
  * `GET /allocations/{cid}`, `POST /add` (UnixFS or `format=car`), `GET /health/alerts`,
- * `GET /monitor/metrics`. Objects are IPFS Cluster's (snake_case, see
+ * `GET /monitor/metrics` and `/monitor/metrics/{name}`. Objects are IPFS Cluster's (snake_case, see
  * `cluster-rest-shapes.ts`); errors are its `{code, message}`. Authentication is the API's.
  *
  * @packageDocumentation
@@ -29,6 +29,8 @@ import {
   restAlert,
   restGlobalPinInfo,
   restId,
+  restMetricNames,
+  restMetrics,
   restPin,
   restUnpinned
 } from './cluster-rest-shapes.ts'
@@ -326,7 +328,7 @@ const FIXED: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
   '/allocations': { GET: allocations },
   '/add': { POST: add },
   '/health/alerts': { GET: async (ctx) => sendJson(ctx.res, ctx.kit.cluster.alerts().map(restAlert)) },
-  '/monitor/metrics': { GET: async (ctx) => sendJson(ctx.res, ['freespace', 'heartbeat']) }
+  '/monitor/metrics': { GET: async (ctx) => sendJson(ctx.res, restMetricNames(ctx.kit.cluster.peers())) }
 }
 
 /** Paths with a CID (or an IPFS path) in them. */
@@ -340,7 +342,11 @@ const PATTERNS: readonly [RegExp, Readonly<Record<string, Route>>][] = [
   ],
   [/^\/pins\/([^/]+)\/recover$/, { POST: recover }],
   [/^\/pins\/([^/]+)$/, { GET: status, POST: pin, DELETE: unpin }],
-  [/^\/allocations\/([^/]+)$/, { GET: allocation }]
+  [/^\/allocations\/([^/]+)$/, { GET: allocation }],
+  [
+    /^\/monitor\/metrics\/([^/]+)$/,
+    { GET: async (ctx, name) => sendJson(ctx.res, restMetrics(name as string, ctx.kit.cluster.peers())) }
+  ]
 ]
 
 /**

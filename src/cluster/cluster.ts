@@ -654,6 +654,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   peers(): ClusterPeer[] {
     const run = this.#running()
     const index = run.state.index
+    const now = Date.now()
     const self: ClusterPeer = {
       id: this.#self,
       role: this.#role,
@@ -663,7 +664,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       freeSpace: this.#freeSpace,
       allocated: index.allocatedTo(this.#self),
       addresses: this.#kit.peer.getMultiaddrs().map((a) => a.toString()),
-      lastSeen: Date.now(),
+      lastSeen: now,
+      expiresAt: now + run.monitor.ttlMs,
       self: true,
       identity: run.state.identity
     }
@@ -680,6 +682,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
           allocated: index.allocatedTo(m.id),
           addresses: m.heartbeat.addrs,
           lastSeen: m.lastSeen,
+          expiresAt: m.lastSeen + m.heartbeat.ttl,
           self: false,
           identity: m.heartbeat.identity
         })

@@ -108,6 +108,8 @@ export interface ClusterPeer {
   addresses: string[]
   /** ms since the epoch of its last heartbeat (0: never heard) */
   lastSeen: number
+  /** ms since the epoch when its last heartbeat stops being valid (its TTL after `lastSeen`) */
+  expiresAt: number
   /** whether this is us */
   self: boolean
   /** its OrbitDB identity id */

@@ -193,6 +193,38 @@ describe('@nftstorage/ipfs-cluster against a master daemon and a worker daemon',
     assert.ok(lines.length > 0)
     for (const l of lines) assert.equal(typeof (JSON.parse(l) as { cid: string }).cid, 'string')
   })
+
+  it('monitor/metrics/{name}: the latest freespace and ping of every member, as IPFS Cluster’s Metric', async () => {
+    assert.deepEqual((await cluster.metricNames()).slice(0, 2), ['freespace', 'ping'])
+    interface Metric {
+      name: string
+      peer: string
+      value: string
+      expire: number
+      valid: boolean
+      weight: number
+      received_at: number
+    }
+    const metrics = async (name: string): Promise<Metric[]> => {
+      const res = await fetch(`${master.url}/cluster/monitor/metrics/${name}`)
+      assert.equal(res.status, 200)
+      return (await res.json()) as Metric[]
+    }
+    const free = await metrics('freespace')
+    assert.deepEqual(free.map((m) => m.peer).sort(), [master.id, worker.id].sort())
+    for (const m of free) {
+      assert.equal(m.name, 'freespace')
+      assert.ok(m.valid, `${m.peer}'s metric is valid`)
+      assert.match(m.value, /^\d+$/)
+      assert.ok(Number(m.value) > 0, 'a repo on a disk with room')
+      assert.equal(m.weight, Number(m.value))
+      // ns since the epoch, expiring after it was received
+      assert.ok(m.received_at > 1e18 && m.expire > m.received_at)
+    }
+    const ping = await metrics('ping')
+    assert.deepEqual(ping.map((m) => m.peer).sort(), [master.id, worker.id].sort())
+    assert.deepEqual(await metrics('no-such-metric'), [])
+  })
 })
 
 describe('IPFS Cluster REST API: the API token', () => {
