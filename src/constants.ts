@@ -363,7 +363,10 @@ export const ROUTING_MAX_IN_FLIGHT_PER_BLOCK = 3
 /** Shortest hedge delay: a peer never gets less than this before the next is asked too. @default 150 */
 export const ROUTING_HEDGE_MIN_DELAY_MS = 150
 
-/** Longest hedge delay, however slow a peer's history. @default 4000 */
+/**
+ * Longest hedge delay, however slow a peer's history; also the silence after which a want is
+ * sent again, and how long a request past its deadline holds off a fetch's next pass. @default 4000
+ */
 export const ROUTING_HEDGE_MAX_DELAY_MS = 4_000
 /** How long the fetcher trusts what it read of a peer's protocols (identify may update them). */
 export const ROUTING_PROTOCOLS_RECHECK_MS = 10_000
@@ -374,7 +377,8 @@ export const ROUTING_PROTOCOLS_RECHECK_MS = 10_000
 export const ROUTING_MAX_LOOKS_AGAIN = 3
 /**
  * A block fetch that keeps looking (a retrieval with a deadline) pauses this long before its
- * second pass over the providers, once every request of the first failed or is overdue; the
+ * second pass over the providers, once every request of the first failed or is overdue (an
+ * overdue request still open having waited {@link ROUTING_HEDGE_MAX_DELAY_MS}); the
  * pause doubles at every pass, up to {@link ROUTING_PASS_MAX_DELAY_MS}. @default 250
  */
 export const ROUTING_PASS_MIN_DELAY_MS = 250

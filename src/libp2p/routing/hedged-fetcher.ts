@@ -63,7 +63,11 @@ export interface HedgedFetcherInit {
   maxInFlight?: number
   /** @default ROUTING_HEDGE_MIN_DELAY_MS */
   minHedgeDelayMs?: number
-  /** @default ROUTING_HEDGE_MAX_DELAY_MS */
+  /**
+   * the longest hedge deadline; also how long an unanswered want waits before it is sent again,
+   * and how long an open request past its deadline holds off a fetch's next pass
+   * @default ROUTING_HEDGE_MAX_DELAY_MS
+   */
   maxHedgeDelayMs?: number
   /** pause before a fetch that keeps looking (`nextPass`) makes its second pass @default ROUTING_PASS_MIN_DELAY_MS */
   minPassDelayMs?: number
@@ -417,8 +421,9 @@ export class HedgedBlockFetcher {
    *
    * With `nextPass` and a `signal`, the fetch never fails for want of a provider: where it would
    * fail (every candidate asked, every request failed or is past its deadline, no look left), it
-   * pauses (`minPassDelayMs`, doubling up to `maxPassDelayMs`) and asks `nextPass()` for
-   * candidates again, any peer asked before included (one that failed may be back), until a
+   * waits until no request still open is younger than `maxHedgeDelayMs` (a provider that is slow
+   * but still answering is given the longest deadline first), pauses (`minPassDelayMs`, doubling
+   * up to `maxPassDelayMs`) and asks `nextPass()` for candidates again, any peer asked before included (one that failed may be back), until a
    * block arrives or the signal aborts; requests still open stay open meanwhile (a late
    * block still wins). Without a signal, `nextPass` is ignored: a fetch ends in bounded time.
    */
@@ -437,6 +442,8 @@ export class HedgedBlockFetcher {
     /** passes made after the first, and the pause before the next one, while it is due */
     let passes = 0
     let passTimer: ReturnType<typeof setTimeout> | undefined
+    /** until the youngest open request has waited the longest hedge delay (no pass before) */
+    let holdTimer: ReturnType<typeof setTimeout> | undefined
     let iterator = toAsyncIterator(candidates)
     /** looks made after the first, and how many requests had failed or were overdue at the last */
     let looks = 0
@@ -506,6 +513,7 @@ export class HedgedBlockFetcher {
         if (done) return
         done = true
         clearTimeout(passTimer)
+        clearTimeout(holdTimer)
         this.#fetches.delete(cancel)
         signal?.removeEventListener('abort', onAbort)
         for (const a of attempts) {
@@ -537,6 +545,24 @@ export class HedgedBlockFetcher {
         if (nextPass != null) {
           // keep looking: once no request is left within its deadline, another pass
           for (const a of attempts) if (!a.settled && !a.overdue) return
+          // but a request past its deadline is slow, not gone: the pass that looks past it waits
+          // until it has had the longest hedge delay (the silence after which a want is sent
+          // again and a side request times out). Its deadline may be a guess (a peer's first
+          // request gets the shortest), and the fetch's own looks were made when it passed, so a
+          // pass before then is one more per-block lookup while the provider is still answering.
+          // Checked again whenever a request settles: once every request has failed, no wait.
+          clearTimeout(holdTimer)
+          holdTimer = undefined
+          const now = Date.now()
+          let hold = 0
+          for (const a of attempts) if (!a.settled) hold = Math.max(hold, this.#maxHedge - (now - a.started))
+          if (hold > 0) {
+            holdTimer = setTimeout(() => {
+              holdTimer = undefined
+              maybeFinishFailed()
+            }, hold)
+            return
+          }
           const pause = Math.min(this.#maxPass, this.#minPass * 2 ** passes)
           this.#log('%c: no provider answered in pass %d, looking again in %d ms', cid, passes + 1, pause)
           passTimer = setTimeout(newPass, pause)
