@@ -449,6 +449,8 @@ function summarizeSwarm(c: Collected): SwarmResult {
       error: l.error,
       mbit: mbit(l),
       cpuMs: l.cpuMs,
+      firstByteMs: l.firstByteMs,
+      routing: l.routing,
       links: uses[i],
       servedBy: l.servedBy == null ? undefined : name(l.servedBy, c.peers),
       timeline: l.tcp?.samples.map((s) => ({ ms: Math.round(s.ms), received: name(s.received, c.addresses) }))
