@@ -41,6 +41,26 @@ const SCENARIOS: Record<number, string> = {
   5: 'learning curve (from scenario 1)'
 }
 
+/**
+ * The hosts' TCP settings that shape a transfer after idle (a host namespace starts with the
+ * machine's congestion control): Linux restarts an idle connection's congestion window only
+ * under `tcp_slow_start_after_idle` and a congestion control that does not set the window
+ * itself (Reno, CUBIC; not BBR).
+ */
+async function tcpSettings(bed: Testbed): Promise<string> {
+  const { stdout } = await bed.exec(1, 'sysctl', [
+    '-n',
+    'net.ipv4.tcp_congestion_control',
+    'net.ipv4.tcp_slow_start_after_idle'
+  ])
+  const [cc, idle] = stdout.trim().split('\n')
+  const restart = idle === '1' && cc !== 'bbr' ? 'restarts' : 'does not restart'
+  return (
+    `TCP congestion control ${cc}, tcp_slow_start_after_idle ${idle} in the hosts (the machine's ` +
+    `defaults): an idle connection ${restart} from the initial window`
+  )
+}
+
 async function main(): Promise<void> {
   const started = performance.now()
   const only = (process.env.BENCH_WAN_ONLY ?? '')
@@ -73,7 +93,11 @@ async function main(): Promise<void> {
     note(`scenario ${n} (${SCENARIOS[n]}) …`)
     const bed = await Testbed.up(spec, { prefix: PREFIX, seed: 14, log: (l) => note(l) })
     const delay = bed.delay === 'nfqueue' ? 'the NFQUEUE delay line (no netem in this kernel)' : bed.delay
-    if (!notes.some((n) => n.startsWith('testbed:'))) notes.push(`testbed: delay by ${delay}`)
+    if (!notes.some((n) => n.startsWith('testbed:'))) {
+      notes.push(`testbed: delay by ${delay}`)
+      const tcp = await tcpSettings(bed).catch(() => undefined)
+      if (tcp != null) notes.push(`testbed: ${tcp}`)
+    }
     try {
       const result = await fn(bed)
       rows.push(...result.figures.filter((f) => wanted(f.item)))

@@ -21,7 +21,7 @@ import { CID } from 'multiformats/cid'
 import { EnhancedDHTDiscovery } from '../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import type { PeerStats } from '../../src/libp2p/discovery/types.ts'
 import type { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
-import { ContentRoutingManager } from '../../src/libp2p/routing/index.ts'
+import { ContentRoutingManager, type RoutingMetrics } from '../../src/libp2p/routing/index.ts'
 import { alternate, hashStream, memoryOf, sleep } from '../common.ts'
 import { plainHelia } from '../helia.ts'
 import { forgetAll, poke, RESEND_WINDOW_MS } from '../unreliable.ts'
@@ -77,6 +77,28 @@ export interface RetrievalLine {
   tcp?: TcpTimeline
   /** CPU time the seeker process used during this retrieval (user + system, all threads), ms */
   cpuMs?: number
+  /** ms from the start to the file's first bytes (the root and the first leaf have arrived) */
+  firstByteMs?: number
+  /** ours: the router's counters during this retrieval (see {@link RoutingMetrics}) */
+  routing?: RoutingCounts
+}
+
+/** The router's counters of one retrieval, from `getMetrics()` before and after it. */
+export type RoutingCounts = Pick<
+  RoutingMetrics,
+  'blocksFetched' | 'blockLookups' | 'lookupsSkipped' | 'hedgeDeadlinesPassed' | 'blockFetchPasses'
+>
+
+const ROUTING_COUNTS = [
+  'blocksFetched',
+  'blockLookups',
+  'lookupsSkipped',
+  'hedgeDeadlinesPassed',
+  'blockFetchPasses'
+] as const satisfies ReadonlyArray<keyof RoutingCounts>
+
+function routingCounts(m: RoutingMetrics): RoutingCounts {
+  return Object.fromEntries(ROUTING_COUNTS.map((k) => [k, m[k]])) as RoutingCounts
 }
 
 /** The last line. */
@@ -97,6 +119,8 @@ interface Seeker {
   /** ours: bytes served so far by each peer */
   served?(): Record<string, number>
   stats?(): PeerStats[]
+  /** ours: the router's counters so far */
+  routing?(): RoutingCounts
   /** dial every provider not connected, without waiting */
   redial(): void
   lastAsked: Map<number, number>
@@ -136,6 +160,7 @@ async function oursSeeker(plan: SeekerPlan, name: SeekerName): Promise<Seeker> {
     },
     served: () => Object.fromEntries(stats().map((s) => [s.peerId, s.bytesServed])),
     stats,
+    routing: () => routingCounts(router.getMetrics()),
     stop: async () => {
       await router.stop()
       await discovery.stop()
@@ -170,6 +195,14 @@ async function heliaSeeker(plan: SeekerPlan): Promise<Seeker> {
   }
 }
 
+/** `source`, calling `onChunk` as each chunk arrives */
+async function* stamped(source: AsyncIterable<Uint8Array>, onChunk: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    onChunk()
+    yield chunk
+  }
+}
+
 /** Retrieve every file of `files` in turn; one {@link RetrievalLine} each. */
 async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promise<void> {
   for (const file of files) {
@@ -180,13 +213,19 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
     }
     if (plan.redial === true) seeker.redial()
     const before = seeker.served?.()
+    const routingBefore = seeker.routing?.()
     const sampler = plan.tcpSampleMs == null ? undefined : await sampleTcp(plan.tcpSampleMs)
     const cpu = process.cpuUsage()
     const start = performance.now()
     let ok = false
     let error: string | undefined
+    let firstByteMs: number | undefined
     try {
-      const got = await hashStream(seeker.cat(plan.cids[file]!, AbortSignal.timeout(plan.timeoutMs)))
+      const got = await hashStream(
+        stamped(seeker.cat(plan.cids[file]!, AbortSignal.timeout(plan.timeoutMs)), () => {
+          firstByteMs ??= performance.now() - start
+        })
+      )
       ok = got.sha === plan.shas[file]
       if (!ok) error = 'wrong bytes'
     } catch (err) {
@@ -205,6 +244,13 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
         if (delta > 0) servedBy[peer] = delta
       }
     }
+    const routingAfter = seeker.routing?.()
+    const routing =
+      routingBefore == null || routingAfter == null
+        ? undefined
+        : (Object.fromEntries(
+            ROUTING_COUNTS.map((k) => [k, routingAfter[k] - routingBefore[k]])
+          ) as RoutingCounts)
     print({
       seeker: seeker.name,
       n: seeker.done++,
@@ -214,7 +260,9 @@ async function runTurn(seeker: Seeker, files: number[], plan: SeekerPlan): Promi
       error,
       servedBy,
       tcp,
-      cpuMs
+      cpuMs,
+      firstByteMs,
+      routing
     } satisfies RetrievalLine)
     await seeker.forget()
   }

@@ -12,7 +12,8 @@
  *
  * Options by environment (read by {@link swarmEnv}): `BENCH_WAN_SWARM_MIB` (default 256: the
  * file, MiB), `BENCH_WAN_SWARM_REPS` (default 2: retrievals per seeker), and
- * `BENCH_WAN_SWARM_CPU_PROF` (a folder: the seeker process runs with `--cpu-prof` there).
+ * `BENCH_WAN_SWARM_CPU_PROF` (a folder: the seeker process runs with `--cpu-prof` there), and
+ * `BENCH_WAN_SWARM_HELIA` (`0`: ours only, for a profile of our seeker alone).
  *
  * @packageDocumentation
  */
@@ -99,6 +100,8 @@ export interface SwarmInit {
   cpuProfDir?: string
   /** the seeker's TCP counters are sampled this often, ms (the trace's timelines) @default 1000 */
   sampleMs?: number
+  /** run plain Helia too (off: a CPU profile of ours alone; Helia's rows are then NaN) @default true */
+  helia?: boolean
 }
 
 /** {@link SwarmInit} from the environment (see the module's documentation). */
@@ -107,6 +110,7 @@ export function swarmEnv(): SwarmInit {
   return {
     fileSize: positiveEnv('BENCH_WAN_SWARM_MIB', 256) * MiB,
     repetitions: positiveEnv('BENCH_WAN_SWARM_REPS', 2),
+    helia: process.env.BENCH_WAN_SWARM_HELIA !== '0',
     ...(cpuProfDir == null || cpuProfDir === '' ? {} : { cpuProfDir: resolve(cpuProfDir) })
   }
 }
@@ -219,7 +223,7 @@ export async function runSwarm(bed: Testbed, init: SwarmInit = {}): Promise<Swar
       timeoutMs,
       datastoreDir: join(dir, 'datastore'),
       rerun: 0,
-      helia: true,
+      helia: init.helia !== false,
       // a connection that idled through the other seeker's turn may be gone (pings time out on
       // busy cores), and neither seeker redials by itself
       redial: true,
@@ -445,6 +449,8 @@ function summarizeSwarm(c: Collected): SwarmResult {
       error: l.error,
       mbit: mbit(l),
       cpuMs: l.cpuMs,
+      firstByteMs: l.firstByteMs,
+      routing: l.routing,
       links: uses[i],
       servedBy: l.servedBy == null ? undefined : name(l.servedBy, c.peers),
       timeline: l.tcp?.samples.map((s) => ({ ms: Math.round(s.ms), received: name(s.received, c.addresses) }))

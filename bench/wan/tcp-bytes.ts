@@ -6,7 +6,9 @@
  * @packageDocumentation
  */
 
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -55,17 +57,30 @@ export interface TcpTimeline {
   samples: Array<{ ms: number; received: Record<string, number> }>
 }
 
+/** What {@link sampleTcp} gives back while it runs. */
+export interface TcpSampler {
+  /** the samples so far */
+  samples: TcpTimeline['samples']
+  /** stop sampling (again: the same timeline) */
+  stop(): Promise<TcpTimeline>
+}
+
+/** The line the sampling loop prints after each `ss`. */
+const END_OF_SAMPLE = '--'
+
 /**
  * Sample the namespace's TCP sockets every `everyMs` from now until `stop()`, which resolves
  * with the bytes received from each remote address in that time (`samples` grows meanwhile). A
  * socket closed in between counts up to its last sample (a connection replaced mid-transfer is
  * not lost).
+ *
+ * The samples come from one shell running `ss` in a loop, started once: a spawn per sample
+ * from the seeker (a process of several hundred MiB) forks it every time, which cost it about 9%
+ * of its main thread's time in scenario 2 (a CPU profile) and stalled its event loop at each
+ * fork.
  */
-export async function sampleTcp(
-  everyMs: number
-): Promise<{ samples: TcpTimeline['samples']; stop(): Promise<TcpTimeline> }> {
+export async function sampleTcp(everyMs: number): Promise<TcpSampler> {
   const before = await tcpSnapshot()
-  const start = performance.now()
   /** every socket seen: its count at the start (0 if opened since) and at its last sample */
   const seen = new Map<string, { remote: string; first: number; last: number }>()
   const take = (now: TcpSnapshot): Record<string, number> => {
@@ -81,26 +96,40 @@ export async function sampleTcp(
     return out
   }
   const samples: TcpTimeline['samples'] = []
-  let pending: Promise<void> | undefined
-  const timer = setInterval(() => {
-    // one `ss` at a time: a sample that is late is skipped, not queued
-    if (pending != null) return
-    const ms = performance.now() - start
-    pending = tcpSnapshot()
-      .then((now) => {
-        samples.push({ ms, received: take(now) })
-      })
-      .catch(() => {})
-      .finally(() => {
-        pending = undefined
-      })
-  }, everyMs)
+  const seconds = (Math.max(1, everyMs) / 1000).toFixed(3)
+  // each sample is stamped by the loop (ns since the epoch) when its `ss` starts, not when this
+  // process reads it: a busy seeker reads late
+  const startEpochMs = Date.now()
+  const script = `while :; do t=$(date +%s%N); ss -tinHO; echo "${END_OF_SAMPLE} $t"; sleep ${seconds}; done`
+  // its own process group, so that the stop ends the loop's `ss` or `sleep` with it
+  const loop = spawn('sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'], detached: true })
+  const exited = once(loop, 'exit').catch(() => {})
+  let lines: string[] = []
+  createInterface({ input: loop.stdout }).on('line', (line) => {
+    if (!line.startsWith(`${END_OF_SAMPLE} `)) {
+      lines.push(line)
+      return
+    }
+    const ms = Number(line.slice(END_OF_SAMPLE.length + 1)) / 1e6 - startEpochMs
+    samples.push({ ms: Math.max(0, ms), received: take(parseSs(lines.join('\n'))) })
+    lines = []
+  })
+  let stopped: Promise<TcpTimeline> | undefined
   return {
     samples,
-    stop: async () => {
-      clearInterval(timer)
-      await pending
-      return { received: take(await tcpSnapshot()), samples }
+    stop: () => {
+      stopped ??= (async () => {
+        if (loop.pid != null && loop.exitCode == null && loop.signalCode == null) {
+          try {
+            process.kill(-loop.pid, 'SIGTERM')
+          } catch {
+            // already gone
+          }
+        }
+        await exited
+        return { received: take(await tcpSnapshot()), samples }
+      })()
+      return stopped
     }
   }
 }

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createConnection, createServer, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { sleep } from '../../bench/common.ts'
@@ -166,5 +167,43 @@ describe('WAN scenario 2 (swarm download)', () => {
     assert.ok(Math.abs(use[fast.name]!.share - 25 / 27.5) < 1e-6)
     const idle = SWARM_PROVIDERS.find((p) => p !== fast && p !== slow)!
     assert.deepEqual(use[idle.name], { bytes: 0, share: 0, use: 0, doneMs: 0 })
+  })
+
+  it('samples from one process of its own, not a spawn from this one per sample, stamped when taken', async () => {
+    // the children of this process's main thread (libuv spawns from it), seen every millisecond
+    const childrenFile = `/proc/${process.pid}/task/${process.pid}/children`
+    const seen = new Set<string>()
+    const look = (): void => {
+      for (const pid of readFileSync(childrenFile, 'utf8').trim().split(/\s+/)) if (pid !== '') seen.add(pid)
+    }
+    const started = performance.now()
+    const sampler = await sampleTcp(10)
+    const watcher = setInterval(look, 1)
+    try {
+      for (let i = 0; i < 500 && sampler.samples.length < 10; i++) await sleep(10)
+      assert.ok(sampler.samples.length >= 10, `${sampler.samples.length} samples`)
+      // a spawn per sample would show a new `ss` child of this process every 10 ms
+      assert.equal(seen.size, 1, `children seen while sampling: ${[...seen].join(', ')}`)
+      const elapsed = performance.now() - started
+      const ms = sampler.samples.map((s) => s.ms)
+      for (let i = 1; i < ms.length; i++)
+        assert.ok(ms[i]! >= ms[i - 1]!, `samples in order: ${ms.join(', ')}`)
+      assert.ok(ms[0]! >= 0 && ms.at(-1)! <= elapsed + 5, `stamps within the sampling: ${ms.join(', ')}`)
+    } finally {
+      clearInterval(watcher)
+      await sampler.stop()
+    }
+    // the loop is gone with its process group
+    const loop = [...seen][0]!
+    let alive = true
+    for (let i = 0; i < 200 && alive; i++) {
+      try {
+        process.kill(Number(loop), 0)
+        await sleep(10)
+      } catch {
+        alive = false
+      }
+    }
+    assert.equal(alive, false, `the sampling loop ${loop} ended`)
   })
 })
