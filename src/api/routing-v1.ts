@@ -181,7 +181,7 @@ function selfRecord(kit: IPFSKit, protocols: string[]): PeerSchemaRecord {
   }
 }
 
-/** The addresses the peer store has of `peer`, when a record came without any. */
+/** The addresses the peer store has of `peer`. */
 async function knownAddrs(kit: IPFSKit, peer: PeerId, signal: AbortSignal): Promise<string[]> {
   try {
     const known = await kit.peer.host.peerStore.get(peer, { signal })
@@ -214,7 +214,9 @@ async function* providerRecords(
     const key = p.id.toString()
     if (seen.has(key)) continue
     seen.add(key)
-    const addrs = p.multiaddrs.length > 0 ? addrsOf(p.multiaddrs) : await knownAddrs(kit, p.id, signal)
+    // the peer store's addresses (its listen addresses, from identify) first: a record's own may
+    // be the far end of a connection the provider dialled, which nobody can dial back
+    const addrs = [...new Set([...(await knownAddrs(kit, p.id, signal)), ...addrsOf(p.multiaddrs)])]
     yield { Schema: 'peer', ID: key, Addrs: addrs, Protocols: [BITSWAP] }
   }
 }
