@@ -245,7 +245,7 @@ if (access.how === 'unshare' && process.env[INNER] == null) {
       assert.deepEqual(
         [hangAtEnd?.failures, hangAtEnd?.successes, hangAtEnd?.empty],
         [0, 0, 0],
-        `the fetch (${got.fetches[0]?.ms.toFixed(0)} ms) did not wait for the hanging router's ${timeoutMs} ms`
+        `the fetch (${got.fetches[0]?.ms.toFixed(0)} ms) did not wait for the hanging router's ${timeoutMs} ms: ${JSON.stringify(hangAtEnd)}`
       )
       const [g, h, ok] = got.metrics.delegatedRouters
       assert.deepEqual([g?.url, h?.url, ok?.url], [garbage, hang, routerUrl])

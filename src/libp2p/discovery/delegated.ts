@@ -253,7 +253,10 @@ export class DelegatedRouters {
       else outcome = { kind: valid > 0 ? 'success' : 'empty' }
     } catch (err) {
       if (timeout.aborted) outcome = { kind: 'failure', why: 'no answer in time', timeout: true }
-      else if (signal.aborted || !this.#started) outcome = { kind: 'cancelled' }
+      // an abort is always ours: this lookup's caller, or another lookup of the same CID whose
+      // request the client shares with this one (it sends one request per URL at a time)
+      else if (signal.aborted || !this.#started || (err as Error).name === 'AbortError')
+        outcome = { kind: 'cancelled' }
       else outcome = { kind: 'failure', why: (err as Error).message }
     } finally {
       stats.inFlight--
