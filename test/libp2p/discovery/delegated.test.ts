@@ -294,6 +294,39 @@ describe('DelegatedRouters', () => {
   })
 })
 
+describe('DelegatedRouters bounds', () => {
+  it('sends at most maxInFlight lookups to one router: a lookup that finds it busy skips it', async () => {
+    const held: ServerResponse[] = []
+    const slow = await serve((_req, res) => {
+      held.push(res)
+    })
+    const routers = new DelegatedRouters(
+      [slow.url],
+      { logger: kitLogger() },
+      { maxInFlight: 2, timeoutMs: 60_000 }
+    )
+    await routers.start()
+    const controller = new AbortController()
+    try {
+      const cids = [await cidOf('busy 1'), await cidOf('busy 2'), await cidOf('busy 3')]
+      // each lookup counts itself in flight before its first await: started in order, the third is the one skipped
+      const lookups = cids.map(async (cid) =>
+        collect(routers.findProviders(cid, { signal: controller.signal }))
+      )
+      while (held.length < 2) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepEqual(await lookups[2], [], 'the third lookup ends at once: the router is busy')
+      const [s] = routers.stats()
+      assert.deepEqual([s?.queries, s?.inFlight, s?.skipped], [2, 2, 1])
+      controller.abort()
+      await Promise.all(lookups)
+      await routers.idle()
+      assert.deepEqual([routers.stats()[0]?.inFlight, routers.stats()[0]?.failures], [0, 0])
+    } finally {
+      await routers.stop()
+    }
+  })
+})
+
 describe('EnhancedDHTDiscovery with a delegated router', () => {
   it('finds a provider that no DHT knows through the router, dials it at the addresses the router gave, and fetches', async () => {
     const provider = new IPFSLibp2pPeer({ role: 'worker', profile: 'local' })
