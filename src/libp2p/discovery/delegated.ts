@@ -199,7 +199,22 @@ export class DelegatedRouters {
     cid: CID,
     options: { signal?: AbortSignal; listening?: AbortSignal; onProvider?: (p: Provider) => void } = {}
   ): AsyncGenerator<Provider> {
-    if (!this.#started) return
+    yield* this.lookup(cid, options)
+  }
+
+  /**
+   * {@link findProviders}, its lookups sent at once (not on the first read): a caller that has
+   * other work to wait for first (the DHT's bootstrap) lets the routers answer meanwhile.
+   */
+  lookup(
+    cid: CID,
+    options: { signal?: AbortSignal; listening?: AbortSignal; onProvider?: (p: Provider) => void } = {}
+  ): AsyncIterable<Provider> {
+    const answers = pushable<Provider>({ objectMode: true })
+    if (!this.#started) {
+      answers.end()
+      return answers
+    }
     const now = this.#now()
     const asked: Router[] = []
     for (const r of this.#routers) {
@@ -207,9 +222,11 @@ export class DelegatedRouters {
       if (backedOff || r.stats.inFlight >= this.#maxInFlight) r.stats.skipped++
       else asked.push(r)
     }
-    if (asked.length === 0) return
+    if (asked.length === 0) {
+      answers.end()
+      return answers
+    }
     const signal = options.signal ?? new AbortController().signal
-    const answers = pushable<Provider>({ objectMode: true })
     let remaining = asked.length
     for (const r of asked) {
       void this.#query(r, cid, signal, (p) => {
@@ -219,7 +236,7 @@ export class DelegatedRouters {
         if (--remaining === 0) answers.end()
       })
     }
-    yield* answers
+    return answers
   }
 
   async #query(r: Router, cid: CID, signal: AbortSignal, found: (p: Provider) => void): Promise<void> {

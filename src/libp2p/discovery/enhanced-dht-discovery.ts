@@ -525,24 +525,24 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       this.#stopController.signal,
       options.signal ?? AbortSignal.timeout(DISCOVERY_FIND_TIMEOUT_MS)
     ])
+    // the probe's want-haves and the routers' lookups are answered whether or not this caller
+    // still listens: they run to their own timeout (or the caller's deadline) and every answer is kept
+    const probeSignal = AbortSignal.any([
+      this.#stopController.signal,
+      ...(options.signal == null ? [] : [options.signal])
+    ])
+    // the delegated routers need no DHT: asked at once, they answer while the bootstrap goes on
+    const routed = this.#lookupDelegated(cid, probeSignal, signal)
     try {
       await this.peer.waitForBootstrap({ signal })
       const probe = {
         limit: options.probeLimit ?? DISCOVERY_CONNECTED_PROBE_LIMIT,
         timeoutMs: options.probeTimeoutMs ?? DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS
       }
-      // the probe's want-haves are answered whether or not this caller still listens: they run
-      // to their own timeout (or the caller's deadline) and every answer is kept
-      const probeSignal = AbortSignal.any([
-        this.#stopController.signal,
-        ...(options.signal == null ? [] : [options.signal])
-      ])
       for await (const p of merge(
         this.#probeConnected(cid, probe, probeSignal, signal),
         this.#queryDht(cid, signal),
-        // the routers' lookups, like the probe's want-haves, run to their own timeout: a router
-        // that does not answer in time has failed, whether or not this caller still listens
-        this.#queryDelegated(cid, probeSignal, signal)
+        routed
       )) {
         if (!emit(p)) continue
         this.#counters.providersFound[p.provenance]++
@@ -612,30 +612,33 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   }
 
   /**
-   * The HTTP delegated routers' provider records. Each provider's addresses go to the peer
-   * store, so that it is dialled at them, and the record is kept even if the caller stopped
-   * listening before it came.
+   * The HTTP delegated routers' provider records, their lookups sent now. Each provider's
+   * addresses go to the peer store (before it is yielded: it is dialled by peer id), and its
+   * record is kept even if the caller stopped listening before it came. A router that does not
+   * answer in time has failed, whether or not this caller still listens.
    */
-  async *#queryDelegated(cid: CID, signal: AbortSignal, listening: AbortSignal): AsyncGenerator<Provider> {
+  #lookupDelegated(cid: CID, signal: AbortSignal, listening: AbortSignal): AsyncIterable<Provider> {
     const delegated = this.#delegated
-    if (delegated == null) return
+    if (delegated == null) return (async function* () {})()
     const libp2p = this.#libp2p()
     const remember = async (p: Provider): Promise<void> => {
       if (p.multiaddrs.length > 0)
         await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
     }
-    for await (const p of delegated.findProviders(cid, {
+    const answers = delegated.lookup(cid, {
       signal,
       listening,
       onProvider: (p) => {
         this.providers.add(cid, p)
         void remember(p)
       }
-    })) {
-      // (dialled by peer id: its addresses are in the peer store before it is yielded)
-      await remember(p)
-      yield p
-    }
+    })
+    return (async function* () {
+      for await (const p of answers) {
+        await remember(p)
+        yield p
+      }
+    })()
   }
 
   /** kad-dht provider records. */
