@@ -119,6 +119,52 @@ export const PUBLIC_BOOTSTRAP_PEERS: readonly string[] = [
   '/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ'
 ]
 
+/**
+ * HTTP delegated routers (IPFS HTTP Routing v1) asked for providers next to the DHT, per
+ * profile (`Routing.DelegatedRouters`): `public` asks the public router Kubo and Helia use,
+ * `local` none (and accepts only loopback URLs).
+ */
+export const DEFAULT_DELEGATED_ROUTERS: Readonly<Record<Profile, readonly string[]>> = {
+  public: ['https://delegated-ipfs.dev'],
+  local: []
+}
+
+/**
+ * How long one delegated router gets to answer a provider lookup; a router that has not
+ * answered by then has failed (a caller's abort before then is no failure). @default 5000
+ */
+export const DELEGATED_ROUTING_TIMEOUT_MS = 5_000
+
+/** Provider records read from one delegated router's answer (the rest is not read). @default 100 */
+export const DELEGATED_ROUTING_MAX_PROVIDERS = 100
+
+/** Lookups in flight to one delegated router; a lookup that finds it busy skips it. @default 4 */
+export const DELEGATED_ROUTING_MAX_IN_FLIGHT = 4
+
+/** A delegated router's backoff after its first failure in a row (doubled per failure). @default 5000 */
+export const DELEGATED_ROUTING_BACKOFF_BASE_MS = 5_000
+
+/** The cap of a delegated router's backoff. @default 600000 (10 min) */
+export const DELEGATED_ROUTING_BACKOFF_MAX_MS = 600_000
+
+/**
+ * `/routing/v1` on the daemon: how long an answer may look for providers or a peer beyond
+ * what the node knows (the DHT, connected peers). @default 5000
+ */
+export const ROUTING_V1_LOOKUP_TIMEOUT_MS = 5_000
+
+/** `/routing/v1`: records in one answer (the spec's limit for JSON answers). @default 100 */
+export const ROUTING_V1_MAX_RECORDS = 100
+
+/** `/routing/v1`: `max-age` of an answer with records, s (the spec's). @default 300 */
+export const ROUTING_V1_MAX_AGE_S = 300
+
+/** `/routing/v1`: `max-age` of a 404 (no record), s (the spec's). @default 15 */
+export const ROUTING_V1_MAX_AGE_NOT_FOUND_S = 15
+
+/** `/routing/v1`: `stale-while-revalidate` and `stale-if-error`, s (the spec's 48 h). @default 172800 */
+export const ROUTING_V1_MAX_STALE_S = 172_800
+
 /** The public Amino DHT protocol prefix (`/ipfs/kad/1.0.0`). */
 export const PUBLIC_DHT_PREFIX = '/ipfs'
 

@@ -12,7 +12,7 @@ export { WAN_DHT_PREFIX } from './types.ts'
 
 /**
  * Our peer on a testbed host: the `public` profile made private (no bootstrap peers, no mDNS, a
- * DHT of its own prefix), listening on `address` only.
+ * DHT of its own prefix, no delegated router), listening on `address` only.
  */
 export function ourPeer(
   address: string,
@@ -25,6 +25,7 @@ export function ourPeer(
     listenAddrs: [`/ip4/${address}/tcp/0`],
     bootstrapPeers: [],
     mdns: false,
+    delegatedRouters: [],
     dhtProtocolPrefix: WAN_DHT_PREFIX,
     blockstore: new MemoryBlockstore(),
     ...extra

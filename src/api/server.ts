@@ -37,6 +37,7 @@ import { type CommandSpec, discardBody, type RequestContext, sendError } from '.
 import type { ApiAddresses, ApiServerComponents, ApiServerInit } from './index.ts'
 import { ApiMetrics } from './metrics.ts'
 import { PinningService } from './pinning/service.ts'
+import { ROUTING_V1_PREFIX, serveRoutingV1 } from './routing-v1.ts'
 import { blockCommands } from './rpc/blocks.ts'
 import { clusterCommands } from './rpc/cluster.ts'
 import { contentCommands } from './rpc/content.ts'
@@ -73,7 +74,7 @@ const BODY_LIMITS: Readonly<Record<string, number | 'add'>> = {
 
 /**
  * The daemon's HTTP server: Kubo's RPC API (`/api/v0`, POST), our `kit/*` commands, the
- * trustless gateway (`/ipfs/`), Prometheus `/metrics`, the dashboard (`/`), and on a
+ * trustless gateway (`/ipfs/`), IPFS HTTP Routing v1 (`/routing/v1`, public, read-only), Prometheus `/metrics`, the dashboard (`/`), and on a
  * cluster member the IPFS Pinning Service API (`/pinning/pins`, always with the token) and
  * IPFS Cluster's REST API (`/cluster/`), on one port.
  * Loopback by default; a bearer token is required on any other address; CORS is off unless
@@ -231,6 +232,13 @@ export class ApiServer {
     const signal = AbortSignal.any([closed.signal, this.#stop.signal])
     try {
       const url = new URL(req.url ?? '/', 'http://localhost')
+      // IPFS HTTP Routing v1 (as Kubo serves it on its gateway port): read-only public routing
+      // data, so any origin and no token, as the spec asks of a router browsers use
+      if (url.pathname === ROUTING_V1_PREFIX || url.pathname.startsWith(`${ROUTING_V1_PREFIX}/`)) {
+        route = 'routing-v1'
+        await discardBody(req)
+        return await serveRoutingV1(this.#context(req, res, url, signal))
+      }
       checkOrigin(req, this.#init.corsOrigins ?? [], this.#loopbackOnly)
       this.#cors(req, res)
       if (req.method === 'OPTIONS') {
@@ -238,17 +246,7 @@ export class ApiServer {
         res.end()
         return
       }
-      const ctx: RequestContext = {
-        req,
-        res,
-        url,
-        params: url.searchParams,
-        kit: this.kit,
-        signal,
-        activity: this.activity,
-        metrics: this.metrics,
-        maxBodyBytes: this.#init.maxBodyBytes ?? DEFAULT_API_MAX_BODY_BYTES
-      }
+      const ctx = this.#context(req, res, url, signal)
       const path = url.pathname
       // the Pinning Service API requires its bearer token everywhere, and answers in its own shape
       if (path === PINNING_SERVICE_PREFIX || path.startsWith(`${PINNING_SERVICE_PREFIX}/`)) {
@@ -305,13 +303,27 @@ export class ApiServer {
         this.#dashboard(req, res)
       } else {
         throw new UnknownCommandError(
-          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /metrics, /api/v0/<command>, /pinning/pins or /cluster/`
+          `nothing at ${path}: try / (dashboard), /ipfs/<cid>, /ipns/<name>, /routing/v1/, /metrics, /api/v0/<command>, /pinning/pins or /cluster/`
         )
       }
     } catch (err) {
       if (!res.headersSent && !req.readableEnded) res.setHeader('Connection', 'close')
       this.#log?.('%s %s failed: %s', req.method, req.url, (err as Error).message)
       sendError(res, err)
+    }
+  }
+
+  #context(req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): RequestContext {
+    return {
+      req,
+      res,
+      url,
+      params: url.searchParams,
+      kit: this.kit,
+      signal,
+      activity: this.activity,
+      metrics: this.metrics,
+      maxBodyBytes: this.#init.maxBodyBytes ?? DEFAULT_API_MAX_BODY_BYTES
     }
   }
 

@@ -2,12 +2,14 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Profile, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
+  DEFAULT_DELEGATED_ROUTERS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
+import { delegatedRouterUrlProblem } from '../libp2p/discovery/delegated-url.ts'
 
 /**
  * The repo's `config` file: Kubo's field names where Kubo has the field, our own
@@ -40,6 +42,11 @@ export interface KitConfig {
   Routing: {
     /** kad-dht protocol prefix: `/ipfs` joins the public Amino DHT, anything else is a private swarm */
     DHTProtocolPrefix: string
+    /**
+     * HTTP delegated routers (IPFS HTTP Routing v1 base URLs, http or https) asked for
+     * providers next to the DHT; on the `local` profile, loopback URLs only
+     */
+    DelegatedRouters: string[]
   }
 }
 
@@ -65,7 +72,10 @@ export function defaultConfig(
     },
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
     Discovery: { MDNS: { Enabled: !local } },
-    Routing: { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
+    Routing: {
+      DHTProtocolPrefix: PUBLIC_DHT_PREFIX,
+      DelegatedRouters: [...DEFAULT_DELEGATED_ROUTERS[init.profile]]
+    }
   }
 }
 
@@ -133,6 +143,18 @@ export function parseConfig(text: string, file: string): KitConfig {
   if (Routing == null) raw.Routing = { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
   else if (!isObject(Routing) || typeof Routing.DHTProtocolPrefix !== 'string') {
     return fail('Routing.DHTProtocolPrefix must be a text such as /ipfs')
+  }
+  const routing = raw.Routing as JsonObject
+  if (routing.DelegatedRouters == null) routing.DelegatedRouters = [...DEFAULT_DELEGATED_ROUTERS[profile]]
+  else {
+    const routers = routing.DelegatedRouters
+    if (!Array.isArray(routers) || !routers.every((v) => typeof v === 'string')) {
+      return fail('Routing.DelegatedRouters must be a list of http or https URLs')
+    }
+    for (const url of routers) {
+      const problem = delegatedRouterUrlProblem(url, { loopbackOnly: profile === 'local' })
+      if (problem != null) fail(`Routing.DelegatedRouters: ${problem}`)
+    }
   }
   return raw as unknown as KitConfig
 }

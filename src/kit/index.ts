@@ -1291,6 +1291,7 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       bootstrapPeers: init.bootstrapPeers ?? config.Bootstrap,
       mdns: config.Discovery.MDNS.Enabled,
       dhtProtocolPrefix: init.dhtProtocolPrefix ?? config.Routing.DHTProtocolPrefix,
+      delegatedRouters: config.Routing.DelegatedRouters,
       privateKey: repo.privateKey,
       blockstore: repo.blockstore,
       datastore: repo.datastore,

@@ -204,7 +204,7 @@ describe('fuzzed input: a value or a typed error, never a hang', () => {
       Addresses: { Swarm: ['/ip4/127.0.0.1/tcp/0'], API: '/ip4/127.0.0.1/tcp/5001', Announce: [] },
       Bootstrap: [],
       Discovery: { MDNS: { Enabled: false } },
-      Routing: { DHTProtocolPrefix: '/ipfs' }
+      Routing: { DHTProtocolPrefix: '/ipfs', DelegatedRouters: ['http://127.0.0.1:8080'] }
     }
     const paths: string[][] = []
     const walk = (node: unknown, at: string[]): void => {
@@ -331,4 +331,5 @@ function assertWellTyped(c: KitConfig, text: string): void {
   if (!strings(c.Bootstrap)) fail('a bad Bootstrap')
   if (typeof c.Discovery?.MDNS?.Enabled !== 'boolean') fail('a bad Discovery.MDNS.Enabled')
   if (typeof c.Routing?.DHTProtocolPrefix !== 'string') fail('a bad Routing.DHTProtocolPrefix')
+  if (!strings(c.Routing?.DelegatedRouters)) fail('a bad Routing.DelegatedRouters')
 }

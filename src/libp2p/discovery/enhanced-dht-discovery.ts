@@ -23,6 +23,7 @@ import type { OutcomeSink, RequestOutcome } from '../routing/hedged-fetcher.ts'
 import { recentWantsOf } from '../routing/recent-wants.ts'
 import { ContentAffinity, type ContentAffinityInit } from './affinity.ts'
 import { AdaptiveBackoff, type BackoffInit } from './backoff.ts'
+import { DelegatedRouters, type DelegatedRoutersInit } from './delegated.ts'
 import { DiscoveryCache, type DiscoveryCacheInit } from './discovery-cache.ts'
 import { KBucketView, type KBucketViewInit } from './k-buckets.ts'
 import { LruMap } from './keys.ts'
@@ -44,6 +45,8 @@ export interface EnhancedDHTDiscoveryInit {
   providers?: ProviderStoreInit
   affinity?: ContentAffinityInit
   cache?: DiscoveryCacheInit
+  /** how the HTTP delegated routers of the peer (`delegatedRouters` of its init) are asked */
+  delegated?: DelegatedRoutersInit
   /** how often aged-out state is dropped @default DISCOVERY_PRUNE_INTERVAL_MS */
   pruneIntervalMs?: number
 }
@@ -103,6 +106,7 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   readonly #init: EnhancedDHTDiscoveryInit
   readonly #cache: DiscoveryCache<Provider>
   #buckets?: KBucketView
+  #delegated?: DelegatedRouters
   #refresh?: BucketRefreshScheduler
   #log?: Logger
   #pruneTimer?: ReturnType<typeof setInterval>
@@ -119,7 +123,10 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     successfulRequests: 0,
     failedRequests: 0,
     corruptBlocks: 0,
-    providersFound: { dht: 0, pubsub: 0, bitswap: 0, mdns: 0, connected: 0 } as Record<Provenance, number>
+    providersFound: { dht: 0, pubsub: 0, bitswap: 0, mdns: 0, connected: 0, delegated: 0 } as Record<
+      Provenance,
+      number
+    >
   }
 
   constructor(peer: IPFSLibp2pPeer, init: EnhancedDHTDiscoveryInit = {}) {
@@ -141,6 +148,11 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
   get buckets(): KBucketView {
     if (this.#buckets == null) throw new NotStartedError('discovery is not started')
     return this.#buckets
+  }
+
+  /** The peer's HTTP delegated routers, with their reputation (after start; none configured: undefined). */
+  get delegated(): DelegatedRouters | undefined {
+    return this.#delegated
   }
 
   #libp2p(): Libp2p<PeerServices> {
@@ -186,6 +198,15 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       this.#init.refresh
     )
     this.#refresh.start()
+    const routers = this.peer.settings.delegatedRouters
+    if (routers.length > 0) {
+      this.#delegated = new DelegatedRouters(
+        routers,
+        { logger: this.peer.logger, self: libp2p.peerId },
+        this.#init.delegated
+      )
+      await this.#delegated.start()
+    }
     this.#pruneTimer = setInterval(() => {
       this.prune()
     }, this.#init.pruneIntervalMs ?? DISCOVERY_PRUNE_INTERVAL_MS)
@@ -306,6 +327,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     this.peer.bitswapGuard.removeEventListener('violation', this.#onViolation)
     clearInterval(this.#pruneTimer)
     await this.#refresh?.stop()
+    await this.#delegated?.stop()
+    this.#delegated = undefined
     if (this.peer.isStarted) {
       this.#libp2p().removeEventListener('peer:disconnect', this.#onDisconnect)
       const table = this.#routingTable()
@@ -502,21 +525,24 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       this.#stopController.signal,
       options.signal ?? AbortSignal.timeout(DISCOVERY_FIND_TIMEOUT_MS)
     ])
+    // the probe's want-haves and the routers' lookups are answered whether or not this caller
+    // still listens: they run to their own timeout (or the caller's deadline) and every answer is kept
+    const probeSignal = AbortSignal.any([
+      this.#stopController.signal,
+      ...(options.signal == null ? [] : [options.signal])
+    ])
+    // the delegated routers need no DHT: asked at once, they answer while the bootstrap goes on
+    const routed = this.#lookupDelegated(cid, probeSignal, signal)
     try {
       await this.peer.waitForBootstrap({ signal })
       const probe = {
         limit: options.probeLimit ?? DISCOVERY_CONNECTED_PROBE_LIMIT,
         timeoutMs: options.probeTimeoutMs ?? DISCOVERY_CONNECTED_PROBE_TIMEOUT_MS
       }
-      // the probe's want-haves are answered whether or not this caller still listens: they run
-      // to their own timeout (or the caller's deadline) and every answer is kept
-      const probeSignal = AbortSignal.any([
-        this.#stopController.signal,
-        ...(options.signal == null ? [] : [options.signal])
-      ])
       for await (const p of merge(
         this.#probeConnected(cid, probe, probeSignal, signal),
-        this.#queryDht(cid, signal)
+        this.#queryDht(cid, signal),
+        routed
       )) {
         if (!emit(p)) continue
         this.#counters.providersFound[p.provenance]++
@@ -585,6 +611,36 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
     yield* answers
   }
 
+  /**
+   * The HTTP delegated routers' provider records, their lookups sent now. Each provider's
+   * addresses go to the peer store (before it is yielded: it is dialled by peer id), and its
+   * record is kept even if the caller stopped listening before it came. A router that does not
+   * answer in time has failed, whether or not this caller still listens.
+   */
+  #lookupDelegated(cid: CID, signal: AbortSignal, listening: AbortSignal): AsyncIterable<Provider> {
+    const delegated = this.#delegated
+    if (delegated == null) return (async function* () {})()
+    const libp2p = this.#libp2p()
+    const remember = async (p: Provider): Promise<void> => {
+      if (p.multiaddrs.length > 0)
+        await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+    }
+    const answers = delegated.lookup(cid, {
+      signal,
+      listening,
+      onProvider: (p) => {
+        this.providers.add(cid, p)
+        void remember(p)
+      }
+    })
+    return (async function* () {
+      for await (const p of answers) {
+        await remember(p)
+        yield p
+      }
+    })()
+  }
+
   /** kad-dht provider records. */
   async *#queryDht(cid: CID, signal: AbortSignal): AsyncGenerator<Provider> {
     const libp2p = this.#libp2p()
@@ -635,7 +691,8 @@ export class EnhancedDHTDiscovery implements OutcomeSink {
       trackedProviders: this.providers.size,
       successfulRequests: this.#counters.successfulRequests,
       failedRequests: this.#counters.failedRequests,
-      corruptBlocks: this.#counters.corruptBlocks
+      corruptBlocks: this.#counters.corruptBlocks,
+      delegatedRouters: this.#delegated?.stats() ?? []
     }
   }
 }

@@ -16,6 +16,12 @@ export {
   type BackoffStats,
   type PeerBackoff
 } from './backoff.ts'
+export {
+  DelegatedRouters,
+  type DelegatedRoutersComponents,
+  type DelegatedRoutersInit
+} from './delegated.ts'
+export { delegatedRouterUrlProblem } from './delegated-url.ts'
 export { DiscoveryCache, type DiscoveryCacheInit, type DiscoveryCacheStats } from './discovery-cache.ts'
 export {
   type AddResult,
@@ -63,6 +69,7 @@ export {
 } from './reputation.ts'
 export {
   type BackoffSource,
+  type DelegatedRouterStats,
   type DiscoveryMetrics,
   type InFlightSizes,
   type PeerStats,

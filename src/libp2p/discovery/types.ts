@@ -16,17 +16,56 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * - `bitswap`: a bitswap HAVE (or a block) from that peer
  * - `mdns`: a peer found on the local network and asked directly
  * - `connected`: a peer we were already connected to and asked directly
+ * - `delegated`: an HTTP delegated router's answer (IPFS HTTP Routing v1)
  */
-export type Provenance = 'dht' | 'pubsub' | 'bitswap' | 'mdns' | 'connected'
+export type Provenance = 'dht' | 'pubsub' | 'bitswap' | 'mdns' | 'connected' | 'delegated'
 
 /** Every {@link Provenance}, in a stable order (for metric label sets). */
-export const PROVENANCES: readonly Provenance[] = ['dht', 'pubsub', 'bitswap', 'mdns', 'connected']
+export const PROVENANCES: readonly Provenance[] = [
+  'dht',
+  'pubsub',
+  'bitswap',
+  'mdns',
+  'connected',
+  'delegated'
+]
 
 /** A peer that can serve some content, with the addresses to dial and where we learnt it. */
 export interface Provider {
   id: PeerId
   multiaddrs: Multiaddr[]
   provenance: Provenance
+}
+
+/** What we know of one delegated router (`getMetrics().delegatedRouters`). */
+export interface DelegatedRouterStats {
+  url: string
+  /** lookups sent */
+  queries: number
+  /** answers with at least one valid provider record */
+  successes: number
+  /** answers with no record (a 404 or an empty list): the router works, it knows nothing */
+  empty: number
+  /** garbage or no answer in time */
+  failures: number
+  /** failures for want of an answer within the timeout (part of `failures`) */
+  timeouts: number
+  /** records dropped as invalid (no peer id, a bad multiaddr, an unknown shape) */
+  invalidRecords: number
+  /** lookups that did not ask it: in backoff, or busy */
+  skipped: number
+  /** valid provider records it returned */
+  providersFound: number
+  /** lookups in flight now */
+  inFlight: number
+  /** failures in a row (0 after a good or empty answer) */
+  backoffLevel: number
+  /** ms since the epoch before which it is not asked, while in backoff */
+  nextAttemptAt: number | undefined
+  /** (successes + 1) / (successes + failures + 2), in [0, 1]; 0.5 for a router never heard from */
+  score: number
+  /** why the last failure was one */
+  lastError: string | undefined
 }
 
 /** A snapshot of what we know about one peer (from {@link ReputationTracker.stats}). */
@@ -106,6 +145,8 @@ export interface DiscoveryMetrics {
   successfulRequests: number
   failedRequests: number
   corruptBlocks: number
+  /** each configured HTTP delegated router: its lookups, answers, failures and backoff (bounded by the config) */
+  delegatedRouters: DelegatedRouterStats[]
 }
 
 /**

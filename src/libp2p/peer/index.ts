@@ -25,6 +25,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { Profile, Role } from '../../constants.ts'
 import {
   BITSWAP_MAX_MESSAGE_BYTES,
+  DEFAULT_DELEGATED_ROUTERS,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_ROLE,
@@ -36,11 +37,13 @@ import {
   DialError,
   InvalidMultiaddrError,
   InvalidParametersError,
+  LoopbackOnlyError,
   NotStartedError,
   OfflineError
 } from '../../errors.ts'
 import { kitLogger } from '../../logger.ts'
 import { VERSION } from '../../version.ts'
+import { delegatedRouterUrlProblem } from '../discovery/delegated-url.ts'
 import type { ReputationTracker } from '../discovery/reputation.ts'
 import { bitswapOf } from '../routing/bitswap-access.ts'
 import { BlockStreamServer } from '../routing/block-stream.ts'
@@ -102,6 +105,12 @@ export interface IPFSLibp2pPeerInit {
   offline?: boolean
   /** peer ids never connected to, either way @default [] */
   denyPeers?: string[]
+  /**
+   * HTTP delegated routers (IPFS HTTP Routing v1, http or https base URLs) that discovery asks
+   * for providers next to the DHT; on the `local` profile only loopback URLs are allowed
+   * @default DEFAULT_DELEGATED_ROUTERS[profile] (the public router for `public`, none for `local`)
+   */
+  delegatedRouters?: string[]
   /** limits of what one peer may ask of our bitswap server (see {@link BitswapGuard}) */
   bitswapGuard?: BitswapGuardInit
   logger?: ComponentLogger
@@ -132,6 +141,25 @@ export function parseMultiaddr(addr: string | Multiaddr): Multiaddr {
       cause: err
     })
   }
+}
+
+/**
+ * The delegated routers of a peer: `urls`, or the profile's default; each must be an http(s)
+ * URL ({@link InvalidParametersError}), on the `local` profile a loopback one
+ * ({@link LoopbackOnlyError}).
+ */
+function delegatedRouters(urls: readonly string[] | undefined, profile: Profile): string[] {
+  const list = [...(urls ?? DEFAULT_DELEGATED_ROUTERS[profile])]
+  for (const url of list) {
+    const loopbackOnly = profile === 'local'
+    const problem = delegatedRouterUrlProblem(url, { loopbackOnly })
+    if (problem == null) continue
+    if (loopbackOnly && delegatedRouterUrlProblem(url, { loopbackOnly: false }) == null) {
+      throw new LoopbackOnlyError(`delegated router ${problem} (profile "local" never leaves the machine)`)
+    }
+    throw new InvalidParametersError(`delegated router ${problem}`)
+  }
+  return list
 }
 
 function bootstrapAddr(addr: string): string {
@@ -223,6 +251,7 @@ export class IPFSLibp2pPeer {
       maxConnections: init.maxConnections ?? ROLES[this.role].maxConnections,
       datastore: this.#datastore,
       loopbackOnly: this.profile === 'local',
+      delegatedRouters: delegatedRouters(init.delegatedRouters, this.profile),
       denyPeers: new Set(init.denyPeers ?? []),
       version: VERSION
     }

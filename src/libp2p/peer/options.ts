@@ -33,6 +33,8 @@ export interface ResolvedPeerOptions {
   datastore?: Datastore | undefined
   /** only loopback addresses may be dialled (the `local` profile) */
   loopbackOnly: boolean
+  /** HTTP delegated routers discovery asks for providers (checked: http(s), loopback on `local`) */
+  delegatedRouters: string[]
   denyPeers: Set<string>
   version: string
 }
