@@ -201,6 +201,17 @@ describe('settings that turn services off or on', () => {
     )
   })
 
+  it('a public address the config announces makes the node reachable: a master serves the DHT, a leecher still does not', async () => {
+    // 11.0.0.0/8 is a public range: announced, never dialled here
+    const announced = { appendAnnounceAddrs: ['/ip4/11.0.0.1/tcp/4001'] }
+    const master = await start(publicPeer('master', announced))
+    const leecher = await start(publicPeer('leecher', announced))
+    assert.equal(master.reachability, 'public')
+    assert.equal(master.host.services.dht.getMode(), 'server')
+    assert.equal(leecher.reachability, 'public')
+    assert.equal(leecher.host.services.dht.getMode(), 'client')
+  })
+
   it('NoAnnounce drops an exact multiaddr and whole ranges', async () => {
     const peer = await start(
       new IPFSLibp2pPeer({
