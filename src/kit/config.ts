@@ -3,7 +3,6 @@ import type { Profile, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
   DEFAULT_LISTEN_ADDRS,
-  DEFAULT_RELAY_SERVICE,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX
@@ -50,8 +49,11 @@ export interface KitConfig {
   Swarm: {
     /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
     RelayClient: { Enabled: boolean }
-    /** circuit relay v2 server, with the role's limits (default: on for masters) */
-    RelayService: { Enabled: boolean }
+    /**
+     * circuit relay v2 server, with the role's limits; `Enabled` absent: the role decides (on
+     * for masters), so a node that changes role changes this too
+     */
+    RelayService: { Enabled?: boolean }
     /** DCUtR: upgrade relayed connections to direct ones */
     EnableHolePunching: boolean
     /** true: no UPnP port mapping (the default); false: map ports on the gateway (`public` only) */
@@ -66,11 +68,11 @@ export interface KitConfig {
 /** `AutoNAT.ServiceMode`: Kubo's values; `disabled` turns AutoNAT off altogether. */
 export type AutoNATServiceMode = 'enabled' | 'disabled'
 
-/** The `Swarm` section a role gets when its config has none (or lacks a field). */
-export function defaultSwarmConfig(role: Role): KitConfig['Swarm'] {
+/** The `Swarm` section of a config that has none (or lacks a field). */
+export function defaultSwarmConfig(): KitConfig['Swarm'] {
   return {
     RelayClient: { Enabled: true },
-    RelayService: { Enabled: DEFAULT_RELAY_SERVICE[role] },
+    RelayService: {},
     EnableHolePunching: true,
     DisableNatPortMap: true
   }
@@ -101,7 +103,7 @@ export function defaultConfig(
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
     Discovery: { MDNS: { Enabled: !local } },
     Routing: { DHTProtocolPrefix: PUBLIC_DHT_PREFIX },
-    Swarm: defaultSwarmConfig(init.role ?? DEFAULT_ROLE),
+    Swarm: defaultSwarmConfig(),
     AutoNAT: { ServiceMode: 'enabled' }
   }
 }
@@ -180,17 +182,17 @@ export function parseConfig(text: string, file: string): KitConfig {
   else if (!isObject(Routing) || typeof Routing.DHTProtocolPrefix !== 'string') {
     return fail('Routing.DHTProtocolPrefix must be a text such as /ipfs')
   }
-  raw.Swarm = parseSwarm(raw.Swarm, Kit.Role as Role, fail)
+  raw.Swarm = parseSwarm(raw.Swarm, fail)
   raw.AutoNAT = parseAutoNAT(raw.AutoNAT, fail)
   return raw as unknown as KitConfig
 }
 
 /** `Swarm`, with defaults for what is absent; a field of the wrong type fails. */
-function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): KitConfig['Swarm'] {
-  const swarm = defaultSwarmConfig(role)
+function parseSwarm(value: unknown, fail: (what: string) => never): KitConfig['Swarm'] {
+  const swarm = defaultSwarmConfig()
   if (value == null) return swarm
   if (!isObject(value)) return fail('Swarm must be an object')
-  const enabled = (section: 'RelayClient' | 'RelayService'): boolean => {
+  const enabled = (section: 'RelayClient' | 'RelayService'): boolean | undefined => {
     const v = value[section]
     if (v == null) return swarm[section].Enabled
     if (!isObject(v) || (v.Enabled != null && typeof v.Enabled !== 'boolean')) {
@@ -198,6 +200,7 @@ function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): 
     }
     return v.Enabled ?? swarm[section].Enabled
   }
+  const relayService = enabled('RelayService')
   const flag = (name: 'EnableHolePunching' | 'DisableNatPortMap'): boolean => {
     const v = value[name]
     if (v == null) return swarm[name]
@@ -206,11 +209,22 @@ function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): 
   }
   return {
     ...value,
-    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') },
-    RelayService: { ...(value.RelayService as object), Enabled: enabled('RelayService') },
+    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') ?? true },
+    // Enabled: null (Kubo's "default") is the same as absent
+    RelayService:
+      relayService == null
+        ? withoutEnabled(value.RelayService)
+        : { ...(value.RelayService as object), Enabled: relayService },
     EnableHolePunching: flag('EnableHolePunching'),
     DisableNatPortMap: flag('DisableNatPortMap')
   }
+}
+
+/** A section without its `Enabled` field (absent or null: the default applies). */
+function withoutEnabled(section: unknown): Record<string, unknown> {
+  if (!isObject(section)) return {}
+  const { Enabled: _default, ...rest } = section
+  return rest
 }
 
 /** `AutoNAT`, `{ ServiceMode: 'enabled' }` when absent. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_LISTEN_ADDRS } from '../../src/constants.ts'
 import { defaultConfig, type KitConfig, parseConfig } from '../../src/kit/config.ts'
+import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
 
 const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
 const FILE = '/repo/config'
@@ -40,31 +41,38 @@ describe('config: network fields', () => {
       ),
       ['/ip4/127.0.0.1/udp/0/quic-v1']
     )
+    // RelayService.Enabled absent: the role decides when the node starts
     assert.deepEqual(master.Swarm, {
       RelayClient: { Enabled: true },
-      RelayService: { Enabled: true },
+      RelayService: {},
       EnableHolePunching: true,
       DisableNatPortMap: true
     })
     assert.deepEqual(master.AutoNAT, { ServiceMode: 'enabled' })
     assert.deepEqual([master.Addresses.AppendAnnounce, master.Addresses.NoAnnounce], [[], []])
-    const worker = defaultConfig(IDENTITY, { role: 'worker', profile: 'public' })
-    assert.equal(worker.Swarm.RelayService.Enabled, false)
     // what is written parses back the same
     assert.deepEqual(parse(master), master)
   })
 
-  it('an old config gets the defaults: relay service on masters only, hole punching on, UPnP off, AutoNAT on', () => {
-    for (const role of ['master', 'worker', 'leecher']) {
+  it('an old config gets the defaults: relay service as the role says (on masters only), hole punching on, UPnP off, AutoNAT on', () => {
+    for (const role of ['master', 'worker', 'leecher'] as const) {
       const c = parse(oldConfig(role))
       assert.deepEqual(c.Addresses.AppendAnnounce, [])
       assert.deepEqual(c.Addresses.NoAnnounce, [])
       assert.equal(c.Swarm.RelayClient.Enabled, true)
-      assert.equal(c.Swarm.RelayService.Enabled, role === 'master')
+      assert.equal(c.Swarm.RelayService.Enabled, undefined)
+      // what the node makes of it (as the kit passes it on)
+      const peer = new IPFSLibp2pPeer({ role, relayService: c.Swarm.RelayService.Enabled })
+      assert.equal(peer.settings.relayService, role === 'master')
       assert.equal(c.Swarm.EnableHolePunching, true)
       assert.equal(c.Swarm.DisableNatPortMap, true)
       assert.equal(c.AutoNAT.ServiceMode, 'enabled')
     }
+  })
+
+  it('Swarm.RelayService.Enabled null (Kubo\'s "default") is the same as absent', () => {
+    const c = parse({ ...oldConfig('master'), Swarm: { RelayService: { Enabled: null } } })
+    assert.deepEqual(c.Swarm.RelayService, {})
   })
 
   it('given values are kept; a Swarm section with some fields gets the rest as defaults', () => {

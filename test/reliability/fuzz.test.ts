@@ -347,7 +347,10 @@ function assertWellTyped(c: KitConfig, text: string): void {
   if (!strings(c.Addresses?.AppendAnnounce)) fail('a bad Addresses.AppendAnnounce')
   if (!strings(c.Addresses?.NoAnnounce)) fail('a bad Addresses.NoAnnounce')
   if (typeof c.Swarm?.RelayClient?.Enabled !== 'boolean') fail('a bad Swarm.RelayClient.Enabled')
-  if (typeof c.Swarm?.RelayService?.Enabled !== 'boolean') fail('a bad Swarm.RelayService.Enabled')
+  const relayService = c.Swarm?.RelayService
+  if (relayService == null || !['boolean', 'undefined'].includes(typeof relayService.Enabled)) {
+    fail('a bad Swarm.RelayService.Enabled')
+  }
   if (typeof c.Swarm?.EnableHolePunching !== 'boolean') fail('a bad Swarm.EnableHolePunching')
   if (typeof c.Swarm?.DisableNatPortMap !== 'boolean') fail('a bad Swarm.DisableNatPortMap')
   if (!['enabled', 'disabled'].includes(c.AutoNAT?.ServiceMode)) fail('a bad AutoNAT.ServiceMode')
