@@ -10,6 +10,7 @@ import {
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
 import { delegatedRouterUrlProblem } from '../libp2p/discovery/delegated-url.ts'
+import { parseNoAnnounce } from '../libp2p/peer/multiaddr.ts'
 
 /**
  * The repo's `config` file: Kubo's field names where Kubo has the field, our own
@@ -33,6 +34,10 @@ export interface KitConfig {
     API: string
     /** addresses to announce instead of the listen addresses (empty: announce what we listen on) */
     Announce: string[]
+    /** addresses to announce besides the listen addresses */
+    AppendAnnounce: string[]
+    /** addresses never announced: multiaddrs, and `/ip4/<ip>/ipcidr/<bits>` ranges */
+    NoAnnounce: string[]
   }
   /** multiaddrs of peers dialled on start */
   Bootstrap: string[]
@@ -47,6 +52,36 @@ export interface KitConfig {
      * providers next to the DHT; on the `local` profile, loopback URLs only
      */
     DelegatedRouters: string[]
+  }
+  Swarm: {
+    /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
+    RelayClient: { Enabled: boolean }
+    /**
+     * circuit relay v2 server, with the role's limits; `Enabled` absent: the role decides (on
+     * for masters), so a node that changes role changes this too
+     */
+    RelayService: { Enabled?: boolean }
+    /** DCUtR: upgrade relayed connections to direct ones */
+    EnableHolePunching: boolean
+    /** true: no UPnP port mapping (the default); false: map ports on the gateway (`public` only) */
+    DisableNatPortMap: boolean
+  }
+  AutoNAT: {
+    /** AutoNAT v2: ask peers to verify our addresses, and verify theirs */
+    ServiceMode: AutoNATServiceMode
+  }
+}
+
+/** `AutoNAT.ServiceMode`: Kubo's values; `disabled` turns AutoNAT off altogether. */
+export type AutoNATServiceMode = 'enabled' | 'disabled'
+
+/** The `Swarm` section of a config that has none (or lacks a field). */
+export function defaultSwarmConfig(): KitConfig['Swarm'] {
+  return {
+    RelayClient: { Enabled: true },
+    RelayService: {},
+    EnableHolePunching: true,
+    DisableNatPortMap: true
   }
 }
 
@@ -68,14 +103,18 @@ export function defaultConfig(
     Addresses: {
       Swarm: [...DEFAULT_LISTEN_ADDRS[init.profile]],
       API: DEFAULT_API_ADDRS[init.profile],
-      Announce: []
+      Announce: [],
+      AppendAnnounce: [],
+      NoAnnounce: []
     },
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
     Discovery: { MDNS: { Enabled: !local } },
     Routing: {
       DHTProtocolPrefix: PUBLIC_DHT_PREFIX,
       DelegatedRouters: [...DEFAULT_DELEGATED_ROUTERS[init.profile]]
-    }
+    },
+    Swarm: defaultSwarmConfig(),
+    AutoNAT: { ServiceMode: 'enabled' }
   }
 }
 
@@ -133,6 +172,15 @@ export function parseConfig(text: string, file: string): KitConfig {
   if (!isObject(Addresses)) return fail('Addresses.Swarm must be a list of multiaddrs')
   multiaddrs(Addresses.Swarm, 'Addresses.Swarm')
   Addresses.Announce = Addresses.Announce == null ? [] : multiaddrs(Addresses.Announce, 'Addresses.Announce')
+  Addresses.AppendAnnounce =
+    Addresses.AppendAnnounce == null ? [] : multiaddrs(Addresses.AppendAnnounce, 'Addresses.AppendAnnounce')
+  Addresses.NoAnnounce =
+    Addresses.NoAnnounce == null ? [] : multiaddrs(Addresses.NoAnnounce, 'Addresses.NoAnnounce')
+  try {
+    parseNoAnnounce(Addresses.NoAnnounce as string[])
+  } catch (err) {
+    fail(`Addresses.NoAnnounce: ${(err as Error).message}`)
+  }
   if (Addresses.API == null) Addresses.API = DEFAULT_API_ADDRS[profile]
   else multiaddrs([Addresses.API], 'Addresses.API')
   multiaddrs(raw.Bootstrap, 'Bootstrap')
@@ -156,5 +204,58 @@ export function parseConfig(text: string, file: string): KitConfig {
       if (problem != null) fail(`Routing.DelegatedRouters: ${problem}`)
     }
   }
+  raw.Swarm = parseSwarm(raw.Swarm, fail)
+  raw.AutoNAT = parseAutoNAT(raw.AutoNAT, fail)
   return raw as unknown as KitConfig
+}
+
+/** `Swarm`, with defaults for what is absent; a field of the wrong type fails. */
+function parseSwarm(value: unknown, fail: (what: string) => never): KitConfig['Swarm'] {
+  const swarm = defaultSwarmConfig()
+  if (value == null) return swarm
+  if (!isObject(value)) return fail('Swarm must be an object')
+  const enabled = (section: 'RelayClient' | 'RelayService'): boolean | undefined => {
+    const v = value[section]
+    if (v == null) return swarm[section].Enabled
+    if (!isObject(v) || (v.Enabled != null && typeof v.Enabled !== 'boolean')) {
+      return fail(`Swarm.${section}.Enabled must be true or false`)
+    }
+    return v.Enabled ?? swarm[section].Enabled
+  }
+  const relayService = enabled('RelayService')
+  const flag = (name: 'EnableHolePunching' | 'DisableNatPortMap'): boolean => {
+    const v = value[name]
+    if (v == null) return swarm[name]
+    if (typeof v !== 'boolean') return fail(`Swarm.${name} must be true or false`)
+    return v
+  }
+  return {
+    ...value,
+    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') ?? true },
+    // Enabled: null (Kubo's "default") is the same as absent
+    RelayService:
+      relayService == null
+        ? withoutEnabled(value.RelayService)
+        : { ...(value.RelayService as object), Enabled: relayService },
+    EnableHolePunching: flag('EnableHolePunching'),
+    DisableNatPortMap: flag('DisableNatPortMap')
+  }
+}
+
+/** A section without its `Enabled` field (absent or null: the default applies). */
+function withoutEnabled(section: unknown): Record<string, unknown> {
+  if (!isObject(section)) return {}
+  const { Enabled: _default, ...rest } = section
+  return rest
+}
+
+/** `AutoNAT`, `{ ServiceMode: 'enabled' }` when absent. */
+function parseAutoNAT(value: unknown, fail: (what: string) => never): KitConfig['AutoNAT'] {
+  if (value == null) return { ServiceMode: 'enabled' }
+  if (!isObject(value)) return fail('AutoNAT must be an object')
+  const mode = value.ServiceMode ?? 'enabled'
+  if (mode !== 'enabled' && mode !== 'disabled') {
+    return fail(`AutoNAT.ServiceMode must be "enabled" or "disabled", not ${JSON.stringify(mode)}`)
+  }
+  return { ...value, ServiceMode: mode }
 }

@@ -52,7 +52,10 @@ describe('dashboard in headless Chromium', () => {
     const stats = (await (await fetch(`${node.url}/api/v0/kit/stats`, { method: 'POST' })).json()) as {
       Retrievals: Array<{ kind: string; outcome: string; blocks?: { peers: number; memory: number } }>
       Cache: { hits: number }
+      Reachability: string
     }
+    // what the dashboard's header shows (local profile: loopback counts as dialable)
+    assert.equal(stats.Reachability, 'public')
     const files = stats.Retrievals.filter((r) => r.kind === 'gateway-file' && r.outcome === 'success')
     assert.equal(files.length, 9)
     assert.ok(
@@ -144,6 +147,8 @@ describe('dashboard in headless Chromium', () => {
     assert.match(repCells[1] ?? '', /^[01]\.\d{3}$/, 'a score')
     assert.match(repCells[2] ?? '', /%$/, 'a success rate')
     assert.match(repCells[3] ?? '', /ms$/, 'a latency')
+    // the local profile: loopback addresses count as dialable, so the node is reachable
+    assert.equal(await page.textContent('#reachability'), 'reachability: public')
     const retrievalRows = await page.locator('#retrievals tbody tr.row').count()
     assert.ok(retrievalRows >= 9, `retrieval rows: ${retrievalRows}`)
 

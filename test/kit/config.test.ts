@@ -1,95 +1,160 @@
 /**
- * The config file's `Routing.DelegatedRouters`: its defaults per profile, its checks (http or
- * https URLs; loopback only on the `local` profile), an old config without it, and its way to
- * the node's peer.
+ * The config file's network fields (issue 16): `Addresses.AppendAnnounce`/`NoAnnounce`,
+ * `Swarm.*` and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
+ * existed, and a bad value is a RepoError that names the field.
  */
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { DEFAULT_DELEGATED_ROUTERS } from '../../src/constants.ts'
+import { DEFAULT_LISTEN_ADDRS } from '../../src/constants.ts'
 import { defaultConfig, type KitConfig, parseConfig } from '../../src/kit/config.ts'
-import { ipfsKit } from '../../src/kit/index.ts'
-import { initRepo } from '../../src/kit/repo.ts'
-import { tempDir } from '../helpers.ts'
+import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
 
-const identity = { PeerID: '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo', PrivKey: 'CAESQ...' }
+const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
+const FILE = '/repo/config'
 
-function text(profile: 'public' | 'local', routing: Record<string, unknown> | undefined): string {
-  const config = defaultConfig(identity, { profile }) as unknown as Record<string, unknown>
-  if (routing === undefined) delete config.Routing
-  else config.Routing = routing
-  return JSON.stringify(config)
+/** A config as written before issue 16: no AppendAnnounce/NoAnnounce, no Swarm, no AutoNAT. */
+function oldConfig(role: string): Record<string, unknown> {
+  return {
+    Identity: IDENTITY,
+    Kit: { Role: role, Profile: 'public' },
+    Addresses: {
+      Swarm: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+      API: '/ip4/127.0.0.1/tcp/5001',
+      Announce: []
+    },
+    Bootstrap: [],
+    Discovery: { MDNS: { Enabled: true } },
+    Routing: { DHTProtocolPrefix: '/ipfs' }
+  }
 }
 
-describe('config: Routing.DelegatedRouters', () => {
-  it('defaults to the public router on public, none on local (new configs and old ones without the field)', () => {
-    assert.deepEqual(DEFAULT_DELEGATED_ROUTERS.public, ['https://delegated-ipfs.dev'])
-    assert.deepEqual(defaultConfig(identity, { profile: 'public' }).Routing.DelegatedRouters, [
-      'https://delegated-ipfs.dev'
-    ])
-    assert.deepEqual(defaultConfig(identity, { profile: 'local' }).Routing.DelegatedRouters, [])
-    for (const profile of ['public', 'local'] as const) {
-      const old = parseConfig(text(profile, { DHTProtocolPrefix: '/ipfs' }), 'config')
-      assert.deepEqual(old.Routing.DelegatedRouters, DEFAULT_DELEGATED_ROUTERS[profile])
-      const none = parseConfig(text(profile, undefined), 'config')
-      assert.deepEqual(none.Routing.DelegatedRouters, DEFAULT_DELEGATED_ROUTERS[profile])
+const parse = (doc: unknown): KitConfig => parseConfig(JSON.stringify(doc), FILE)
+
+describe('config: network fields', () => {
+  it('a fresh config lists QUIC, and has the Swarm and AutoNAT defaults of its role', () => {
+    const master = defaultConfig(IDENTITY, { role: 'master', profile: 'public' })
+    assert.deepEqual(master.Addresses.Swarm, [...DEFAULT_LISTEN_ADDRS.public])
+    assert.ok(master.Addresses.Swarm.includes('/ip4/0.0.0.0/udp/4001/quic-v1'))
+    assert.deepEqual(
+      defaultConfig(IDENTITY, { role: 'leecher', profile: 'local' }).Addresses.Swarm.filter((a) =>
+        a.includes('quic')
+      ),
+      ['/ip4/127.0.0.1/udp/0/quic-v1']
+    )
+    // RelayService.Enabled absent: the role decides when the node starts
+    assert.deepEqual(master.Swarm, {
+      RelayClient: { Enabled: true },
+      RelayService: {},
+      EnableHolePunching: true,
+      DisableNatPortMap: true
+    })
+    assert.deepEqual(master.AutoNAT, { ServiceMode: 'enabled' })
+    assert.deepEqual([master.Addresses.AppendAnnounce, master.Addresses.NoAnnounce], [[], []])
+    // what is written parses back the same
+    assert.deepEqual(parse(master), master)
+  })
+
+  it('an old config gets the defaults: relay service as the role says (on masters only), hole punching on, UPnP off, AutoNAT on', () => {
+    for (const role of ['master', 'worker', 'leecher'] as const) {
+      const c = parse(oldConfig(role))
+      assert.deepEqual(c.Addresses.AppendAnnounce, [])
+      assert.deepEqual(c.Addresses.NoAnnounce, [])
+      assert.equal(c.Swarm.RelayClient.Enabled, true)
+      assert.equal(c.Swarm.RelayService.Enabled, undefined)
+      // what the node makes of it (as the kit passes it on)
+      const peer = new IPFSLibp2pPeer({ role, relayService: c.Swarm.RelayService.Enabled })
+      assert.equal(peer.settings.relayService, role === 'master')
+      assert.equal(c.Swarm.EnableHolePunching, true)
+      assert.equal(c.Swarm.DisableNatPortMap, true)
+      assert.equal(c.AutoNAT.ServiceMode, 'enabled')
     }
   })
 
-  it('keeps http(s) URLs, and refuses anything else with a RepoError naming the field', () => {
-    const ok = parseConfig(
-      text('public', {
-        DHTProtocolPrefix: '/ipfs',
-        DelegatedRouters: ['http://10.0.0.1:8080', 'https://r.example']
-      }),
-      'config'
-    )
-    assert.deepEqual(ok.Routing.DelegatedRouters, ['http://10.0.0.1:8080', 'https://r.example'])
-    for (const bad of [['ftp://r.example'], ['not a url'], 'https://r.example', [42]]) {
+  it('Swarm.RelayService.Enabled null (Kubo\'s "default") is the same as absent', () => {
+    const c = parse({ ...oldConfig('master'), Swarm: { RelayService: { Enabled: null } } })
+    assert.deepEqual(c.Swarm.RelayService, {})
+  })
+
+  it('given values are kept; a Swarm section with some fields gets the rest as defaults', () => {
+    const c = parse({
+      ...oldConfig('master'),
+      Addresses: {
+        ...(oldConfig('master').Addresses as object),
+        AppendAnnounce: ['/dns4/node.example.com/tcp/4001'],
+        NoAnnounce: ['/ip4/10.0.0.0/ipcidr/8', '/ip4/1.2.3.4/tcp/4001', '/ip6/fd00::/ipcidr/8']
+      },
+      Swarm: { RelayService: { Enabled: false }, DisableNatPortMap: false, ConnMgr: { HighWater: 10 } },
+      AutoNAT: { ServiceMode: 'disabled' }
+    })
+    assert.deepEqual(c.Addresses.AppendAnnounce, ['/dns4/node.example.com/tcp/4001'])
+    assert.equal(c.Addresses.NoAnnounce.length, 3)
+    assert.equal(c.Swarm.RelayService.Enabled, false)
+    assert.equal(c.Swarm.RelayClient.Enabled, true)
+    assert.equal(c.Swarm.EnableHolePunching, true)
+    assert.equal(c.Swarm.DisableNatPortMap, false)
+    // a Kubo field we do not use stays in the file
+    assert.deepEqual((c.Swarm as unknown as { ConnMgr: unknown }).ConnMgr, { HighWater: 10 })
+    assert.equal(c.AutoNAT.ServiceMode, 'disabled')
+  })
+
+  it('bad values are a RepoError naming the field and the file', () => {
+    const bad: Array<[string, (doc: Record<string, unknown>) => void, RegExp]> = [
+      [
+        'NoAnnounce not a list',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: 'x' }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'NoAnnounce range too wide',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: ['/ip4/10.0.0.0/ipcidr/40'] }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'NoAnnounce range with a port',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: ['/ip4/10.0.0.0/ipcidr/8/tcp/1'] }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'AppendAnnounce not a multiaddr',
+        (d) => Object.assign(d.Addresses as object, { AppendAnnounce: ['hello'] }),
+        /Addresses\.AppendAnnounce/
+      ],
+      ['Swarm not an object', (d) => Object.assign(d, { Swarm: [] }), /Swarm must be an object/],
+      [
+        'RelayClient.Enabled not a boolean',
+        (d) => Object.assign(d, { Swarm: { RelayClient: { Enabled: 'yes' } } }),
+        /Swarm\.RelayClient\.Enabled/
+      ],
+      [
+        'RelayService not an object',
+        (d) => Object.assign(d, { Swarm: { RelayService: true } }),
+        /Swarm\.RelayService\.Enabled/
+      ],
+      [
+        'EnableHolePunching not a boolean',
+        (d) => Object.assign(d, { Swarm: { EnableHolePunching: 1 } }),
+        /Swarm\.EnableHolePunching/
+      ],
+      [
+        'DisableNatPortMap not a boolean',
+        (d) => Object.assign(d, { Swarm: { DisableNatPortMap: 'false' } }),
+        /Swarm\.DisableNatPortMap/
+      ],
+      [
+        'AutoNAT.ServiceMode unknown',
+        (d) => Object.assign(d, { AutoNAT: { ServiceMode: 'sometimes' } }),
+        /AutoNAT\.ServiceMode/
+      ],
+      ['AutoNAT not an object', (d) => Object.assign(d, { AutoNAT: 'enabled' }), /AutoNAT must be/]
+    ]
+    for (const [what, change, field] of bad) {
+      const doc = oldConfig('worker')
+      change(doc)
       assert.throws(
-        () => parseConfig(text('public', { DHTProtocolPrefix: '/ipfs', DelegatedRouters: bad }), 'config'),
-        (err: Error) => err.name === 'RepoError' && /Routing\.DelegatedRouters/.test(err.message),
-        JSON.stringify(bad)
+        () => parse(doc),
+        (err: Error) => err.name === 'RepoError' && field.test(err.message) && err.message.includes(FILE),
+        what
       )
-    }
-  })
-
-  it('on the local profile, takes loopback routers only', () => {
-    const local = parseConfig(
-      text('local', {
-        DHTProtocolPrefix: '/ipfs',
-        DelegatedRouters: ['http://127.0.0.1:5001', 'http://localhost:1']
-      }),
-      'config'
-    )
-    assert.equal(local.Routing.DelegatedRouters.length, 2)
-    assert.throws(
-      () =>
-        parseConfig(
-          text('local', { DHTProtocolPrefix: '/ipfs', DelegatedRouters: ['https://delegated-ipfs.dev'] }),
-          'config'
-        ),
-      (err: Error) => err.name === 'RepoError' && /Routing\.DelegatedRouters.*local profile/.test(err.message)
-    )
-  })
-
-  it("reaches the node's peer", async () => {
-    const dir = await tempDir()
-    try {
-      await initRepo(dir.path, { profile: 'local', role: 'leecher' })
-      const file = join(dir.path, 'config')
-      const config = JSON.parse(await readFile(file, 'utf8')) as KitConfig
-      config.Routing.DelegatedRouters = ['http://127.0.0.1:9']
-      await writeFile(file, JSON.stringify(config))
-      const kit = await ipfsKit({ repo: dir.path, offline: true })
-      try {
-        assert.deepEqual(kit.peer.settings.delegatedRouters, ['http://127.0.0.1:9'])
-      } finally {
-        await kit.stop()
-      }
-    } finally {
-      await dir.cleanup()
     }
   })
 })
