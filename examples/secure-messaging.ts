@@ -1,14 +1,17 @@
 /**
  * The seed's Secure Messaging System as a program: peers find each other through a DHT
  * rendezvous (`peer.startDiscovery({ rendezvous: 'secure-messaging' })`) and talk over a
- * private protocol, `/ipfs-kit/messaging/1.0.0`, on Noise-secured libp2p connections (the
- * seed's `security_options={"noise": {"static_key": True}}`: Noise is an ipfs-kit peer's
- * only connection encrypter, its static key signed by the peer's identity). On top of Noise, every message is encrypted and signed end to end:
+ * private protocol, `/ipfs-kit/messaging/1.0.0`, on secured libp2p connections: Noise over TCP
+ * (the seed's `security_options={"noise": {"static_key": True}}`: Noise is an ipfs-kit peer's
+ * only connection encrypter, its static key signed by the peer's identity) or QUIC, whose
+ * TLS 1.3 handshake authenticates the peer id the same way. The seed listens on TCP and QUIC;
+ * so does this program, on 127.0.0.1. On top of that, every message is encrypted and signed
+ * end to end:
  *
  * 1. Handshake: each side sends a `hello` with a fresh X25519 public key signed by its
  *    libp2p Ed25519 identity key; the other side checks the signature against the
  *    sender's peer id (which embeds the Ed25519 public key) and that this peer id is the
- *    one Noise authenticated for the connection.
+ *    one the connection authenticated (Noise or QUIC's TLS).
  * 2. Keys: X25519 ECDH → HKDF-SHA256 (salt: both X25519 keys; info: protocol, sender,
  *    recipient) → one AES-256-GCM key per direction.
  * 3. Messages: `{ from, to, seq, nonce, ciphertext, sig }`; the sender's identity key
@@ -24,7 +27,7 @@
  *   node examples/secure-messaging.ts --name bob --expect 3
  *   node examples/secure-messaging.ts --name alice --bootstrap <bob addr> --message hi --message "how are you?" --message bye
  *
- * Options: `--listen` (repeatable, default 127.0.0.1 TCP), `--bootstrap` (repeatable),
+ * Options: `--listen` (repeatable, default 127.0.0.1 TCP and QUIC), `--bootstrap` (repeatable),
  * `--to <peer id>` (repeatable; default: every peer found at the rendezvous), `--message`
  * (repeatable), `--expect N` (exit once N messages came and their sender said goodbye), `--tamper SEQ[:ciphertext|resign]`
  * (repeatable; corrupt that message's ciphertext after signing, or before signing),
@@ -249,7 +252,11 @@ const { values } = parseCommandLine(() =>
   parseArgs({
     options: {
       name: { type: 'string', default: 'peer' },
-      listen: { type: 'string', multiple: true, default: ['/ip4/127.0.0.1/tcp/0'] },
+      listen: {
+        type: 'string',
+        multiple: true,
+        default: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1']
+      },
       bootstrap: { type: 'string', multiple: true, default: [] },
       to: { type: 'string', multiple: true, default: [] },
       message: { type: 'string', multiple: true, default: [] },
@@ -317,7 +324,12 @@ async function handleMessageStream(stream: Stream, connection: Connection): Prom
   try {
     const session = await accept(me, await readFrame(lp, signal), connection.remotePeer)
     await writeFrame(lp, await hello(me), signal)
-    emit('session', { peer: session.peer, encryption: connection.encryption, direction: 'inbound' })
+    emit('session', {
+      peer: session.peer,
+      encryption: connection.encryption,
+      addr: connection.remoteAddr.toString(),
+      direction: 'inbound'
+    })
     for (;;) {
       // the end of the stream ends the session; a bad frame is one more rejected message
       const bytes = await lp.read({ signal }).catch(() => undefined)
@@ -361,7 +373,12 @@ async function sendMessages(to: string): Promise<boolean> {
   await writeFrame(lp, await hello(me), signal)
   const connection = peer.host.getConnections(peerIdFromString(to))[0]
   const session = await accept(me, await readFrame(lp, signal), peerIdFromString(to))
-  emit('session', { peer: to, encryption: connection?.encryption, direction: 'outbound' })
+  emit('session', {
+    peer: to,
+    encryption: connection?.encryption,
+    addr: connection?.remoteAddr.toString(),
+    direction: 'outbound'
+  })
   let asIntended = true
   for (const [i, text] of values.message.entries()) {
     const seq = i + 1

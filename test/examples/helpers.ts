@@ -149,6 +149,12 @@ export async function removeAll(dirs: string[]): Promise<void> {
 }
 
 /** The first TCP address (with `/p2p/`) in a `ready` event. */
+export function quicAddr(ready: ExampleEvent): string {
+  const addr = (ready.addrs as string[]).find((a) => a.includes('/quic-v1'))
+  if (addr == null) throw new Error(`no QUIC address in ${JSON.stringify(ready)}`)
+  return addr
+}
+
 export function tcpAddr(ready: ExampleEvent): string {
   const addrs = ready.addrs as string[]
   const addr = addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type ExampleProcess, killAll, requireBuild, startExample, tcpAddr } from './helpers.ts'
+import { type ExampleProcess, killAll, quicAddr, requireBuild, startExample, tcpAddr } from './helpers.ts'
 
 const PROTOCOL_ENCRYPTION = '/noise'
 
 /** Start bob (receiver of `expect` messages) and wait for his address. */
-async function startBob(expect: number): Promise<{ bob: ExampleProcess; id: string; addr: string }> {
+async function startBob(
+  expect: number
+): Promise<{ bob: ExampleProcess; id: string; addr: string; quic: string }> {
   const bob = startExample('secure-messaging', [
     '--name',
     'bob',
@@ -15,7 +17,7 @@ async function startBob(expect: number): Promise<{ bob: ExampleProcess; id: stri
     '40000'
   ])
   const ready = await bob.waitFor('ready')
-  return { bob, id: ready.peerId as string, addr: tcpAddr(ready) }
+  return { bob, id: ready.peerId as string, addr: tcpAddr(ready), quic: quicAddr(ready) }
 }
 
 describe('example: secure messaging (alice and bob as separate processes)', () => {
@@ -53,6 +55,7 @@ describe('example: secure messaging (alice and bob as separate processes)', () =
     assert.equal(inbound.peer, aliceId)
     assert.equal(inbound.encryption, PROTOCOL_ENCRYPTION, 'the connection is Noise-secured')
     assert.equal((await alice.waitFor('session')).encryption, PROTOCOL_ENCRYPTION)
+    assert.match(inbound.addr as string, /\/tcp\//, 'over TCP, as alice dialled')
 
     const received = bob.all('message')
     assert.deepEqual(
@@ -69,14 +72,14 @@ describe('example: secure messaging (alice and bob as separate processes)', () =
     assert.equal(alice.all('sent').length, messages.length)
   })
 
-  it('tampered messages are rejected and reported, never delivered', async () => {
+  it('over QUIC (the seed listens on it too), tampered messages are rejected and reported, never delivered', async () => {
     const messages = ['one', 'two (flipped on the wire)', 'three', 'four (corrupted before signing)', 'five']
-    const { bob, id: bobId, addr } = await startBob(messages.length)
+    const { bob, id: bobId, quic } = await startBob(messages.length)
     const alice = startExample('secure-messaging', [
       '--name',
       'alice',
       '--bootstrap',
-      addr,
+      quic,
       '--to',
       bobId,
       '--tamper',
@@ -87,6 +90,9 @@ describe('example: secure messaging (alice and bob as separate processes)', () =
     ])
     assert.deepEqual(await alice.waitExit(40_000), { code: 0, signal: null }, alice.stderr())
     assert.deepEqual(await bob.waitExit(20_000), { code: 0, signal: null }, bob.stderr())
+    // the session ran on the QUIC connection alice bootstrapped through
+    assert.match((await alice.waitFor('session')).addr as string, /\/udp\/\d+\/quic-v1/)
+    assert.match((await bob.waitFor('session')).addr as string, /\/udp\/\d+\/quic-v1/)
 
     // delivered: exactly the untouched ones, in order
     assert.deepEqual(
