@@ -113,7 +113,7 @@ describe('the Pinning Service API on a master (a master and a worker in one proc
     assert.match(s.created, RFC3339)
     assert.equal(typeof s.pin.cid, 'string')
     assert.ok(s.delegates.length >= 1 && s.delegates.length <= 20)
-    for (const d of s.delegates) assert.match(d, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+.*\/p2p\/\w+$/)
+    for (const d of s.delegates) assert.match(d, /^\/ip4\/127\.0\.0\.1\/(tcp|udp)\/\d+.*\/p2p\/\w+$/)
   }
 
   before(async () => {
