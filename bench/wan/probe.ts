@@ -6,7 +6,8 @@
  * - `serve <address>`: a TCP and a UDP socket on the same port of `address`; prints
  *   `{"ready":true,"port":N}` and serves until SIGTERM or the end of its standard input.
  *   TCP lines: `ping` → `pong`; `count` → UDP datagrams received so far; `bulk <bytes>` → that
- *   many bytes, then the connection is closed.
+ *   many bytes, then the connection is closed; `whoami` → the address and port the connection
+ *   comes from, as the server sees it (a host behind a NAT router: the router's).
  * - `rtt <address> <port> <n>`: n pings in a row on one connection (Nagle off) →
  *   `{"samplesMs":[…]}`.
  * - `udp <address> <port> <n>`: n datagrams, then the server's count → `{"sent":n,"received":m}`.
@@ -15,6 +16,9 @@
  * - `bulk-all '<json>'`: several `bulk`s at once, one connection each (`[{"address","port","bytes"}]`,
  *   all connected before any is asked) → `{"bytes","ms","mbit","streams":[{"address","bytes","ms"}]}`,
  *   `ms` from the requests to the last byte of the last stream.
+ * - `connect <address> <port> <timeoutMs>`: whether a TCP connection can be opened (and what the
+ *   server sees it come from) → `{"connected":true,"seenAs":"a.b.c.d:port"}` or
+ *   `{"connected":false,"error":"ECONNREFUSED"|"ENETUNREACH"|"ETIMEDOUT"|…}`.
  *
  * @packageDocumentation
  */
@@ -44,6 +48,7 @@ async function serve(address: string): Promise<void> {
       if (cmd === 'ping') socket.write('pong\n')
       else if (cmd === 'count') socket.write(`${datagrams}\n`)
       else if (cmd === 'bulk') void sendBulk(socket, Number(arg))
+      else if (cmd === 'whoami') socket.write(`${socket.remoteAddress}:${socket.remotePort}\n`)
       else socket.destroy()
     })
   })
@@ -167,15 +172,36 @@ async function bulkAll(streams: BulkStream[]): Promise<void> {
   print({ bytes, ms, mbit: (bytes * 8) / (ms * 1000), streams: done })
 }
 
+async function tryConnect(address: string, port: number, timeoutMs: number): Promise<void> {
+  const socket = connect({ host: address, port, noDelay: true })
+  const timer = setTimeout(
+    () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+    timeoutMs
+  )
+  try {
+    await once(socket, 'connect')
+    const lines = createInterface({ input: socket })[Symbol.asyncIterator]()
+    socket.write('whoami\n')
+    const seenAs = String((await lines.next()).value)
+    print({ connected: true, seenAs })
+  } catch (err) {
+    print({ connected: false, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message })
+  } finally {
+    clearTimeout(timer)
+    socket.destroy()
+  }
+}
+
 const [mode, address, port, n] = process.argv.slice(2)
 if (mode === 'serve' && address != null) await serve(address)
 else if (mode === 'rtt' && address != null) await rtt(address, Number(port), Number(n))
 else if (mode === 'udp' && address != null) await udp(address, Number(port), Number(n))
 else if (mode === 'bulk' && address != null) await bulk(address, Number(port), Number(n))
 else if (mode === 'bulk-all' && address != null) await bulkAll(JSON.parse(address) as BulkStream[])
+else if (mode === 'connect' && address != null) await tryConnect(address, Number(port), Number(n))
 else {
   process.stderr.write(
-    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>'\n"
+    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>' | connect <address> <port> <timeoutMs>\n"
   )
   process.exit(2)
 }
