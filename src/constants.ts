@@ -104,10 +104,63 @@ export const CLI_PUBSUB_WAIT_MS = 10_000
 /** How often the CLI looks again while it waits for pubsub peers. @default 100 ms */
 export const CLI_POLL_INTERVAL_MS = 100
 
-/** Swarm listen addresses per profile. */
+/** Swarm listen addresses per profile: TCP, WebSockets and QUIC. */
 export const DEFAULT_LISTEN_ADDRS: Readonly<Record<Profile, readonly string[]>> = {
-  public: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
-  local: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+  public: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws', '/ip4/0.0.0.0/udp/4001/quic-v1'],
+  local: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/quic-v1']
+}
+
+/**
+ * The listen address that asks the circuit relay v2 transport for a reservation on a relay it
+ * discovers (any peer that speaks the relay's hop protocol). A `public` peer with the relay
+ * client on listens on it from the start, reachable or not, so a peer behind NAT is reachable
+ * through a relay before AutoNAT has decided anything.
+ */
+export const RELAY_DISCOVERY_LISTEN_ADDR = '/p2p-circuit'
+
+/** What a circuit relay v2 server (`Swarm.RelayService`) grants the peers that reserve a slot on it. */
+export interface RelayServiceLimits {
+  /** reservations held at once */
+  maxReservations: number
+  /** how long a reservation lasts before the client must renew it, ms */
+  reservationTtlMs: number
+  /** how long one relayed connection may stay open, ms */
+  durationLimitMs: number
+  /** bytes one relayed connection may carry (each way), before the relay resets it */
+  dataLimitBytes: number
+}
+
+/**
+ * Relay server limits per role, as Kubo's `Swarm.RelayService` (a relayed connection is
+ * "limited": it is meant to carry the hole punch (DCUtR) and small exchanges, not content).
+ * Only masters run the relay service by default (`Swarm.RelayService.Enabled`).
+ */
+export const RELAY_SERVICE_LIMITS: Readonly<Record<Role, Readonly<RelayServiceLimits>>> = {
+  master: {
+    maxReservations: 128,
+    reservationTtlMs: 60 * 60_000,
+    durationLimitMs: 2 * 60_000,
+    dataLimitBytes: 1 * MiB
+  },
+  worker: {
+    maxReservations: 32,
+    reservationTtlMs: 60 * 60_000,
+    durationLimitMs: 2 * 60_000,
+    dataLimitBytes: 128 * KiB
+  },
+  leecher: {
+    maxReservations: 4,
+    reservationTtlMs: 30 * 60_000,
+    durationLimitMs: 60_000,
+    dataLimitBytes: 128 * KiB
+  }
+}
+
+/** Whether a role runs the circuit relay v2 server unless the config says otherwise. */
+export const DEFAULT_RELAY_SERVICE: Readonly<Record<Role, boolean>> = {
+  master: true,
+  worker: false,
+  leecher: false
 }
 
 /** The public IPFS bootstrap peers (Kubo's list), used by the `public` profile only. */

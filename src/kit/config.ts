@@ -3,11 +3,13 @@ import type { Profile, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
   DEFAULT_LISTEN_ADDRS,
+  DEFAULT_RELAY_SERVICE,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
+import { parseNoAnnounce } from '../libp2p/peer/multiaddr.ts'
 
 /**
  * The repo's `config` file: Kubo's field names where Kubo has the field, our own
@@ -31,6 +33,10 @@ export interface KitConfig {
     API: string
     /** addresses to announce instead of the listen addresses (empty: announce what we listen on) */
     Announce: string[]
+    /** addresses to announce besides the listen addresses */
+    AppendAnnounce: string[]
+    /** addresses never announced: multiaddrs, and `/ip4/<ip>/ipcidr/<bits>` ranges */
+    NoAnnounce: string[]
   }
   /** multiaddrs of peers dialled on start */
   Bootstrap: string[]
@@ -40,6 +46,33 @@ export interface KitConfig {
   Routing: {
     /** kad-dht protocol prefix: `/ipfs` joins the public Amino DHT, anything else is a private swarm */
     DHTProtocolPrefix: string
+  }
+  Swarm: {
+    /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
+    RelayClient: { Enabled: boolean }
+    /** circuit relay v2 server, with the role's limits (default: on for masters) */
+    RelayService: { Enabled: boolean }
+    /** DCUtR: upgrade relayed connections to direct ones */
+    EnableHolePunching: boolean
+    /** true: no UPnP port mapping (the default); false: map ports on the gateway (`public` only) */
+    DisableNatPortMap: boolean
+  }
+  AutoNAT: {
+    /** AutoNAT v2 and v1: ask peers to verify our addresses, and verify theirs */
+    ServiceMode: AutoNATServiceMode
+  }
+}
+
+/** `AutoNAT.ServiceMode`: Kubo's values; `disabled` turns AutoNAT off altogether. */
+export type AutoNATServiceMode = 'enabled' | 'disabled'
+
+/** The `Swarm` section a role gets when its config has none (or lacks a field). */
+export function defaultSwarmConfig(role: Role): KitConfig['Swarm'] {
+  return {
+    RelayClient: { Enabled: true },
+    RelayService: { Enabled: DEFAULT_RELAY_SERVICE[role] },
+    EnableHolePunching: true,
+    DisableNatPortMap: true
   }
 }
 
@@ -61,11 +94,15 @@ export function defaultConfig(
     Addresses: {
       Swarm: [...DEFAULT_LISTEN_ADDRS[init.profile]],
       API: DEFAULT_API_ADDRS[init.profile],
-      Announce: []
+      Announce: [],
+      AppendAnnounce: [],
+      NoAnnounce: []
     },
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
     Discovery: { MDNS: { Enabled: !local } },
-    Routing: { DHTProtocolPrefix: PUBLIC_DHT_PREFIX }
+    Routing: { DHTProtocolPrefix: PUBLIC_DHT_PREFIX },
+    Swarm: defaultSwarmConfig(init.role ?? DEFAULT_ROLE),
+    AutoNAT: { ServiceMode: 'enabled' }
   }
 }
 
@@ -123,6 +160,15 @@ export function parseConfig(text: string, file: string): KitConfig {
   if (!isObject(Addresses)) return fail('Addresses.Swarm must be a list of multiaddrs')
   multiaddrs(Addresses.Swarm, 'Addresses.Swarm')
   Addresses.Announce = Addresses.Announce == null ? [] : multiaddrs(Addresses.Announce, 'Addresses.Announce')
+  Addresses.AppendAnnounce =
+    Addresses.AppendAnnounce == null ? [] : multiaddrs(Addresses.AppendAnnounce, 'Addresses.AppendAnnounce')
+  Addresses.NoAnnounce =
+    Addresses.NoAnnounce == null ? [] : multiaddrs(Addresses.NoAnnounce, 'Addresses.NoAnnounce')
+  try {
+    parseNoAnnounce(Addresses.NoAnnounce as string[])
+  } catch (err) {
+    fail(`Addresses.NoAnnounce: ${(err as Error).message}`)
+  }
   if (Addresses.API == null) Addresses.API = DEFAULT_API_ADDRS[profile]
   else multiaddrs([Addresses.API], 'Addresses.API')
   multiaddrs(raw.Bootstrap, 'Bootstrap')
@@ -134,5 +180,46 @@ export function parseConfig(text: string, file: string): KitConfig {
   else if (!isObject(Routing) || typeof Routing.DHTProtocolPrefix !== 'string') {
     return fail('Routing.DHTProtocolPrefix must be a text such as /ipfs')
   }
+  raw.Swarm = parseSwarm(raw.Swarm, Kit.Role as Role, fail)
+  raw.AutoNAT = parseAutoNAT(raw.AutoNAT, fail)
   return raw as unknown as KitConfig
+}
+
+/** `Swarm`, with defaults for what is absent; a field of the wrong type fails. */
+function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): KitConfig['Swarm'] {
+  const swarm = defaultSwarmConfig(role)
+  if (value == null) return swarm
+  if (!isObject(value)) return fail('Swarm must be an object')
+  const enabled = (section: 'RelayClient' | 'RelayService'): boolean => {
+    const v = value[section]
+    if (v == null) return swarm[section].Enabled
+    if (!isObject(v) || (v.Enabled != null && typeof v.Enabled !== 'boolean')) {
+      return fail(`Swarm.${section}.Enabled must be true or false`)
+    }
+    return v.Enabled ?? swarm[section].Enabled
+  }
+  const flag = (name: 'EnableHolePunching' | 'DisableNatPortMap'): boolean => {
+    const v = value[name]
+    if (v == null) return swarm[name]
+    if (typeof v !== 'boolean') return fail(`Swarm.${name} must be true or false`)
+    return v
+  }
+  return {
+    ...value,
+    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') },
+    RelayService: { ...(value.RelayService as object), Enabled: enabled('RelayService') },
+    EnableHolePunching: flag('EnableHolePunching'),
+    DisableNatPortMap: flag('DisableNatPortMap')
+  }
+}
+
+/** `AutoNAT`, `{ ServiceMode: 'enabled' }` when absent. */
+function parseAutoNAT(value: unknown, fail: (what: string) => never): KitConfig['AutoNAT'] {
+  if (value == null) return { ServiceMode: 'enabled' }
+  if (!isObject(value)) return fail('AutoNAT must be an object')
+  const mode = value.ServiceMode ?? 'enabled'
+  if (mode !== 'enabled' && mode !== 'disabled') {
+    return fail(`AutoNAT.ServiceMode must be "enabled" or "disabled", not ${JSON.stringify(mode)}`)
+  }
+  return { ...value, ServiceMode: mode }
 }

@@ -750,7 +750,8 @@ export class IPFSKit {
       Addresses: this.peer.getMultiaddrs().map((ma) => ma.toString()),
       AgentVersion: `ipfs-kit/${VERSION}`,
       Protocols: this.peer.offline ? [] : this.peer.host.getProtocols(),
-      Role: this.role
+      Role: this.role,
+      Reachability: this.peer.reachability
     }
   }
 
@@ -1288,6 +1289,13 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       profile: config.Kit.Profile,
       listenAddrs: init.listenAddrs ?? config.Addresses.Swarm,
       announceAddrs: config.Addresses.Announce,
+      appendAnnounceAddrs: config.Addresses.AppendAnnounce,
+      noAnnounceAddrs: config.Addresses.NoAnnounce,
+      relayClient: config.Swarm.RelayClient.Enabled,
+      relayService: config.Swarm.RelayService.Enabled,
+      holePunching: config.Swarm.EnableHolePunching,
+      upnp: !config.Swarm.DisableNatPortMap,
+      autoNat: config.AutoNAT.ServiceMode !== 'disabled',
       bootstrapPeers: init.bootstrapPeers ?? config.Bootstrap,
       mdns: config.Discovery.MDNS.Enabled,
       dhtProtocolPrefix: init.dhtProtocolPrefix ?? config.Routing.DHTProtocolPrefix,

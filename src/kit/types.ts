@@ -44,6 +44,11 @@ export interface IdResult {
   AgentVersion: string
   Protocols: string[]
   Role: string
+  /**
+   * ipfs-kit's own field: whether peers can dial this node ('public'), only through a relay
+   * ('private'), or not known yet ('unknown', also offline); see the peer's `reachability`
+   */
+  Reachability: 'public' | 'private' | 'unknown'
 }
 
 /** `ipfs swarm peers` */

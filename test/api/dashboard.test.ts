@@ -144,6 +144,8 @@ describe('dashboard in headless Chromium', () => {
     assert.match(repCells[1] ?? '', /^[01]\.\d{3}$/, 'a score')
     assert.match(repCells[2] ?? '', /%$/, 'a success rate')
     assert.match(repCells[3] ?? '', /ms$/, 'a latency')
+    // the local profile: loopback addresses count as dialable, so the node is reachable
+    assert.equal(await page.textContent('#reachability'), 'reachability: public')
     const retrievalRows = await page.locator('#retrievals tbody tr.row').count()
     assert.ok(retrievalRows >= 9, `retrieval rows: ${retrievalRows}`)
 

@@ -201,10 +201,23 @@ describe('fuzzed input: a value or a typed error, never a hang', () => {
     const valid: KitConfig = {
       Identity: { PeerID: PEER, PrivKey: 'CAESQ...' },
       Kit: { Role: 'worker', Profile: 'local' },
-      Addresses: { Swarm: ['/ip4/127.0.0.1/tcp/0'], API: '/ip4/127.0.0.1/tcp/5001', Announce: [] },
+      Addresses: {
+        Swarm: ['/ip4/127.0.0.1/tcp/0'],
+        API: '/ip4/127.0.0.1/tcp/5001',
+        Announce: [],
+        AppendAnnounce: [],
+        NoAnnounce: ['/ip4/10.0.0.0/ipcidr/8']
+      },
       Bootstrap: [],
       Discovery: { MDNS: { Enabled: false } },
-      Routing: { DHTProtocolPrefix: '/ipfs' }
+      Routing: { DHTProtocolPrefix: '/ipfs' },
+      Swarm: {
+        RelayClient: { Enabled: true },
+        RelayService: { Enabled: false },
+        EnableHolePunching: true,
+        DisableNatPortMap: true
+      },
+      AutoNAT: { ServiceMode: 'enabled' }
     }
     const paths: string[][] = []
     const walk = (node: unknown, at: string[]): void => {
@@ -331,4 +344,11 @@ function assertWellTyped(c: KitConfig, text: string): void {
   if (!strings(c.Bootstrap)) fail('a bad Bootstrap')
   if (typeof c.Discovery?.MDNS?.Enabled !== 'boolean') fail('a bad Discovery.MDNS.Enabled')
   if (typeof c.Routing?.DHTProtocolPrefix !== 'string') fail('a bad Routing.DHTProtocolPrefix')
+  if (!strings(c.Addresses?.AppendAnnounce)) fail('a bad Addresses.AppendAnnounce')
+  if (!strings(c.Addresses?.NoAnnounce)) fail('a bad Addresses.NoAnnounce')
+  if (typeof c.Swarm?.RelayClient?.Enabled !== 'boolean') fail('a bad Swarm.RelayClient.Enabled')
+  if (typeof c.Swarm?.RelayService?.Enabled !== 'boolean') fail('a bad Swarm.RelayService.Enabled')
+  if (typeof c.Swarm?.EnableHolePunching !== 'boolean') fail('a bad Swarm.EnableHolePunching')
+  if (typeof c.Swarm?.DisableNatPortMap !== 'boolean') fail('a bad Swarm.DisableNatPortMap')
+  if (!['enabled', 'disabled'].includes(c.AutoNAT?.ServiceMode)) fail('a bad AutoNAT.ServiceMode')
 }

@@ -35,7 +35,7 @@ export function dashboardPage(nonce: string, pollMs: number): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>ipfs-kit dashboard</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
 <body data-poll-ms="${pollMs}">
-<header><h1>ipfs-kit</h1><span id="peer-id">…</span><span id="role"></span><span id="version"></span><span id="status">connecting…</span></header>
+<header><h1>ipfs-kit</h1><span id="peer-id">…</span><span id="role"></span><span id="reachability" title="whether peers can dial this node (AutoNAT)"></span><span id="version"></span><span id="status">connecting…</span></header>
 <section class="cards">
 <div class="card"><b id="m-peers">–</b><span>connected peers</span></div>
 <div class="card"><b id="m-table">–</b><span>peers in k-buckets</span></div>

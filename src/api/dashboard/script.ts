@@ -94,6 +94,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   function render(stats, buckets, reputation) {
     text('peer-id', stats.PeerID);
     text('role', stats.Role + ' \u00b7 ' + stats.Profile + (stats.Offline ? ' \u00b7 offline' : ''));
+    text('reachability', 'reachability: ' + (stats.Reachability || 'unknown'));
     text('version', 'ipfs-kit ' + stats.Version);
     var cache = stats.Cache;
     var integ = stats.Integration;

@@ -47,6 +47,7 @@ const stats: Handler = async (ctx) => {
     Role: kit.role,
     Profile: kit.repo.config.Kit.Profile,
     Offline: kit.peer.offline,
+    Reachability: kit.peer.reachability,
     Peers: kit.peer.offline ? 0 : kit.peer.host.getConnections().length,
     Integration: integration == null || discovery == null ? null : integration.getStats(),
     Cache: (await kit.getCache()).getStats(),

@@ -23,7 +23,8 @@ export async function idFromRepo(repo: string | undefined): Promise<IdResult> {
     Addresses: [],
     AgentVersion: `ipfs-kit/${VERSION}`,
     Protocols: [],
-    Role: config.Kit.Role
+    Role: config.Kit.Role,
+    Reachability: 'unknown'
   }
 }
 

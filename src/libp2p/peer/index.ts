@@ -14,7 +14,7 @@ import {
   type StreamHandlerOptions
 } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { MemoryBlockstore } from 'blockstore-core'
 import { MemoryDatastore } from 'datastore-core'
 import type { Blockstore } from 'interface-blockstore'
@@ -27,9 +27,11 @@ import {
   BITSWAP_MAX_MESSAGE_BYTES,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN_ADDRS,
+  DEFAULT_RELAY_SERVICE,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX,
+  RELAY_DISCOVERY_LISTEN_ADDR,
   ROLES
 } from '../../constants.ts'
 import {
@@ -50,8 +52,10 @@ import { BitswapStats } from './bitswap-stats.ts'
 import { enforceConnectionLimit } from './connection-limit.ts'
 import { createHeliaCore } from './helia-core.ts'
 import { assertLoopbackOnly } from './loopback.ts'
+import { parseMultiaddr, parseNoAnnounce } from './multiaddr.ts'
 import type { ResolvedPeerOptions } from './options.ts'
 import { Publisher } from './publish.ts'
+import type { Reachability } from './reachability.ts'
 import { PeerReputationStore, type PeerReputationStoreInit } from './reputation-store.ts'
 import type { PeerServices } from './types.ts'
 
@@ -61,6 +65,8 @@ export type {
   BitswapViolation,
   BitswapViolationEvent
 } from './bitswap-guard.ts'
+export { parseMultiaddr } from './multiaddr.ts'
+export type { Reachability } from './reachability.ts'
 export type { PeerServices } from './types.ts'
 
 /** Options of {@link IPFSLibp2pPeer}. Every option is optional. */
@@ -76,8 +82,33 @@ export interface IPFSLibp2pPeerInit {
   profile?: Profile
   /** @default DEFAULT_LISTEN_ADDRS[profile] */
   listenAddrs?: string[]
-  /** addresses to announce instead of the listen addresses @default [] */
+  /** addresses to announce instead of the listen addresses (`Addresses.Announce`) @default [] */
   announceAddrs?: string[]
+  /** addresses to announce besides the listen addresses (`Addresses.AppendAnnounce`) @default [] */
+  appendAnnounceAddrs?: string[]
+  /**
+   * addresses never announced (`Addresses.NoAnnounce`): multiaddrs, and `/ip4/<ip>/ipcidr/<bits>`
+   * ranges. In the `public` profile on the `/ipfs` DHT, private and loopback addresses are not
+   * announced either, unless listed in `announceAddrs` or `appendAnnounceAddrs`. @default []
+   */
+  noAnnounceAddrs?: string[]
+  /**
+   * circuit relay v2 client: dial peers through relays, and (in the `public` profile) listen on
+   * `/p2p-circuit`, so a reservation is taken on a relay found among our peers
+   * (`Swarm.RelayClient.Enabled`) @default true
+   */
+  relayClient?: boolean
+  /**
+   * circuit relay v2 server, with RELAY_SERVICE_LIMITS[role] (`Swarm.RelayService.Enabled`)
+   * @default DEFAULT_RELAY_SERVICE[role] (masters only)
+   */
+  relayService?: boolean
+  /** DCUtR: upgrade relayed connections to direct ones (`Swarm.EnableHolePunching`) @default true */
+  holePunching?: boolean
+  /** UPnP port mapping (`Swarm.DisableNatPortMap: false`); never in the `local` profile @default false */
+  upnp?: boolean
+  /** AutoNAT v2 and v1, client and server (`AutoNAT.ServiceMode`) @default true */
+  autoNat?: boolean
   /** multiaddrs with `/p2p/<id>` dialled on start @default PUBLIC_BOOTSTRAP_PEERS for `public`, none for `local` */
   bootstrapPeers?: string[]
   /** @default true for `public`, false for `local` */
@@ -114,24 +145,6 @@ export type DialTarget = string | Multiaddr | PeerId
 export interface DiscoveryResult {
   rendezvous: string
   peers: PeerId[]
-}
-
-/**
- * Parse a multiaddr string, or throw an {@link InvalidMultiaddrError} that says why. What it
- * returns can be printed (a string that multiaddr parses but cannot print, such as a `/unix`
- * path with a lone UTF-16 surrogate, is refused).
- */
-export function parseMultiaddr(addr: string | Multiaddr): Multiaddr {
-  if (typeof addr !== 'string') return addr
-  try {
-    const ma = multiaddr(addr)
-    ma.toString()
-    return ma
-  } catch (err) {
-    throw new InvalidMultiaddrError(`"${addr}" is not a valid multiaddr: ${(err as Error).message}`, {
-      cause: err
-    })
-  }
 }
 
 function bootstrapAddr(addr: string): string {
@@ -178,6 +191,7 @@ export class IPFSLibp2pPeer {
    */
   readonly bitswapGuard: BitswapGuard
   #stopConnectionLimit?: () => void
+  #stopDhtMode?: () => void
   /** serves `/ipfs-kit/blocks/1.0.0` to other ipfs-kit peers (online only) */
   #blockServer?: BlockStreamServer
   #stopController = new AbortController()
@@ -207,8 +221,16 @@ export class IPFSLibp2pPeer {
     this.bitswapGuard.addEventListener('violation', (evt) => {
       this.reputation.recordFailure(evt.detail.peer)
     })
-    const listenAddrs = init.listenAddrs ?? [...DEFAULT_LISTEN_ADDRS[this.profile]]
+    const listenAddrs = [...(init.listenAddrs ?? DEFAULT_LISTEN_ADDRS[this.profile])]
     for (const a of listenAddrs) parseMultiaddr(a)
+    const relayClient = init.relayClient ?? true
+    // public: take a relay reservation from the start, so a peer behind NAT is reachable through
+    // a relay before AutoNAT has decided anything (local: only if the listen addresses ask)
+    if (relayClient && this.profile === 'public' && !listenAddrs.includes(RELAY_DISCOVERY_LISTEN_ADDR)) {
+      listenAddrs.push(RELAY_DISCOVERY_LISTEN_ADDR)
+    }
+    const addrList = (addrs: string[] | undefined): string[] =>
+      (addrs ?? []).map((a) => parseMultiaddr(a).toString())
     const bootstrapPeers = (
       init.bootstrapPeers ?? (this.profile === 'public' ? [...PUBLIC_BOOTSTRAP_PEERS] : [])
     ).map(bootstrapAddr)
@@ -216,7 +238,14 @@ export class IPFSLibp2pPeer {
       role: this.role,
       profile: this.profile,
       listenAddrs,
-      announceAddrs: (init.announceAddrs ?? []).map((a) => parseMultiaddr(a).toString()),
+      announceAddrs: addrList(init.announceAddrs),
+      appendAnnounceAddrs: addrList(init.appendAnnounceAddrs),
+      noAnnounceAddrs: (init.noAnnounceAddrs ?? []).map((a) => parseMultiaddr(a).toString()),
+      relayClient,
+      relayService: init.relayService ?? DEFAULT_RELAY_SERVICE[this.role],
+      holePunching: init.holePunching ?? true,
+      upnp: init.upnp ?? false,
+      autoNat: init.autoNat ?? true,
       bootstrapPeers,
       mdns: init.mdns ?? this.profile === 'public',
       dhtProtocolPrefix: init.dhtProtocolPrefix ?? PUBLIC_DHT_PREFIX,
@@ -226,6 +255,8 @@ export class IPFSLibp2pPeer {
       denyPeers: new Set(init.denyPeers ?? []),
       version: VERSION
     }
+    // ranges are checked here, so a bad one is refused before start
+    parseNoAnnounce(this.#opts.noAnnounceAddrs)
   }
 
   /** True once `start()` has finished and until `stop()`. */
@@ -256,6 +287,15 @@ export class IPFSLibp2pPeer {
     return peerIdFromPrivateKey(this.#privateKey)
   }
 
+  /**
+   * Whether peers can dial us, as AutoNAT has verified our addresses (see {@link Reachability}):
+   * 'unknown' while stopped or offline.
+   */
+  get reachability(): Reachability {
+    if (this.offline || !this.isStarted) return 'unknown'
+    return this.host.services.reachability.reachability
+  }
+
   /** A signal that aborts when the peer stops. */
   get stopSignal(): AbortSignal {
     return this.#stopController.signal
@@ -278,6 +318,7 @@ export class IPFSLibp2pPeer {
 
   async #start(): Promise<void> {
     if (this.#stopController.signal.aborted) this.#stopController = new AbortController()
+    let followDhtMode: typeof import('./reachability.ts').dhtModeFollowsReachability | undefined
     const helia = await createHeliaCore({
       blockstore: this.#blockstore,
       datastore: this.#datastore,
@@ -288,11 +329,14 @@ export class IPFSLibp2pPeer {
     if (!this.offline) {
       // the network stack is loaded only here: an offline peer (every one-shot CLI command
       // but the network ones) never loads libp2p, its transports, the DHT or gossipsub
-      const [{ withBitswap }, { withLibp2pLight }, { libp2pOptions }] = await Promise.all([
-        import('@helia/bitswap'),
-        import('@helia/libp2p'),
-        import('./options.ts')
-      ])
+      const [{ withBitswap }, { withLibp2pLight }, { libp2pOptions }, { dhtModeFollowsReachability }] =
+        await Promise.all([
+          import('@helia/bitswap'),
+          import('@helia/libp2p'),
+          import('./options.ts'),
+          import('./reachability.ts')
+        ])
+      followDhtMode = dhtModeFollowsReachability
       const opts = libp2pOptions(
         {
           ...this.#opts,
@@ -311,17 +355,24 @@ export class IPFSLibp2pPeer {
       await helia.start()
       if (!this.offline) {
         await this.#guardBitswap(helia)
+        const libp2p = (helia as Helia & { libp2p: Libp2p<PeerServices> }).libp2p
         this.#stopConnectionLimit = enforceConnectionLimit(
-          (helia as Helia & { libp2p: Libp2p<PeerServices> }).libp2p,
+          libp2p,
           this.#opts.maxConnections,
           this.#logger.forComponent('kit:peer:connection-limit')
         )
+        // a role that may serve the DHT serves it while reachable (Kubo's autoclient)
+        if (ROLES[this.role].dhtMode === 'server' && followDhtMode != null) {
+          this.#stopDhtMode = followDhtMode(libp2p.services, this.#logger.forComponent('kit:peer:dht-mode'))
+        }
       }
     } catch (err) {
       this.#starting = undefined
       this.bitswapGuard.uninstall()
       this.#stopConnectionLimit?.()
       this.#stopConnectionLimit = undefined
+      this.#stopDhtMode?.()
+      this.#stopDhtMode = undefined
       await helia.stop().catch(() => {})
       throw wrapStartError(err)
     }
@@ -430,6 +481,8 @@ export class IPFSLibp2pPeer {
     this.bitswapStats.uninstall()
     this.#stopConnectionLimit?.()
     this.#stopConnectionLimit = undefined
+    this.#stopDhtMode?.()
+    this.#stopDhtMode = undefined
     await this.#blockServer?.stop()
     this.#blockServer = undefined
     const helia = this.#helia

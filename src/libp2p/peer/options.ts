@@ -1,4 +1,9 @@
+import { quic } from '@chainsafe/libp2p-quic'
+import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
@@ -7,6 +12,7 @@ import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { isLoopback } from '@libp2p/utils'
 import { webSockets } from '@libp2p/websockets'
 import { yamux } from '@libp2p/yamux'
@@ -14,17 +20,41 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import type { Profile, Role } from '../../constants.ts'
-import { AGENT_NAME, DEFAULT_DIAL_TIMEOUT_MS, PING_MAX_OUTBOUND_STREAMS, ROLES } from '../../constants.ts'
+import {
+  AGENT_NAME,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  PING_MAX_OUTBOUND_STREAMS,
+  RELAY_SERVICE_LIMITS,
+  ROLES
+} from '../../constants.ts'
+import { announceFilter } from './announce.ts'
 import type { BandwidthMetrics } from './bandwidth.ts'
 import { loopbackNameResolvers, refusingDns } from './loopback.ts'
+import { reachabilityService } from './reachability.ts'
 import type { PeerServices } from './types.ts'
 
 /** Everything the libp2p options depend on, resolved (no defaults left to apply). */
 export interface ResolvedPeerOptions {
   role: Role
   profile: Profile
+  /** what the transports listen on (with `/p2p-circuit` when the relay client takes reservations) */
   listenAddrs: string[]
+  /** announced instead of what we listen on (`Addresses.Announce`) */
   announceAddrs: string[]
+  /** announced besides what we listen on (`Addresses.AppendAnnounce`) */
+  appendAnnounceAddrs: string[]
+  /** never announced: multiaddrs and ipcidr ranges (`Addresses.NoAnnounce`) */
+  noAnnounceAddrs: string[]
+  /** the circuit relay v2 transport: dial and listen through relays (`Swarm.RelayClient.Enabled`) */
+  relayClient: boolean
+  /** the circuit relay v2 server with the role's limits (`Swarm.RelayService.Enabled`) */
+  relayService: boolean
+  /** DCUtR: upgrade relayed connections to direct ones (`Swarm.EnableHolePunching`) */
+  holePunching: boolean
+  /** UPnP port mapping on the gateway (`!Swarm.DisableNatPortMap`); never in `local` */
+  upnp: boolean
+  /** AutoNAT v2 and v1, client and server (`AutoNAT.ServiceMode`) */
+  autoNat: boolean
   bootstrapPeers: string[]
   mdns: boolean
   dhtProtocolPrefix: string
@@ -70,7 +100,9 @@ export function libp2pOptions(
   metrics?: BandwidthMetrics
 ): Libp2pOptions<PeerServices> {
   const settings = ROLES[opts.role]
-  const keepPrivateAddrs = opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
+  // a private swarm or one machine: private and loopback addresses are dialable, announced and kept
+  const keepPrivateAddrs = privateAddrsDialable(opts)
+  const offMachine = opts.profile !== 'local'
   const peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']> = []
   if (opts.bootstrapPeers.length > 0) peerDiscovery.push(bootstrap({ list: opts.bootstrapPeers }))
   if (opts.mdns) peerDiscovery.push(mdns())
@@ -79,9 +111,15 @@ export function libp2pOptions(
     datastore: opts.datastore,
     addresses: {
       listen: opts.listenAddrs,
-      announce: opts.announceAddrs
+      announce: opts.announceAddrs,
+      appendAnnounce: opts.appendAnnounceAddrs,
+      announceFilter: announceFilter({
+        noAnnounce: opts.noAnnounceAddrs,
+        configured: [...opts.announceAddrs, ...opts.appendAnnounceAddrs],
+        dropPrivate: !keepPrivateAddrs
+      })
     },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(), quic(), ...(opts.relayClient ? [circuitRelayTransport()] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: kitConnectionGater(opts, isBanned),
@@ -104,7 +142,9 @@ export function libp2pOptions(
       ping: ping({ maxOutboundStreams: PING_MAX_OUTBOUND_STREAMS }),
       dht: kadDHT({
         protocol: `${opts.dhtProtocolPrefix}/kad/1.0.0`,
-        clientMode: settings.dhtMode === 'client',
+        // a role that may serve starts as a client on the public network, and serves once its
+        // reachability is `public` (see reachability.ts); the mode is ours to set, never libp2p's
+        clientMode: settings.dhtMode === 'client' || !keepPrivateAddrs,
         peerInfoMapper: keepPrivateAddrs ? passthroughMapper : removePrivateAddressesMapper,
         // a small swarm on one machine must still be able to start queries
         allowQueryWithZeroPeers: opts.profile === 'local'
@@ -113,7 +153,38 @@ export function libp2pOptions(
         allowPublishToZeroTopicPeers: true,
         // a subscriber on the publishing node gets the message too, as in Kubo
         emitSelf: true
-      })
+      }),
+      reachability: reachabilityService({ privateDialable: keepPrivateAddrs }),
+      ...(opts.autoNat ? { autoNAT: autoNATv2(), autoNATv1: autoNAT() } : {}),
+      ...(opts.relayService
+        ? { relay: circuitRelayServer({ reservations: relayReservations(opts.role) }) }
+        : {}),
+      ...(opts.holePunching ? { dcutr: dcutr() } : {}),
+      // UPnP asks the gateway on the LAN by multicast: never in the `local` profile
+      ...(opts.upnp && offMachine ? { upnp: uPnPNAT() } : {})
     }
+  }
+}
+
+/**
+ * Whether private and loopback addresses count as dialable: in a private swarm (a DHT prefix
+ * other than `/ipfs`) and in the `local` profile, every peer is on our network or machine.
+ */
+export function privateAddrsDialable(
+  opts: Pick<ResolvedPeerOptions, 'profile' | 'dhtProtocolPrefix'>
+): boolean {
+  return opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
+}
+
+/** The circuit relay v2 server's reservation limits of a role (see RELAY_SERVICE_LIMITS). */
+function relayReservations(
+  role: Role
+): NonNullable<Parameters<typeof circuitRelayServer>[0]>['reservations'] {
+  const limits = RELAY_SERVICE_LIMITS[role]
+  return {
+    maxReservations: limits.maxReservations,
+    reservationTtl: limits.reservationTtlMs,
+    defaultDurationLimit: limits.durationLimitMs,
+    defaultDataLimit: BigInt(limits.dataLimitBytes)
   }
 }
