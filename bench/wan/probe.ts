@@ -19,6 +19,9 @@
  * - `connect <address> <port> <timeoutMs>`: whether a TCP connection can be opened (and what the
  *   server sees it come from) → `{"connected":true,"seenAs":"a.b.c.d:port"}` or
  *   `{"connected":false,"error":"ECONNREFUSED"|"ENETUNREACH"|"ETIMEDOUT"|…}`.
+ * - `punch <bindAddress> <port> <peerAddress> <peerPort> <ms>`: a UDP hole punch, run on two hosts
+ *   at once: a datagram every 20 ms from `bindAddress:port` to the peer for `ms`, counting those
+ *   that come back → `{"sent","received","from":["a.b.c.d:port",…]}`.
  *
  * @packageDocumentation
  */
@@ -192,16 +195,41 @@ async function tryConnect(address: string, port: number, timeoutMs: number): Pro
   }
 }
 
-const [mode, address, port, n] = process.argv.slice(2)
+/** Datagrams of {@link punch}: one every this many ms. */
+const PUNCH_EVERY_MS = 20
+
+async function punch(bind: string, port: number, peer: string, peerPort: number, ms: number): Promise<void> {
+  const sock = createSocket('udp4')
+  const from = new Set<string>()
+  let received = 0
+  sock.on('message', (_msg, rinfo) => {
+    received++
+    from.add(`${rinfo.address}:${rinfo.port}`)
+  })
+  sock.bind(port, bind)
+  await once(sock, 'listening')
+  let sent = 0
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    sock.send(`punch ${sent++}`, peerPort, peer)
+    await new Promise((r) => setTimeout(r, PUNCH_EVERY_MS))
+  }
+  sock.close()
+  print({ sent, received, from: [...from] })
+}
+
+const [mode, address, port, n, ...more] = process.argv.slice(2)
 if (mode === 'serve' && address != null) await serve(address)
 else if (mode === 'rtt' && address != null) await rtt(address, Number(port), Number(n))
 else if (mode === 'udp' && address != null) await udp(address, Number(port), Number(n))
 else if (mode === 'bulk' && address != null) await bulk(address, Number(port), Number(n))
 else if (mode === 'bulk-all' && address != null) await bulkAll(JSON.parse(address) as BulkStream[])
 else if (mode === 'connect' && address != null) await tryConnect(address, Number(port), Number(n))
+else if (mode === 'punch' && address != null && n != null)
+  await punch(address, Number(port), n, Number(more[0]), Number(more[1]))
 else {
   process.stderr.write(
-    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>' | connect <address> <port> <timeoutMs>\n"
+    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>' | connect <address> <port> <timeoutMs> | punch <bind> <port> <peer> <peerPort> <ms>\n"
   )
   process.exit(2)
 }

@@ -217,7 +217,8 @@ export function routerScript(router: TestbedRouter, ethtool: boolean): string {
  * `iptables-restore` input of a NAT router: what its LAN sends out by `wan0` leaves from the
  * router's address (MASQUERADE: Linux keeps the source port when it is free), and `wan0` forwards
  * to the LAN only what belongs to a connection (or UDP flow) the LAN started: a home router
- * without port forwarding. Nothing else is forwarded, between LANs neither.
+ * without port forwarding. Nothing else is forwarded, between LANs neither, and the router
+ * itself answers nothing from outside (no RST, no ICMP port unreachable).
  */
 export function routerRules(router: TestbedRouter): string {
   return [
@@ -228,6 +229,11 @@ export function routerRules(router: TestbedRouter): string {
     ':FORWARD DROP [0:0]',
     `-A FORWARD -i ${LAN_IF} -o ${HOST_IF} -s ${router.lanSubnet} -j ACCEPT`,
     `-A FORWARD -i ${HOST_IF} -o ${LAN_IF} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    // unsolicited packets die silently, before conntrack keeps them: a kept one would take the
+    // (router port, remote) pair that the LAN's own packets to that remote map to, and make the
+    // NAT pick another port for them (a hole punch's first packets are such packets)
+    `-A INPUT -i ${HOST_IF} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+    `-A INPUT -i ${HOST_IF} -j DROP`,
     'COMMIT',
     ''
   ].join('\n')

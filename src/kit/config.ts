@@ -58,7 +58,7 @@ export interface KitConfig {
     DisableNatPortMap: boolean
   }
   AutoNAT: {
-    /** AutoNAT v2 and v1: ask peers to verify our addresses, and verify theirs */
+    /** AutoNAT v2: ask peers to verify our addresses, and verify theirs */
     ServiceMode: AutoNATServiceMode
   }
 }

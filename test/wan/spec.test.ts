@@ -276,6 +276,8 @@ describe('WAN shaping commands', () => {
         ':FORWARD DROP [0:0]',
         '-A FORWARD -i lan0 -o wan0 -s 192.168.1.0/24 -j ACCEPT',
         '-A FORWARD -i wan0 -o lan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+        '-A INPUT -i wan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+        '-A INPUT -i wan0 -j DROP',
         'COMMIT'
       ])
     })

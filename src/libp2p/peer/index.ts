@@ -107,7 +107,7 @@ export interface IPFSLibp2pPeerInit {
   holePunching?: boolean
   /** UPnP port mapping (`Swarm.DisableNatPortMap: false`); never in the `local` profile @default false */
   upnp?: boolean
-  /** AutoNAT v2 and v1, client and server (`AutoNAT.ServiceMode`) @default true */
+  /** AutoNAT v2, client and server (`AutoNAT.ServiceMode`) @default true */
   autoNat?: boolean
   /** multiaddrs with `/p2p/<id>` dialled on start @default PUBLIC_BOOTSTRAP_PEERS for `public`, none for `local` */
   bootstrapPeers?: string[]

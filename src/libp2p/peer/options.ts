@@ -1,5 +1,4 @@
 import { quic } from '@chainsafe/libp2p-quic'
-import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -53,7 +52,7 @@ export interface ResolvedPeerOptions {
   holePunching: boolean
   /** UPnP port mapping on the gateway (`!Swarm.DisableNatPortMap`); never in `local` */
   upnp: boolean
-  /** AutoNAT v2 and v1, client and server (`AutoNAT.ServiceMode`) */
+  /** AutoNAT v2, client and server (`AutoNAT.ServiceMode`) */
   autoNat: boolean
   bootstrapPeers: string[]
   mdns: boolean
@@ -155,7 +154,10 @@ export function libp2pOptions(
         emitSelf: true
       }),
       reachability: reachabilityService({ privateDialable: keepPrivateAddrs }),
-      ...(opts.autoNat ? { autoNAT: autoNATv2(), autoNATv1: autoNAT() } : {}),
+      // v2 only: @libp2p/autonat (v1) 3.0.28's server dials a peer back with openConnection()
+      // without `force`, so it gets the connection the request came on, and closes it when done:
+      // a peer behind NAT lost its relay reservation (and every stream) to each AutoNAT request
+      ...(opts.autoNat ? { autoNAT: autoNATv2() } : {}),
       ...(opts.relayService
         ? { relay: circuitRelayServer({ reservations: relayReservations(opts.role) }) }
         : {}),

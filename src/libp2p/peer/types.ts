@@ -6,7 +6,7 @@ import type { ReachabilityService } from './reachability.ts'
 
 /**
  * The libp2p services every ipfs-kit peer runs. Besides these, and by its settings: `autoNAT`
- * and `autoNATv1` (AutoNAT v2 and v1), `relay` (circuit relay v2 server), `dcutr` (hole
+ * (AutoNAT v2), `relay` (circuit relay v2 server), `dcutr` (hole
  * punching) and `upnp` (UPnP port mapping).
  */
 export interface PeerServices extends Record<string, unknown> {
