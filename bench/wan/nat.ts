@@ -13,8 +13,18 @@
  */
 
 import { fileURLToPath } from 'node:url'
-import { type Child, startChild, tsFlags } from '../common.ts'
-import type { NatConn, NatNodeReady, NatNodeSpec, NatNodeState } from './nat-node.ts'
+import {
+  type BenchFigure,
+  type Child,
+  killAll,
+  median,
+  note,
+  row,
+  seededSha,
+  startChild,
+  tsFlags
+} from '../common.ts'
+import type { NatConn, NatFetchDone, NatNodeReady, NatNodeSpec, NatNodeState } from './nat-node.ts'
 import type { Testbed } from './testbed.ts'
 import type { TestbedSpec } from './types.ts'
 
@@ -37,13 +47,13 @@ const natNodeScript = fileURLToPath(new URL('./nat-node.ts', import.meta.url))
 export interface NatSpecInit {
   /** one-way delay of every access link, ms @default 5 */
   delayMs?: number
-  /** two more public hosts, `c` and `d`, for a direct (no NAT) baseline @default false */
+  /** one more public host, `c`, for a direct (no NAT) baseline @default false */
   direct?: boolean
 }
 
 /**
  * The NAT testbed: `master` and `helper` on the switch, `a` behind router `home-a`, `b` behind
- * `home-b` (and `c`, `d` on the switch with `direct`).
+ * `home-b` (and `c` on the switch with `direct`).
  */
 export function natSpec(init: NatSpecInit = {}): TestbedSpec {
   return {
@@ -54,7 +64,7 @@ export function natSpec(init: NatSpecInit = {}): TestbedSpec {
       { name: 'helper' },
       { name: 'a', nat: 'home-a' },
       { name: 'b', nat: 'home-b' },
-      ...(init.direct === true ? [{ name: 'c' }, { name: 'd' }] : [])
+      ...(init.direct === true ? [{ name: 'c' }] : [])
     ]
   }
 }
@@ -164,4 +174,198 @@ export function isDirect(c: NatConn): boolean {
 /** Our `/p2p-circuit` address through `relayId`, if we announce one. */
 export function circuitAddr(s: NatNodeState, relayId: string): string | undefined {
   return s.addrs.find((a) => a.includes(`/p2p/${relayId}/p2p-circuit/`))
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* the bench's `nat` scenario                                                                 */
+
+/** Options of {@link runNat}. */
+export interface NatBenchInit {
+  /** files fetched, one after the other @default 3 */
+  files: number
+  /** size of each, bytes @default 1 MiB */
+  bytes: number
+  /** a fetch not done by then failed, ms @default 15 000 */
+  timeoutMs: number
+}
+
+/** One fetch of the scenario. */
+interface NatFetch {
+  path: 'nat' | 'direct'
+  file: number
+  ok: boolean
+  ms: number
+  error?: string
+  /** the connections to the provider when it ended */
+  conns: NatConn[]
+}
+
+/** The `nat` scenario's options from the environment (`BENCH_WAN_NAT_*`). */
+export function natEnv(positive: (name: string, fallback: number) => number): NatBenchInit {
+  return {
+    files: positive('BENCH_WAN_NAT_FILES', 3),
+    bytes: positive('BENCH_WAN_NAT_KIB', 1024) * 1024,
+    timeoutMs: positive('BENCH_WAN_NAT_TIMEOUT_MS', 15_000)
+  }
+}
+
+/** The `nat` scenario's testbed: {@link natSpec} with `c` for the direct baseline, 10 ms per link. */
+export function natBenchSpec(): TestbedSpec {
+  return natSpec({ delayMs: 10, direct: true })
+}
+
+/**
+ * The `nat` scenario: the same files on `a` (behind `home-a`) and on `helper` (public); `b`
+ * (behind `home-b`) fetches them from `a` through the master's relay, which DCUtR should make
+ * direct, and `c` (public) fetches them from `helper` over a direct connection. Rows: time to
+ * content of the first fetch (relayed, then upgraded) and of the later ones (direct), and the
+ * share of fetches that succeeded and that ended on a direct connection, against the direct pair.
+ */
+export async function runNat(
+  bed: Testbed,
+  init: NatBenchInit
+): Promise<{ figures: Array<BenchFigure & { item: number }>; notes: string[]; trace: unknown }> {
+  const started: NatNode[] = []
+  try {
+    const master = await startNatNode(bed, 'master', { role: 'master', transports: 'all', bootstrap: [] })
+    started.push(master)
+    const bootstrap = masterAddrs(bed, master.id, 'all')
+    const [helper, a, b, c] = await Promise.all(
+      (['helper', 'a', 'b', 'c'] as const).map((h) =>
+        startNatNode(bed, h, { role: 'worker', transports: 'all', bootstrap }, { debugDcutr: true })
+      )
+    )
+    started.push(helper!, a!, b!, c!)
+    const cids: string[] = []
+    for (let i = 0; i < init.files; i++) {
+      const seed = `wan-nat-${i}`
+      const [onA, onHelper] = await Promise.all(
+        [a!, helper!].map((n) => n.request<{ cid: string }>({ cmd: 'add', seed, bytes: init.bytes }, 60_000))
+      )
+      if (onA!.cid !== onHelper!.cid)
+        throw new Error(`file ${i}: ${onA!.cid} on a, ${onHelper!.cid} on helper`)
+      cids.push(onA!.cid)
+    }
+    const relayed = await a!.until('a relay reservation', (s) => circuitAddr(s, master.id) != null, 30_000)
+    const helperState = await helper!.until(
+      'a verified address',
+      (s) => s.addrs.some((x) => !x.includes('/p2p-circuit')),
+      30_000
+    )
+    await b!.request({ cmd: 'connect', addr: circuitAddr(relayed, master.id), timeoutMs: 10_000 })
+    await c!.request({
+      cmd: 'connect',
+      addr: helperState.addrs.find((x) => !x.includes('/p2p-circuit')),
+      timeoutMs: 10_000
+    })
+    const fetches: NatFetch[] = []
+    for (const [i, cid] of cids.entries()) {
+      for (const [path, seeker, provider] of [
+        ['nat', b!, a!],
+        ['direct', c!, helper!]
+      ] as const) {
+        const got = await seeker.request<NatFetchDone>(
+          { cmd: 'fetch', cid, from: provider.id, timeoutMs: init.timeoutMs },
+          init.timeoutMs + 10_000
+        )
+        const sound =
+          got.ok && got.bytes === init.bytes && got.sha === (await seededSha(`wan-nat-${i}`, init.bytes))
+        fetches.push({
+          path,
+          file: i,
+          ok: sound,
+          ms: sound ? got.ms : init.timeoutMs,
+          ...(got.error == null ? {} : { error: got.error }),
+          conns: got.conns
+        })
+        note(
+          `nat: ${path} file ${i}: ${sound ? `${got.ms.toFixed(0)} ms` : `failed (${got.error ?? 'wrong bytes'})`}`
+        )
+      }
+    }
+    // both sides' DCUtR log (every line a child printed is kept in `lines`)
+    const dcutr = [...a!.child.lines, ...b!.child.lines]
+      .filter((l) => l.startsWith('{"ev":"dcutr"'))
+      .map((l) => String((JSON.parse(l) as { line: string }).line))
+    return natRows(fetches, init, dcutr)
+  } finally {
+    await killAll(started.map((n) => n.child))
+  }
+}
+
+function natRows(
+  fetches: NatFetch[],
+  init: NatBenchInit,
+  dcutr: string[]
+): { figures: Array<BenchFigure & { item: number }>; notes: string[]; trace: unknown } {
+  const of = (path: NatFetch['path']): NatFetch[] => fetches.filter((f) => f.path === path)
+  const nat = of('nat')
+  const direct = of('direct')
+  const size = `${(init.bytes / 1024).toFixed(0)} KiB`
+  const pct = (fs: NatFetch[], p: (f: NatFetch) => boolean): number => (100 * fs.filter(p).length) / fs.length
+  const later = (fs: NatFetch[]): number[] => fs.filter((f) => f.file > 0).map((f) => f.ms)
+  const baselineName = 'the same fetches between two public peers, direct connection'
+  const figures: Array<BenchFigure & { item: number }> = [
+    {
+      item: 6,
+      ...row({
+        figure: `time to content across two NATs, first fetch (relayed, then upgraded by DCUtR), ${size}`,
+        ours: nat[0]?.ms ?? init.timeoutMs,
+        baseline: direct[0]?.ms ?? init.timeoutMs,
+        baselineName,
+        unit: 'ms',
+        better: 'lower',
+        goal: 'report'
+      })
+    },
+    {
+      item: 6,
+      ...row({
+        figure: `time to content across two NATs, later fetches p50 (direct after DCUtR), ${size}, ${Math.max(0, init.files - 1)} files`,
+        ours: later(nat).length === 0 ? Number.NaN : median(later(nat)),
+        baseline: later(direct).length === 0 ? Number.NaN : median(later(direct)),
+        baselineName,
+        unit: 'ms',
+        better: 'lower',
+        goal: 'report'
+      })
+    },
+    {
+      item: 6,
+      ...row({
+        figure: `fetches across two NATs that returned the file, ${init.files} files`,
+        ours: pct(nat, (f) => f.ok),
+        baseline: pct(direct, (f) => f.ok),
+        baselineName,
+        unit: '%',
+        better: 'higher',
+        goal: 'report'
+      })
+    },
+    {
+      item: 6,
+      ...row({
+        figure: 'fetches across two NATs that ended on a direct connection (DCUtR)',
+        ours: pct(nat, (f) => f.conns.some(isDirect)),
+        baseline: pct(direct, (f) => f.conns.some(isDirect)),
+        baselineName,
+        unit: '%',
+        better: 'higher',
+        goal: 'report'
+      })
+    }
+  ]
+  const notes: string[] = []
+  const refused = dcutr.find((l) => /had no dialable multiaddrs/.test(l))
+  if (refused != null) {
+    notes.push(
+      'nat: DCUtR gave up: each peer behind NAT offered only its relayed and private addresses ' +
+        '(js-libp2p 3 sends the verified ones, and a NAT-given address is never verified), so the ' +
+        'relayed connection stayed the only one, and it is limited (bitswap does not run on it): ' +
+        `fetches across the NATs failed after ${init.timeoutMs} ms (see bench/wan/README.md, "NAT")`
+    )
+  }
+  const errors = [...new Set(nat.filter((f) => !f.ok).map((f) => f.error ?? 'wrong bytes'))]
+  if (errors.length > 0) notes.push(`nat: failures across the NATs: ${errors.join('; ')}`)
+  return { figures, notes, trace: { fetches, dcutr: dcutr.slice(0, 40) } }
 }
