@@ -43,6 +43,29 @@ describe('config, network and operations commands with the real kubo-rpc-client'
     await dir?.cleanup()
   })
 
+  it("id: Kubo's fields, and ipfs-kit's Reachability (local profile: loopback counts, so public)", async () => {
+    const res = await fetch(`${a.url}/api/v0/id`, { method: 'POST' })
+    const id = (await res.json()) as Record<string, unknown>
+    assert.equal(id.ID, idA)
+    for (const field of ['PublicKey', 'Addresses', 'AgentVersion', 'Protocols']) assert.ok(field in id, field)
+    assert.equal(id.Reachability, 'public')
+    assert.ok((id.Protocols as string[]).includes('/libp2p/autonat/2/dial-request'))
+    // the kubo-rpc-client reads it unchanged
+    assert.equal((await clientA.id()).id.toString(), idA)
+  })
+
+  it('config.set of the network fields: checked as the file is', async () => {
+    await clientA.config.set('Swarm.EnableHolePunching', false)
+    assert.equal(await clientA.config.get('Swarm.EnableHolePunching'), false)
+    await clientA.config.set('Swarm.EnableHolePunching', true)
+    await assert.rejects(clientA.config.set('AutoNAT.ServiceMode', 'sometimes'), /AutoNAT\.ServiceMode/)
+    await assert.rejects(
+      clientA.config.set('Swarm.RelayClient.Enabled', 'yes'),
+      /Swarm\.RelayClient\.Enabled/
+    )
+    assert.equal(await clientA.config.get('AutoNAT.ServiceMode'), 'enabled')
+  })
+
   it('config.get, set (string, boolean, JSON), getAll, replace; bad values refused', async () => {
     assert.equal(await clientA.config.get('Kit.Role'), 'worker')
     await clientA.config.set('Discovery.MDNS.Enabled', false)

@@ -51,6 +51,8 @@ describe('ipfs-kit CLI: init, id, version, repo, usage errors', () => {
     assert.equal(typeof id.PublicKey, 'string')
     assert.deepEqual(id.Addresses, [])
     assert.match(String(id.AgentVersion), /^ipfs-kit\//)
+    // read from the repo, with no node running: nobody has judged the reachability
+    assert.equal(id.Reachability, 'unknown')
   })
 
   it('version, --version and --help exit 0', async () => {

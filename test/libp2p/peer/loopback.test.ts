@@ -5,7 +5,9 @@
  * is counted while the test dials.
  */
 import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
 import dns from 'node:dns'
+import { networkInterfaces } from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -66,7 +68,12 @@ describe('local profile: no DNS query, no packet off the machine', () => {
       `/dns/example.com/tcp/4001/p2p/${id}`,
       `/dns4/example.com/tcp/443/wss/p2p/${id}`,
       `/dnsaddr/localhost/p2p/${id}`,
-      `/ip4/192.0.2.1/tcp/4001/p2p/${id}`
+      `/ip4/192.0.2.1/tcp/4001/p2p/${id}`,
+      // QUIC, and a relayed address through a relay off the machine
+      `/ip4/192.0.2.1/udp/4001/quic-v1/p2p/${id}`,
+      `/ip6/2001:db8::1/udp/4001/quic-v1/p2p/${id}`,
+      `/dns4/example.com/udp/4001/quic-v1/p2p/${id}`,
+      `/ip4/192.0.2.1/udp/4001/quic-v1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit/p2p/${id}`
     ]
     const spy = countResolverCalls()
     try {
@@ -104,6 +111,33 @@ describe('local profile: no DNS query, no packet off the machine', () => {
       spy.restore()
     }
     assert.deepEqual(spy.calls, [], 'no resolver was called')
+  })
+
+  it('a QUIC dial to an address of this machine that is not loopback sends no datagram', async (t) => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i != null && i.family === 'IPv4' && !i.internal)
+    if (own == null) {
+      t.skip('this machine has no IPv4 address but loopback')
+      return
+    }
+    // a plain UDP socket on that address stands where a QUIC listener off the machine would be
+    const socket = createSocket('udp4')
+    const received: number[] = []
+    socket.on('message', (msg) => received.push(msg.byteLength))
+    await new Promise<void>((resolve) => socket.bind(0, own.address, resolve))
+    try {
+      // a peer we are not connected to (libp2p would hand back an open connection unasked)
+      const stranger = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
+      const addr = `/ip4/${own.address}/udp/${socket.address().port}/quic-v1/p2p/${stranger}`
+      await assert.rejects(peer.connect(addr), { name: 'LoopbackOnlyError' })
+      await assert.rejects(peer.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(5_000) }))
+      // a datagram sent to a local address arrives at once; give it a moment
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      assert.deepEqual(received, [], 'no datagram reached the socket')
+    } finally {
+      socket.close()
+    }
   })
 
   it('tells why an address is off the machine', () => {

@@ -1,0 +1,152 @@
+/**
+ * The config file's network fields (issue 16): `Addresses.AppendAnnounce`/`NoAnnounce`,
+ * `Swarm.*` and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
+ * existed, and a bad value is a RepoError that names the field.
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { DEFAULT_LISTEN_ADDRS } from '../../src/constants.ts'
+import { defaultConfig, type KitConfig, parseConfig } from '../../src/kit/config.ts'
+
+const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
+const FILE = '/repo/config'
+
+/** A config as written before issue 16: no AppendAnnounce/NoAnnounce, no Swarm, no AutoNAT. */
+function oldConfig(role: string): Record<string, unknown> {
+  return {
+    Identity: IDENTITY,
+    Kit: { Role: role, Profile: 'public' },
+    Addresses: {
+      Swarm: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+      API: '/ip4/127.0.0.1/tcp/5001',
+      Announce: []
+    },
+    Bootstrap: [],
+    Discovery: { MDNS: { Enabled: true } },
+    Routing: { DHTProtocolPrefix: '/ipfs' }
+  }
+}
+
+const parse = (doc: unknown): KitConfig => parseConfig(JSON.stringify(doc), FILE)
+
+describe('config: network fields', () => {
+  it('a fresh config lists QUIC, and has the Swarm and AutoNAT defaults of its role', () => {
+    const master = defaultConfig(IDENTITY, { role: 'master', profile: 'public' })
+    assert.deepEqual(master.Addresses.Swarm, [...DEFAULT_LISTEN_ADDRS.public])
+    assert.ok(master.Addresses.Swarm.includes('/ip4/0.0.0.0/udp/4001/quic-v1'))
+    assert.deepEqual(
+      defaultConfig(IDENTITY, { role: 'leecher', profile: 'local' }).Addresses.Swarm.filter((a) =>
+        a.includes('quic')
+      ),
+      ['/ip4/127.0.0.1/udp/0/quic-v1']
+    )
+    assert.deepEqual(master.Swarm, {
+      RelayClient: { Enabled: true },
+      RelayService: { Enabled: true },
+      EnableHolePunching: true,
+      DisableNatPortMap: true
+    })
+    assert.deepEqual(master.AutoNAT, { ServiceMode: 'enabled' })
+    assert.deepEqual([master.Addresses.AppendAnnounce, master.Addresses.NoAnnounce], [[], []])
+    const worker = defaultConfig(IDENTITY, { role: 'worker', profile: 'public' })
+    assert.equal(worker.Swarm.RelayService.Enabled, false)
+    // what is written parses back the same
+    assert.deepEqual(parse(master), master)
+  })
+
+  it('an old config gets the defaults: relay service on masters only, hole punching on, UPnP off, AutoNAT on', () => {
+    for (const role of ['master', 'worker', 'leecher']) {
+      const c = parse(oldConfig(role))
+      assert.deepEqual(c.Addresses.AppendAnnounce, [])
+      assert.deepEqual(c.Addresses.NoAnnounce, [])
+      assert.equal(c.Swarm.RelayClient.Enabled, true)
+      assert.equal(c.Swarm.RelayService.Enabled, role === 'master')
+      assert.equal(c.Swarm.EnableHolePunching, true)
+      assert.equal(c.Swarm.DisableNatPortMap, true)
+      assert.equal(c.AutoNAT.ServiceMode, 'enabled')
+    }
+  })
+
+  it('given values are kept; a Swarm section with some fields gets the rest as defaults', () => {
+    const c = parse({
+      ...oldConfig('master'),
+      Addresses: {
+        ...(oldConfig('master').Addresses as object),
+        AppendAnnounce: ['/dns4/node.example.com/tcp/4001'],
+        NoAnnounce: ['/ip4/10.0.0.0/ipcidr/8', '/ip4/1.2.3.4/tcp/4001', '/ip6/fd00::/ipcidr/8']
+      },
+      Swarm: { RelayService: { Enabled: false }, DisableNatPortMap: false, ConnMgr: { HighWater: 10 } },
+      AutoNAT: { ServiceMode: 'disabled' }
+    })
+    assert.deepEqual(c.Addresses.AppendAnnounce, ['/dns4/node.example.com/tcp/4001'])
+    assert.equal(c.Addresses.NoAnnounce.length, 3)
+    assert.equal(c.Swarm.RelayService.Enabled, false)
+    assert.equal(c.Swarm.RelayClient.Enabled, true)
+    assert.equal(c.Swarm.EnableHolePunching, true)
+    assert.equal(c.Swarm.DisableNatPortMap, false)
+    // a Kubo field we do not use stays in the file
+    assert.deepEqual((c.Swarm as unknown as { ConnMgr: unknown }).ConnMgr, { HighWater: 10 })
+    assert.equal(c.AutoNAT.ServiceMode, 'disabled')
+  })
+
+  it('bad values are a RepoError naming the field and the file', () => {
+    const bad: Array<[string, (doc: Record<string, unknown>) => void, RegExp]> = [
+      [
+        'NoAnnounce not a list',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: 'x' }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'NoAnnounce range too wide',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: ['/ip4/10.0.0.0/ipcidr/40'] }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'NoAnnounce range with a port',
+        (d) => Object.assign(d.Addresses as object, { NoAnnounce: ['/ip4/10.0.0.0/ipcidr/8/tcp/1'] }),
+        /Addresses\.NoAnnounce/
+      ],
+      [
+        'AppendAnnounce not a multiaddr',
+        (d) => Object.assign(d.Addresses as object, { AppendAnnounce: ['hello'] }),
+        /Addresses\.AppendAnnounce/
+      ],
+      ['Swarm not an object', (d) => Object.assign(d, { Swarm: [] }), /Swarm must be an object/],
+      [
+        'RelayClient.Enabled not a boolean',
+        (d) => Object.assign(d, { Swarm: { RelayClient: { Enabled: 'yes' } } }),
+        /Swarm\.RelayClient\.Enabled/
+      ],
+      [
+        'RelayService not an object',
+        (d) => Object.assign(d, { Swarm: { RelayService: true } }),
+        /Swarm\.RelayService\.Enabled/
+      ],
+      [
+        'EnableHolePunching not a boolean',
+        (d) => Object.assign(d, { Swarm: { EnableHolePunching: 1 } }),
+        /Swarm\.EnableHolePunching/
+      ],
+      [
+        'DisableNatPortMap not a boolean',
+        (d) => Object.assign(d, { Swarm: { DisableNatPortMap: 'false' } }),
+        /Swarm\.DisableNatPortMap/
+      ],
+      [
+        'AutoNAT.ServiceMode unknown',
+        (d) => Object.assign(d, { AutoNAT: { ServiceMode: 'sometimes' } }),
+        /AutoNAT\.ServiceMode/
+      ],
+      ['AutoNAT not an object', (d) => Object.assign(d, { AutoNAT: 'enabled' }), /AutoNAT must be/]
+    ]
+    for (const [what, change, field] of bad) {
+      const doc = oldConfig('worker')
+      change(doc)
+      assert.throws(
+        () => parse(doc),
+        (err: Error) => err.name === 'RepoError' && field.test(err.message) && err.message.includes(FILE),
+        what
+      )
+    }
+  })
+})
