@@ -1,6 +1,7 @@
 /**
  * What each profile runs, read from running nodes (not from the options object): the `public`
- * profile's defaults listen on TCP, WebSockets and QUIC and run AutoNAT (v2 and v1), the relay
+ * profile's defaults listen on TCP, WebSockets and QUIC and run AutoNAT (v2; not v1, whose server
+ * closes the connection a request came on), the relay
  * client, DCUtR, and the relay server on masters only; UPnP is off unless asked for, and never
  * in `local`. Every node here listens on 127.0.0.1 and knows no bootstrap peer, so nothing
  * leaves the machine.
@@ -105,12 +106,14 @@ describe('public profile defaults (on loopback, no bootstrap)', () => {
     )
   })
 
-  it('AutoNAT v2 and v1 and DCUtR run on every role; the relay server (hop) on masters only', () => {
+  it('AutoNAT v2 (not v1) and DCUtR run on every role; the relay server (hop) on masters only', () => {
     for (const peer of [master, worker]) {
       const protocols = peer.host.getProtocols()
-      for (const p of [...AUTONAT_V2, AUTONAT_V1, DCUTR_CODEC]) {
+      for (const p of [...AUTONAT_V2, DCUTR_CODEC]) {
         assert.ok(protocols.includes(p), `${peer.role} handles ${p}`)
       }
+      // @libp2p/autonat 3.0.28's server closes the connection a request came on (relay reservations died)
+      assert.ok(!protocols.includes(AUTONAT_V1), `${peer.role} does not handle ${AUTONAT_V1}`)
       assert.equal(peer.host.services.upnp, undefined, 'UPnP is off by default')
     }
     assert.ok(master.host.getProtocols().includes(RELAY_V2_HOP_CODEC))
