@@ -99,14 +99,10 @@ export async function startNatNode(
 ): Promise<NatNode> {
   const h = bed.host(host)
   const spec: NatNodeSpec = { ...init, address: h.address, dhtPrefix: NAT_DHT_PREFIX }
-  // DEBUG goes through `env` in the host: `ip netns exec` keeps the environment
-  const env = options.debugDcutr === true ? ['env', 'DEBUG=libp2p:dcutr*'] : []
-  const [cmd, argv] = bed.argv(h, env.length > 0 ? env[0]! : process.execPath, [
-    ...(env.length > 0 ? [env[1]!, process.execPath] : []),
-    ...tsFlags(),
-    natNodeScript,
-    JSON.stringify(spec)
-  ])
+  const node = [process.execPath, ...tsFlags(), natNodeScript, JSON.stringify(spec)]
+  // libp2p's DCUtR log, through `env` in the host (`ip netns exec` runs one command)
+  const command = options.debugDcutr === true ? ['env', 'DEBUG=libp2p:dcutr*', ...node] : node
+  const [cmd, argv] = bed.argv(h, command[0]!, command.slice(1))
   const child = await startChild(cmd, argv, (line) => line.startsWith('{"ready":true'), {
     what: `${host}: nat-node`,
     timeoutMs: NAT_START_MS
