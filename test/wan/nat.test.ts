@@ -20,12 +20,13 @@
  * carries `addressManager.getAddresses()`, the *verified* addresses only (@libp2p/dcutr 3.0.28,
  * dcutr.js), and the address a NAT gives a peer is never verified (AutoNAT's dial-back cannot
  * pass the NAT): so each side receives nothing but private and relayed addresses and gives up
- * ("had no dialable multiaddrs"), over TCP as over QUIC. Were the observed address sent, TCP
- * would still fail (Node dials from a new ephemeral port each time, so the port the master saw
- * is not the one a punch would use) and so would QUIC (@chainsafe/libp2p-quic 2.1.1 dials from
- * one client socket, whose port the NAT keeps, but that socket takes no incoming connection, and
- * both sides of a punch dial): by hand, with the observed addresses forced in, both punches
- * crossed both NATs and both QUIC dials timed out. So the 16 MiB transfer between `a` and `b`
+ * ("had no dialable multiaddrs"), over TCP as over QUIC. Were the observed address sent, QUIC
+ * would still fail (@chainsafe/libp2p-quic 2.1.1 dials from one client socket, whose port the NAT
+ * keeps, but that socket takes no incoming connection, and both sides of a punch dial: by hand,
+ * the punches crossed both NATs and both dials timed out), and so would TCP (each dial from a
+ * new port, so not the mapping the master saw; by hand, with one dial port, the SYNs made a
+ * simultaneous open, then Noise failed with both sides initiators: libp2p 3.3.11's dial queue
+ * drops DCUtR's `initiator: false`). bench/wan/README.md, "NAT traversal", has the details. So the 16 MiB transfer between `a` and `b`
  * that the issue asks for has no connection to run on: the relayed one is limited (bitswap does
  * not run on it, and the master's relay grants 1 MiB), and there is no direct one.
  *
