@@ -52,7 +52,10 @@ describe('dashboard in headless Chromium', () => {
     const stats = (await (await fetch(`${node.url}/api/v0/kit/stats`, { method: 'POST' })).json()) as {
       Retrievals: Array<{ kind: string; outcome: string; blocks?: { peers: number; memory: number } }>
       Cache: { hits: number }
+      Reachability: string
     }
+    // what the dashboard's header shows (local profile: loopback counts as dialable)
+    assert.equal(stats.Reachability, 'public')
     const files = stats.Retrievals.filter((r) => r.kind === 'gateway-file' && r.outcome === 'success')
     assert.equal(files.length, 9)
     assert.ok(

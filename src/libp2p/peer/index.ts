@@ -363,7 +363,10 @@ export class IPFSLibp2pPeer {
         )
         // a role that may serve the DHT serves it while reachable (Kubo's autoclient)
         if (ROLES[this.role].dhtMode === 'server' && followDhtMode != null) {
-          this.#stopDhtMode = followDhtMode(libp2p.services, this.#logger.forComponent('kit:peer:dht-mode'))
+          this.#stopDhtMode = await followDhtMode(
+            libp2p.services,
+            this.#logger.forComponent('kit:peer:dht-mode')
+          )
         }
       }
     } catch (err) {

@@ -154,9 +154,9 @@ export function libp2pOptions(
         emitSelf: true
       }),
       reachability: reachabilityService({ privateDialable: keepPrivateAddrs }),
-      // v2 only: @libp2p/autonat (v1) 3.0.28's server dials a peer back with openConnection()
-      // without `force`, so it gets the connection the request came on, and closes it when done:
-      // a peer behind NAT lost its relay reservation (and every stream) to each AutoNAT request
+      // AutoNAT v2 only: v1's server answers a dial-back request on the connection it already
+      // has to the asking peer, then closes it (@libp2p/autonat 3.0.28), which drops a relay
+      // reservation or a transfer on that connection
       ...(opts.autoNat ? { autoNAT: autoNATv2() } : {}),
       ...(opts.relayService
         ? { relay: circuitRelayServer({ reservations: relayReservations(opts.role) }) }

@@ -141,24 +141,28 @@ export function reachabilityService(
 
 /**
  * Keep the DHT's mode on what the reachability calls for (Kubo's `autoclient`): server while
- * `public`, client otherwise. Returns the function that stops following.
+ * `public`, client otherwise. Resolves once the first mode is set, with the function that stops
+ * following.
  */
-export function dhtModeFollowsReachability(
+export async function dhtModeFollowsReachability(
   services: { dht: Pick<KadDHT, 'getMode' | 'setMode'>; reachability: ReachabilityService },
   log: Logger
-): () => void {
+): Promise<() => void> {
   const { dht, reachability } = services
-  const apply = (): void => {
+  const apply = async (): Promise<void> => {
     const mode = reachability.reachability === 'public' ? 'server' : 'client'
     if (dht.getMode() === mode) return
     log('DHT mode %s (reachability %s)', mode, reachability.reachability)
-    dht.setMode(mode).catch((err: Error) => {
+    await dht.setMode(mode).catch((err: Error) => {
       log.error('cannot switch the DHT to %s mode: %s', mode, err.message)
     })
   }
-  reachability.addEventListener('change', apply)
-  apply()
+  const onChange = (): void => {
+    void apply()
+  }
+  reachability.addEventListener('change', onChange)
+  await apply()
   return () => {
-    reachability.removeEventListener('change', apply)
+    reachability.removeEventListener('change', onChange)
   }
 }

@@ -6,8 +6,15 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { type Libp2pEvents, TypedEventEmitter } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
-import { type AddressMetadata, reachabilityOf } from '../../../src/libp2p/peer/reachability.ts'
+import {
+  type AddressMetadata,
+  dhtModeFollowsReachability,
+  ReachabilityService,
+  reachabilityOf
+} from '../../../src/libp2p/peer/reachability.ts'
 
 const addr = (ma: string, type: AddressMetadata['type'], verified: boolean): AddressMetadata => ({
   multiaddr: multiaddr(ma),
@@ -58,5 +65,56 @@ describe('reachabilityOf', () => {
 
   it('an announced public address (the config says so) counts', () => {
     assert.equal(reachabilityOf([addr('/dns4/node.example.com/tcp/4001', 'announce', true)], false), 'public')
+  })
+})
+
+describe('ReachabilityService and the DHT mode', () => {
+  it('follows self:peer:update: private, then public when AutoNAT confirms an observed address, then private again; the DHT follows', async () => {
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    let addrs: AddressMetadata[] = [addr('/ip4/10.1.0.2/udp/4001/quic-v1', 'transport', true)]
+    const service = new ReachabilityService(
+      { addressManager: { getAddressesWithMetadata: () => addrs }, events, logger: defaultLogger() },
+      { privateDialable: false }
+    )
+    // libp2p's DHT interface, recording the modes it is asked for
+    const modes: string[] = []
+    let mode: 'client' | 'server' = 'client'
+    const dht = {
+      getMode: () => mode,
+      setMode: async (m: 'client' | 'server') => {
+        modes.push(m)
+        mode = m
+      }
+    }
+    const seen: string[] = []
+    service.addEventListener('change', (evt) => seen.push(evt.detail))
+    assert.equal(service.reachability, 'unknown')
+    service.start()
+    service.afterStart()
+    const stop = await dhtModeFollowsReachability(
+      { dht, reachability: service },
+      defaultLogger().forComponent('t')
+    )
+    assert.equal(service.reachability, 'private')
+    assert.deepEqual(modes, [], 'already a client')
+
+    addrs = [...addrs, addr('/ip4/11.0.0.9/udp/4001/quic-v1', 'observed', true)]
+    events.safeDispatchEvent('self:peer:update', {})
+    assert.equal(service.reachability, 'public')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(modes, ['server'])
+
+    addrs = addrs.slice(0, 1)
+    events.safeDispatchEvent('self:peer:update', {})
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepEqual(modes, ['server', 'client'])
+    assert.deepEqual(seen, ['private', 'public', 'private'])
+
+    stop()
+    service.stop()
+    addrs = [addr('/ip4/11.0.0.9/udp/4001/quic-v1', 'observed', true)]
+    events.safeDispatchEvent('self:peer:update', {})
+    assert.equal(service.reachability, 'unknown', 'stopped: no longer follows')
+    assert.deepEqual(modes, ['server', 'client'])
   })
 })
