@@ -84,7 +84,7 @@ function natSuite(transports: 'all' | 'quic', n: number): void {
     transports === 'all'
       ? 'test 1: two peers behind two NATs and a public master (TCP, WebSockets, QUIC)'
       : 'test 2: the same over QUIC only'
-  describe(title, { skip: access.skip, timeout: 120_000 }, () => {
+  describe(title, { skip: access.skip, timeout: 300_000 }, () => {
     // unique per run: concurrent runs and other users' testbeds are never touched
     const prefix = `kn${n}${(process.pid % 36 ** 4).toString(36)}`
     let bed: Testbed | undefined
@@ -316,7 +316,7 @@ function natSuite(transports: 'all' | 'quic', n: number): void {
 
 if (access.how === 'unshare' && process.env[INNER] == null) {
   describe('NAT traversal on the testbed (rootless, in a user namespace)', () => {
-    it('passes inside unshare --user --map-root-user --net --mount', { timeout: 300_000 }, async (t) => {
+    it('passes inside unshare --user --map-root-user --net --mount', { timeout: 600_000 }, async (t) => {
       const test = fileURLToPath(import.meta.url)
       const child = spawn(
         'unshare',
