@@ -1,12 +1,15 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Profile, Role } from '../constants.ts'
+import durationMs from 'parse-duration'
+import type { Profile, RelayServiceLimits, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_RELAY_SERVICE,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
-  PUBLIC_DHT_PREFIX
+  PUBLIC_DHT_PREFIX,
+  RELAY_MAX_DURATION_LIMIT_MS,
+  RELAY_SERVICE_LIMITS
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
 import { parseNoAnnounce } from '../libp2p/peer/multiaddr.ts'
@@ -50,8 +53,19 @@ export interface KitConfig {
   Swarm: {
     /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
     RelayClient: { Enabled: boolean }
-    /** circuit relay v2 server, with the role's limits (default: on for masters) */
-    RelayService: { Enabled: boolean }
+    /** circuit relay v2 server (default: on for masters), with what it grants (RELAY_SERVICE_LIMITS[role]) */
+    RelayService: {
+      Enabled: boolean
+      /** bytes one relayed connection may carry; 0: no limit */
+      ConnectionDataLimit: number
+      /**
+       * how long one relayed connection may stay open: a Go duration (`"2m"`, `"1h30m"`, `"0s"`)
+       * as Kubo writes it, or a number of ms; 0: no limit
+       */
+      ConnectionDurationLimit: string | number
+      /** reservations held at once */
+      MaxReservations: number
+    }
     /** DCUtR: upgrade relayed connections to direct ones */
     EnableHolePunching: boolean
     /** true: no UPnP port mapping (the default); false: map ports on the gateway (`public` only) */
@@ -70,7 +84,12 @@ export type AutoNATServiceMode = 'enabled' | 'disabled'
 export function defaultSwarmConfig(role: Role): KitConfig['Swarm'] {
   return {
     RelayClient: { Enabled: true },
-    RelayService: { Enabled: DEFAULT_RELAY_SERVICE[role] },
+    RelayService: {
+      Enabled: DEFAULT_RELAY_SERVICE[role],
+      ConnectionDataLimit: RELAY_SERVICE_LIMITS[role].dataLimitBytes,
+      ConnectionDurationLimit: goDuration(RELAY_SERVICE_LIMITS[role].durationLimitMs),
+      MaxReservations: RELAY_SERVICE_LIMITS[role].maxReservations
+    },
     EnableHolePunching: true,
     DisableNatPortMap: true
   }
@@ -204,12 +223,82 @@ function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): 
     if (typeof v !== 'boolean') return fail(`Swarm.${name} must be true or false`)
     return v
   }
+  const service = isObject(value.RelayService) ? value.RelayService : {}
+  const whole = (name: 'ConnectionDataLimit' | 'MaxReservations'): number => {
+    const v = service[name]
+    if (v == null) return swarm.RelayService[name]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      return fail(`Swarm.RelayService.${name} must be a whole number (0 or more), not ${JSON.stringify(v)}`)
+    }
+    return v
+  }
+  const duration = service.ConnectionDurationLimit ?? swarm.RelayService.ConnectionDurationLimit
+  if (durationLimitMs(duration) == null) {
+    return fail(
+      `Swarm.RelayService.ConnectionDurationLimit must be a duration such as "2m" or "0s", or a number of ms up to ${RELAY_MAX_DURATION_LIMIT_MS}, not ${JSON.stringify(duration)}`
+    )
+  }
   return {
     ...value,
     RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') },
-    RelayService: { ...(value.RelayService as object), Enabled: enabled('RelayService') },
+    RelayService: {
+      ...service,
+      Enabled: enabled('RelayService'),
+      ConnectionDataLimit: whole('ConnectionDataLimit'),
+      ConnectionDurationLimit: duration as string | number,
+      MaxReservations: whole('MaxReservations')
+    },
     EnableHolePunching: flag('EnableHolePunching'),
     DisableNatPortMap: flag('DisableNatPortMap')
+  }
+}
+
+/** A Go duration (`"2m"`, `"1h30m"`, `"500ms"`, `"0"`), as Kubo's config takes it. */
+const GO_DURATION = /^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/
+
+/**
+ * `Swarm.RelayService.ConnectionDurationLimit` in ms: a Go duration or a number of ms, whole and
+ * from 0 (no limit) to RELAY_MAX_DURATION_LIMIT_MS; undefined for anything else.
+ */
+export function durationLimitMs(value: unknown): number | undefined {
+  const ms =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && GO_DURATION.test(value)
+        ? value === '0'
+          ? 0
+          : durationMs(value)
+        : undefined
+  if (ms == null || !Number.isInteger(ms) || ms < 0 || ms > RELAY_MAX_DURATION_LIMIT_MS) return undefined
+  return ms
+}
+
+/** A duration in ms as a Go duration (`120000` → `"2m"`), as Kubo writes its config. */
+function goDuration(ms: number): string {
+  if (ms === 0) return '0s'
+  const parts: Array<[number, string]> = [
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+    [1, 'ms']
+  ]
+  let rest = ms
+  let out = ''
+  for (const [size, unit] of parts) {
+    const n = Math.floor(rest / size)
+    if (n > 0) out += `${n}${unit}`
+    rest -= n * size
+  }
+  return out
+}
+
+/** What the config's `Swarm.RelayService` grants, as the peer takes it (the config was parsed). */
+export function relayServiceLimitsOf(config: KitConfig): Partial<RelayServiceLimits> {
+  const service = config.Swarm.RelayService
+  return {
+    dataLimitBytes: service.ConnectionDataLimit,
+    durationLimitMs: durationLimitMs(service.ConnectionDurationLimit),
+    maxReservations: service.MaxReservations
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_LISTEN_ADDRS } from '../../src/constants.ts'
-import { defaultConfig, type KitConfig, parseConfig } from '../../src/kit/config.ts'
+import { DEFAULT_LISTEN_ADDRS, RELAY_SERVICE_LIMITS, type Role } from '../../src/constants.ts'
+import { defaultConfig, type KitConfig, parseConfig, relayServiceLimitsOf } from '../../src/kit/config.ts'
 
 const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
 const FILE = '/repo/config'
@@ -42,7 +42,12 @@ describe('config: network fields', () => {
     )
     assert.deepEqual(master.Swarm, {
       RelayClient: { Enabled: true },
-      RelayService: { Enabled: true },
+      RelayService: {
+        Enabled: true,
+        ConnectionDataLimit: RELAY_SERVICE_LIMITS.master.dataLimitBytes,
+        ConnectionDurationLimit: '2m',
+        MaxReservations: RELAY_SERVICE_LIMITS.master.maxReservations
+      },
       EnableHolePunching: true,
       DisableNatPortMap: true
     })
@@ -61,6 +66,13 @@ describe('config: network fields', () => {
       assert.deepEqual(c.Addresses.NoAnnounce, [])
       assert.equal(c.Swarm.RelayClient.Enabled, true)
       assert.equal(c.Swarm.RelayService.Enabled, role === 'master')
+      // the relay limits of the role (Kubo's names), as the peer takes them
+      const limits = RELAY_SERVICE_LIMITS[role as Role]
+      assert.deepEqual(relayServiceLimitsOf(c), {
+        dataLimitBytes: limits.dataLimitBytes,
+        durationLimitMs: limits.durationLimitMs,
+        maxReservations: limits.maxReservations
+      })
       assert.equal(c.Swarm.EnableHolePunching, true)
       assert.equal(c.Swarm.DisableNatPortMap, true)
       assert.equal(c.AutoNAT.ServiceMode, 'enabled')
@@ -87,6 +99,25 @@ describe('config: network fields', () => {
     // a Kubo field we do not use stays in the file
     assert.deepEqual((c.Swarm as unknown as { ConnMgr: unknown }).ConnMgr, { HighWater: 10 })
     assert.equal(c.AutoNAT.ServiceMode, 'disabled')
+  })
+
+  it('relay service limits: a Go duration or ms, 0 for no limit, absent fields from the role', () => {
+    const limits = (RelayService: Record<string, unknown>) =>
+      relayServiceLimitsOf(parse({ ...oldConfig('worker'), Swarm: { RelayService } }))
+    assert.deepEqual(limits({ ConnectionDurationLimit: '1h30m', ConnectionDataLimit: 1 << 20 }), {
+      dataLimitBytes: 1 << 20,
+      durationLimitMs: 90 * 60_000,
+      maxReservations: RELAY_SERVICE_LIMITS.worker.maxReservations
+    })
+    assert.equal(limits({ ConnectionDurationLimit: 90_000 }).durationLimitMs, 90_000)
+    assert.equal(limits({ ConnectionDurationLimit: '500ms' }).durationLimitMs, 500)
+    assert.deepEqual(limits({ ConnectionDurationLimit: '0s', ConnectionDataLimit: 0, MaxReservations: 7 }), {
+      dataLimitBytes: 0,
+      durationLimitMs: 0,
+      maxReservations: 7
+    })
+    assert.equal(limits({ ConnectionDurationLimit: '0' }).durationLimitMs, 0)
+    assert.equal(limits({ ConnectionDurationLimit: 0 }).durationLimitMs, 0)
   })
 
   it('bad values are a RepoError naming the field and the file', () => {
@@ -121,6 +152,36 @@ describe('config: network fields', () => {
         'RelayService not an object',
         (d) => Object.assign(d, { Swarm: { RelayService: true } }),
         /Swarm\.RelayService\.Enabled/
+      ],
+      [
+        'ConnectionDataLimit negative',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDataLimit: -1 } } }),
+        /Swarm\.RelayService\.ConnectionDataLimit/
+      ],
+      [
+        'ConnectionDataLimit a text',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDataLimit: '1MiB' } } }),
+        /Swarm\.RelayService\.ConnectionDataLimit/
+      ],
+      [
+        'ConnectionDurationLimit not a duration',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: 'two minutes' } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'ConnectionDurationLimit a fraction of ms',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: 1.5 } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'ConnectionDurationLimit longer than a timer',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: '600h' } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'MaxReservations not whole',
+        (d) => Object.assign(d, { Swarm: { RelayService: { MaxReservations: 2.5 } } }),
+        /Swarm\.RelayService\.MaxReservations/
       ],
       [
         'EnableHolePunching not a boolean',

@@ -17,7 +17,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { parseCID, parseCIDPath } from '../../src/cids.ts'
 import { isErrorNamed } from '../../src/errors.ts'
-import { type KitConfig, parseConfig } from '../../src/kit/config.ts'
+import { durationLimitMs, type KitConfig, parseConfig } from '../../src/kit/config.ts'
 import { parseMultiaddr } from '../../src/libp2p/peer/index.ts'
 import { parseAnnouncement } from '../../src/libp2p/routing/announcements.ts'
 
@@ -213,7 +213,12 @@ describe('fuzzed input: a value or a typed error, never a hang', () => {
       Routing: { DHTProtocolPrefix: '/ipfs' },
       Swarm: {
         RelayClient: { Enabled: true },
-        RelayService: { Enabled: false },
+        RelayService: {
+          Enabled: false,
+          ConnectionDataLimit: 131072,
+          ConnectionDurationLimit: '2m',
+          MaxReservations: 32
+        },
         EnableHolePunching: true,
         DisableNatPortMap: true
       },
@@ -348,6 +353,13 @@ function assertWellTyped(c: KitConfig, text: string): void {
   if (!strings(c.Addresses?.NoAnnounce)) fail('a bad Addresses.NoAnnounce')
   if (typeof c.Swarm?.RelayClient?.Enabled !== 'boolean') fail('a bad Swarm.RelayClient.Enabled')
   if (typeof c.Swarm?.RelayService?.Enabled !== 'boolean') fail('a bad Swarm.RelayService.Enabled')
+  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
+    const v = c.Swarm?.RelayService?.[name]
+    if (!Number.isSafeInteger(v) || v! < 0) fail(`a bad Swarm.RelayService.${name}`)
+  }
+  if (durationLimitMs(c.Swarm?.RelayService?.ConnectionDurationLimit) == null) {
+    fail('a bad Swarm.RelayService.ConnectionDurationLimit')
+  }
   if (typeof c.Swarm?.EnableHolePunching !== 'boolean') fail('a bad Swarm.EnableHolePunching')
   if (typeof c.Swarm?.DisableNatPortMap !== 'boolean') fail('a bad Swarm.DisableNatPortMap')
   if (!['enabled', 'disabled'].includes(c.AutoNAT?.ServiceMode)) fail('a bad AutoNAT.ServiceMode')
