@@ -25,6 +25,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
+import { durationLimitMs, type KitConfig } from '../../src/kit/config.ts'
 import { kuboImporterOptions } from '../../src/kit/importer.ts'
 import { EnhancedDHTDiscovery } from '../../src/libp2p/discovery/enhanced-dht-discovery.ts'
 import { ContentRoutingManager } from '../../src/libp2p/routing/index.ts'
@@ -42,6 +43,13 @@ export interface NatNodeSpec {
   bootstrap: string[]
   /** kad-dht protocol prefix */
   dhtPrefix: string
+  /**
+   * the relay server's limits on a master, as the config's `Swarm.RelayService` has them
+   * (`{ ConnectionDataLimit: 0, ConnectionDurationLimit: '0s' }`: no limit) @default the role's
+   */
+  relayService?: Partial<
+    Pick<KitConfig['Swarm']['RelayService'], 'ConnectionDataLimit' | 'ConnectionDurationLimit'>
+  >
 }
 
 /** What the node prints once it runs. */
@@ -110,7 +118,11 @@ const peer = ourPeer(spec.address, 'worker', {
   role: spec.role,
   listenAddrs: listen,
   bootstrapPeers: spec.bootstrap,
-  dhtProtocolPrefix: spec.dhtPrefix
+  dhtProtocolPrefix: spec.dhtPrefix,
+  relayServiceLimits: {
+    dataLimitBytes: spec.relayService?.ConnectionDataLimit,
+    durationLimitMs: durationLimitMs(spec.relayService?.ConnectionDurationLimit)
+  }
 })
 await peer.start()
 const host = peer.host
@@ -198,7 +210,9 @@ async function handle(c: Command): Promise<unknown> {
         return { re: 'fetch', ok: true, ...got, ms: performance.now() - t0, conns } satisfies NatFetchDone
       } catch (err) {
         const conns = host.getConnections(from).map(conn)
-        const error = `${(err as Error).name}: ${(err as Error).message}`
+        // how our router saw the provider when it gave up
+        const seen = `provider backed off ${discovery.backoff.isBackedOff(from)}, flagged ${discovery.reputation.isFlagged(from)}, ${discovery.reputation.observations(from)} outcomes, protocols ${(await host.peerStore.get(from).catch(() => undefined))?.protocols.filter((p) => /bitswap|ipfs-kit/.test(p))}`
+        const error = `${(err as Error).name}: ${(err as Error).message} (${seen})`
         return { re: 'fetch', ok: false, bytes: 0, sha: '', ms: performance.now() - t0, error, conns }
       }
     }

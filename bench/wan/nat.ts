@@ -38,6 +38,11 @@ export const NAT_SUBNET = '11.77'
  * bootstrap peer but the master.
  */
 export const NAT_DHT_PREFIX = '/ipfs'
+/** The master's relay service without limits (the config's `Swarm.RelayService`, Kubo's names). */
+export const NO_RELAY_LIMITS: NonNullable<NatNodeSpec['relayService']> = {
+  ConnectionDataLimit: 0,
+  ConnectionDurationLimit: '0s'
+}
 /** How long a NAT node may take to start (2 cores shared with other processes), ms. */
 export const NAT_START_MS = 60_000
 
@@ -181,7 +186,7 @@ export interface NatBenchInit {
   files: number
   /** size of each, bytes @default 1 MiB */
   bytes: number
-  /** a fetch not done by then failed, ms @default 15 000 */
+  /** a fetch not done by then failed, ms @default 60 000 */
   timeoutMs: number
 }
 
@@ -201,7 +206,7 @@ export function natEnv(positive: (name: string, fallback: number) => number): Na
   return {
     files: positive('BENCH_WAN_NAT_FILES', 3),
     bytes: positive('BENCH_WAN_NAT_KIB', 1024) * 1024,
-    timeoutMs: positive('BENCH_WAN_NAT_TIMEOUT_MS', 15_000)
+    timeoutMs: positive('BENCH_WAN_NAT_TIMEOUT_MS', 60_000)
   }
 }
 
@@ -212,10 +217,12 @@ export function natBenchSpec(): TestbedSpec {
 
 /**
  * The `nat` scenario: the same files on `a` (behind `home-a`) and on `helper` (public); `b`
- * (behind `home-b`) fetches them from `a` through the master's relay, which DCUtR should make
- * direct, and `c` (public) fetches them from `helper` over a direct connection. Rows: time to
- * content of the first fetch (relayed, then upgraded) and of the later ones (direct), and the
- * share of fetches that succeeded and that ended on a direct connection, against the direct pair.
+ * (behind `home-b`) fetches them from `a` through the master's relay, which relays without
+ * limits ({@link NO_RELAY_LIMITS}), and `c` (public) fetches them from `helper` over a direct
+ * connection. DCUtR runs on `a` and `b` as the `public` profile has it, but cannot make the
+ * relayed connection direct with js-libp2p 3 (see the notes). Rows: time to content of the first
+ * fetch and of the later ones, and the share of fetches that returned the file, against the
+ * direct pair.
  */
 export async function runNat(
   bed: Testbed,
@@ -223,7 +230,12 @@ export async function runNat(
 ): Promise<{ figures: Array<BenchFigure & { item: number }>; notes: string[]; trace: unknown }> {
   const started: NatNode[] = []
   try {
-    const master = await startNatNode(bed, 'master', { role: 'master', transports: 'all', bootstrap: [] })
+    const master = await startNatNode(bed, 'master', {
+      role: 'master',
+      transports: 'all',
+      bootstrap: [],
+      relayService: NO_RELAY_LIMITS
+    })
     started.push(master)
     const bootstrap = masterAddrs(bed, master.id, 'all')
     const [helper, a, b, c] = await Promise.all(
@@ -301,11 +313,12 @@ function natRows(
   const pct = (fs: NatFetch[], p: (f: NatFetch) => boolean): number => (100 * fs.filter(p).length) / fs.length
   const later = (fs: NatFetch[]): number[] => fs.filter((f) => f.file > 0).map((f) => f.ms)
   const baselineName = 'the same fetches between two public peers, direct connection'
+  const path = 'through the relay (no limit)'
   const figures: Array<BenchFigure & { item: number }> = [
     {
       item: 6,
       ...row({
-        figure: `time to content across two NATs, first fetch (relayed, then upgraded by DCUtR), ${size}`,
+        figure: `time to content across two NATs ${path}, first fetch, ${size}`,
         ours: nat[0]?.ms ?? init.timeoutMs,
         baseline: direct[0]?.ms ?? init.timeoutMs,
         baselineName,
@@ -317,7 +330,7 @@ function natRows(
     {
       item: 6,
       ...row({
-        figure: `time to content across two NATs, later fetches p50 (direct after DCUtR), ${size}, ${Math.max(0, init.files - 1)} files`,
+        figure: `time to content across two NATs ${path}, later fetches p50, ${size}, ${Math.max(0, init.files - 1)} files`,
         ours: later(nat).length === 0 ? Number.NaN : median(later(nat)),
         baseline: later(direct).length === 0 ? Number.NaN : median(later(direct)),
         baselineName,
@@ -329,21 +342,9 @@ function natRows(
     {
       item: 6,
       ...row({
-        figure: `fetches across two NATs that returned the file, ${init.files} files`,
+        figure: `fetches across two NATs ${path} that returned the file, ${init.files} files`,
         ours: pct(nat, (f) => f.ok),
         baseline: pct(direct, (f) => f.ok),
-        baselineName,
-        unit: '%',
-        better: 'higher',
-        goal: 'report'
-      })
-    },
-    {
-      item: 6,
-      ...row({
-        figure: 'fetches across two NATs that ended on a direct connection (DCUtR)',
-        ours: pct(nat, (f) => f.conns.some(isDirect)),
-        baseline: pct(direct, (f) => f.conns.some(isDirect)),
         baselineName,
         unit: '%',
         better: 'higher',
@@ -352,15 +353,18 @@ function natRows(
     }
   ]
   const notes: string[] = []
-  const refused = dcutr.find((l) => /had no dialable multiaddrs/.test(l))
-  if (refused != null) {
-    notes.push(
-      'nat: DCUtR gave up: each peer behind NAT offered only its relayed and private addresses ' +
-        '(js-libp2p 3 sends the verified ones, and a NAT-given address is never verified), so the ' +
-        'relayed connection stayed the only one, and it is limited (bitswap does not run on it): ' +
-        `fetches across the NATs failed after ${init.timeoutMs} ms (see bench/wan/README.md, "NAT")`
-    )
-  }
+  const upgraded = nat.filter((f) => f.conns.some(isDirect)).length
+  const refused = dcutr.some((l) => /had no dialable multiaddrs/.test(l))
+  notes.push(
+    `nat: no "direct after DCUtR" figure: ${upgraded} of ${nat.length} fetches across the NATs ended on a ` +
+      'direct connection. js-libp2p 3 cannot hole punch between two of our peers behind NAT: DCUtR ' +
+      'offers verified addresses only, and a NAT-given one is never verified' +
+      (refused ? ' (here: "had no dialable multiaddrs")' : '') +
+      '; over QUIC and TCP the punch fails even with the address (bench/wan/README.md, "NAT ' +
+      'traversal"). Upstream marks JS hole punching known-failing for TCP and QUIC ' +
+      '(libp2p/test-plans PR 864; js-libp2p issue 2620). The fetches across the NATs ran on the ' +
+      "relayed connection; with a relay's default limits (128 KiB, 2 min; a master grants 1 MiB) they could not."
+  )
   const errors = [...new Set(nat.filter((f) => !f.ok).map((f) => f.error ?? 'wrong bytes'))]
   if (errors.length > 0) notes.push(`nat: failures across the NATs: ${errors.join('; ')}`)
   return { figures, notes, trace: { fetches, dcutr: dcutr.slice(0, 40) } }
