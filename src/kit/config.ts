@@ -4,12 +4,10 @@ import type { Profile, RelayServiceLimits, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
   DEFAULT_LISTEN_ADDRS,
-  DEFAULT_RELAY_SERVICE,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX,
-  RELAY_MAX_DURATION_LIMIT_MS,
-  RELAY_SERVICE_LIMITS
+  RELAY_MAX_DURATION_LIMIT_MS
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
 import { parseNoAnnounce } from '../libp2p/peer/multiaddr.ts'
@@ -53,18 +51,21 @@ export interface KitConfig {
   Swarm: {
     /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
     RelayClient: { Enabled: boolean }
-    /** circuit relay v2 server (default: on for masters), with what it grants (RELAY_SERVICE_LIMITS[role]) */
+    /**
+     * circuit relay v2 server; a field absent: the role decides (RELAY_SERVICE_LIMITS[role];
+     * `Enabled`: on for masters), so a node that changes role changes these too
+     */
     RelayService: {
-      Enabled: boolean
+      Enabled?: boolean
       /** bytes one relayed connection may carry; 0: no limit */
-      ConnectionDataLimit: number
+      ConnectionDataLimit?: number
       /**
        * how long one relayed connection may stay open: a Go duration (`"2m"`, `"1h30m"`, `"0s"`)
        * as Kubo writes it, or a number of ms; 0: no limit
        */
-      ConnectionDurationLimit: string | number
+      ConnectionDurationLimit?: string | number
       /** reservations held at once */
-      MaxReservations: number
+      MaxReservations?: number
     }
     /** DCUtR: upgrade relayed connections to direct ones */
     EnableHolePunching: boolean
@@ -80,16 +81,11 @@ export interface KitConfig {
 /** `AutoNAT.ServiceMode`: Kubo's values; `disabled` turns AutoNAT off altogether. */
 export type AutoNATServiceMode = 'enabled' | 'disabled'
 
-/** The `Swarm` section a role gets when its config has none (or lacks a field). */
-export function defaultSwarmConfig(role: Role): KitConfig['Swarm'] {
+/** The `Swarm` section of a config that has none (or lacks a field). */
+export function defaultSwarmConfig(): KitConfig['Swarm'] {
   return {
     RelayClient: { Enabled: true },
-    RelayService: {
-      Enabled: DEFAULT_RELAY_SERVICE[role],
-      ConnectionDataLimit: RELAY_SERVICE_LIMITS[role].dataLimitBytes,
-      ConnectionDurationLimit: goDuration(RELAY_SERVICE_LIMITS[role].durationLimitMs),
-      MaxReservations: RELAY_SERVICE_LIMITS[role].maxReservations
-    },
+    RelayService: {},
     EnableHolePunching: true,
     DisableNatPortMap: true
   }
@@ -120,7 +116,7 @@ export function defaultConfig(
     Bootstrap: local ? [] : [...PUBLIC_BOOTSTRAP_PEERS],
     Discovery: { MDNS: { Enabled: !local } },
     Routing: { DHTProtocolPrefix: PUBLIC_DHT_PREFIX },
-    Swarm: defaultSwarmConfig(init.role ?? DEFAULT_ROLE),
+    Swarm: defaultSwarmConfig(),
     AutoNAT: { ServiceMode: 'enabled' }
   }
 }
@@ -199,17 +195,17 @@ export function parseConfig(text: string, file: string): KitConfig {
   else if (!isObject(Routing) || typeof Routing.DHTProtocolPrefix !== 'string') {
     return fail('Routing.DHTProtocolPrefix must be a text such as /ipfs')
   }
-  raw.Swarm = parseSwarm(raw.Swarm, Kit.Role as Role, fail)
+  raw.Swarm = parseSwarm(raw.Swarm, fail)
   raw.AutoNAT = parseAutoNAT(raw.AutoNAT, fail)
   return raw as unknown as KitConfig
 }
 
 /** `Swarm`, with defaults for what is absent; a field of the wrong type fails. */
-function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): KitConfig['Swarm'] {
-  const swarm = defaultSwarmConfig(role)
+function parseSwarm(value: unknown, fail: (what: string) => never): KitConfig['Swarm'] {
+  const swarm = defaultSwarmConfig()
   if (value == null) return swarm
   if (!isObject(value)) return fail('Swarm must be an object')
-  const enabled = (section: 'RelayClient' | 'RelayService'): boolean => {
+  const enabled = (section: 'RelayClient' | 'RelayService'): boolean | undefined => {
     const v = value[section]
     if (v == null) return swarm[section].Enabled
     if (!isObject(v) || (v.Enabled != null && typeof v.Enabled !== 'boolean')) {
@@ -217,37 +213,35 @@ function parseSwarm(value: unknown, role: Role, fail: (what: string) => never): 
     }
     return v.Enabled ?? swarm[section].Enabled
   }
+  const relayService = enabled('RelayService')
   const flag = (name: 'EnableHolePunching' | 'DisableNatPortMap'): boolean => {
     const v = value[name]
     if (v == null) return swarm[name]
     if (typeof v !== 'boolean') return fail(`Swarm.${name} must be true or false`)
     return v
   }
+  // the relay's limits: absent or null, the role's; given, checked
   const service = isObject(value.RelayService) ? value.RelayService : {}
-  const whole = (name: 'ConnectionDataLimit' | 'MaxReservations'): number => {
+  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
     const v = service[name]
-    if (v == null) return swarm.RelayService[name]
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    if (v != null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
       return fail(`Swarm.RelayService.${name} must be a whole number (0 or more), not ${JSON.stringify(v)}`)
     }
-    return v
   }
-  const duration = service.ConnectionDurationLimit ?? swarm.RelayService.ConnectionDurationLimit
-  if (durationLimitMs(duration) == null) {
+  const duration = service.ConnectionDurationLimit
+  if (duration != null && durationLimitMs(duration) == null) {
     return fail(
       `Swarm.RelayService.ConnectionDurationLimit must be a duration such as "2m" or "0s", or a number of ms up to ${RELAY_MAX_DURATION_LIMIT_MS}, not ${JSON.stringify(duration)}`
     )
   }
   return {
     ...value,
-    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') },
-    RelayService: {
-      ...service,
-      Enabled: enabled('RelayService'),
-      ConnectionDataLimit: whole('ConnectionDataLimit'),
-      ConnectionDurationLimit: duration as string | number,
-      MaxReservations: whole('MaxReservations')
-    },
+    RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') ?? true },
+    // Enabled: null (Kubo's "default") is the same as absent
+    RelayService:
+      relayService == null
+        ? withoutEnabled(value.RelayService)
+        : { ...(value.RelayService as object), Enabled: relayService },
     EnableHolePunching: flag('EnableHolePunching'),
     DisableNatPortMap: flag('DisableNatPortMap')
   }
@@ -273,33 +267,24 @@ export function durationLimitMs(value: unknown): number | undefined {
   return ms
 }
 
-/** A duration in ms as a Go duration (`120000` → `"2m"`), as Kubo writes its config. */
-function goDuration(ms: number): string {
-  if (ms === 0) return '0s'
-  const parts: Array<[number, string]> = [
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-    [1000, 's'],
-    [1, 'ms']
-  ]
-  let rest = ms
-  let out = ''
-  for (const [size, unit] of parts) {
-    const n = Math.floor(rest / size)
-    if (n > 0) out += `${n}${unit}`
-    rest -= n * size
-  }
-  return out
-}
-
-/** What the config's `Swarm.RelayService` grants, as the peer takes it (the config was parsed). */
+/**
+ * What the config's `Swarm.RelayService` grants, as the peer takes it (the config was parsed):
+ * a field absent (undefined here) is the role's.
+ */
 export function relayServiceLimitsOf(config: KitConfig): Partial<RelayServiceLimits> {
   const service = config.Swarm.RelayService
   return {
-    dataLimitBytes: service.ConnectionDataLimit,
+    dataLimitBytes: service.ConnectionDataLimit ?? undefined,
     durationLimitMs: durationLimitMs(service.ConnectionDurationLimit),
-    maxReservations: service.MaxReservations
+    maxReservations: service.MaxReservations ?? undefined
   }
+}
+
+/** A section without its `Enabled` field (absent or null: the default applies). */
+function withoutEnabled(section: unknown): Record<string, unknown> {
+  if (!isObject(section)) return {}
+  const { Enabled: _default, ...rest } = section
+  return rest
 }
 
 /** `AutoNAT`, `{ ServiceMode: 'enabled' }` when absent. */

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { DEFAULT_LISTEN_ADDRS, RELAY_SERVICE_LIMITS, type Role } from '../../src/constants.ts'
+import { DEFAULT_LISTEN_ADDRS, RELAY_SERVICE_LIMITS } from '../../src/constants.ts'
 import { defaultConfig, type KitConfig, parseConfig, relayServiceLimitsOf } from '../../src/kit/config.ts'
+import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
 
 const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
 const FILE = '/repo/config'
@@ -40,43 +41,45 @@ describe('config: network fields', () => {
       ),
       ['/ip4/127.0.0.1/udp/0/quic-v1']
     )
+    // RelayService.Enabled absent: the role decides when the node starts
     assert.deepEqual(master.Swarm, {
       RelayClient: { Enabled: true },
-      RelayService: {
-        Enabled: true,
-        ConnectionDataLimit: RELAY_SERVICE_LIMITS.master.dataLimitBytes,
-        ConnectionDurationLimit: '2m',
-        MaxReservations: RELAY_SERVICE_LIMITS.master.maxReservations
-      },
+      RelayService: {},
       EnableHolePunching: true,
       DisableNatPortMap: true
     })
     assert.deepEqual(master.AutoNAT, { ServiceMode: 'enabled' })
     assert.deepEqual([master.Addresses.AppendAnnounce, master.Addresses.NoAnnounce], [[], []])
-    const worker = defaultConfig(IDENTITY, { role: 'worker', profile: 'public' })
-    assert.equal(worker.Swarm.RelayService.Enabled, false)
     // what is written parses back the same
     assert.deepEqual(parse(master), master)
   })
 
-  it('an old config gets the defaults: relay service on masters only, hole punching on, UPnP off, AutoNAT on', () => {
-    for (const role of ['master', 'worker', 'leecher']) {
+  it('an old config gets the defaults: relay service as the role says (on masters only), hole punching on, UPnP off, AutoNAT on', () => {
+    for (const role of ['master', 'worker', 'leecher'] as const) {
       const c = parse(oldConfig(role))
       assert.deepEqual(c.Addresses.AppendAnnounce, [])
       assert.deepEqual(c.Addresses.NoAnnounce, [])
       assert.equal(c.Swarm.RelayClient.Enabled, true)
-      assert.equal(c.Swarm.RelayService.Enabled, role === 'master')
-      // the relay limits of the role (Kubo's names), as the peer takes them
-      const limits = RELAY_SERVICE_LIMITS[role as Role]
+      assert.equal(c.Swarm.RelayService.Enabled, undefined)
+      // what the node makes of it (as the kit passes it on)
+      const peer = new IPFSLibp2pPeer({ role, relayService: c.Swarm.RelayService.Enabled })
+      assert.equal(peer.settings.relayService, role === 'master')
+      // the relay's limits absent: the role's, when the node starts
       assert.deepEqual(relayServiceLimitsOf(c), {
-        dataLimitBytes: limits.dataLimitBytes,
-        durationLimitMs: limits.durationLimitMs,
-        maxReservations: limits.maxReservations
+        dataLimitBytes: undefined,
+        durationLimitMs: undefined,
+        maxReservations: undefined
       })
+      assert.deepEqual(peer.settings.relayServiceLimits, RELAY_SERVICE_LIMITS[role])
       assert.equal(c.Swarm.EnableHolePunching, true)
       assert.equal(c.Swarm.DisableNatPortMap, true)
       assert.equal(c.AutoNAT.ServiceMode, 'enabled')
     }
+  })
+
+  it('Swarm.RelayService.Enabled null (Kubo\'s "default") is the same as absent', () => {
+    const c = parse({ ...oldConfig('master'), Swarm: { RelayService: { Enabled: null } } })
+    assert.deepEqual(c.Swarm.RelayService, {})
   })
 
   it('given values are kept; a Swarm section with some fields gets the rest as defaults', () => {
@@ -104,11 +107,21 @@ describe('config: network fields', () => {
   it('relay service limits: a Go duration or ms, 0 for no limit, absent fields from the role', () => {
     const limits = (RelayService: Record<string, unknown>) =>
       relayServiceLimitsOf(parse({ ...oldConfig('worker'), Swarm: { RelayService } }))
-    assert.deepEqual(limits({ ConnectionDurationLimit: '1h30m', ConnectionDataLimit: 1 << 20 }), {
+    const given = limits({ ConnectionDurationLimit: '1h30m', ConnectionDataLimit: 1 << 20 })
+    assert.deepEqual(given, {
       dataLimitBytes: 1 << 20,
       durationLimitMs: 90 * 60_000,
-      maxReservations: RELAY_SERVICE_LIMITS.worker.maxReservations
+      maxReservations: undefined
     })
+    // what the node makes of it (as the kit passes it on): the rest from its role
+    assert.deepEqual(
+      new IPFSLibp2pPeer({ role: 'master', relayServiceLimits: given }).settings.relayServiceLimits,
+      {
+        ...RELAY_SERVICE_LIMITS.master,
+        dataLimitBytes: 1 << 20,
+        durationLimitMs: 90 * 60_000
+      }
+    )
     assert.equal(limits({ ConnectionDurationLimit: 90_000 }).durationLimitMs, 90_000)
     assert.equal(limits({ ConnectionDurationLimit: '500ms' }).durationLimitMs, 500)
     assert.deepEqual(limits({ ConnectionDurationLimit: '0s', ConnectionDataLimit: 0, MaxReservations: 7 }), {

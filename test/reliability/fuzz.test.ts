@@ -352,12 +352,16 @@ function assertWellTyped(c: KitConfig, text: string): void {
   if (!strings(c.Addresses?.AppendAnnounce)) fail('a bad Addresses.AppendAnnounce')
   if (!strings(c.Addresses?.NoAnnounce)) fail('a bad Addresses.NoAnnounce')
   if (typeof c.Swarm?.RelayClient?.Enabled !== 'boolean') fail('a bad Swarm.RelayClient.Enabled')
-  if (typeof c.Swarm?.RelayService?.Enabled !== 'boolean') fail('a bad Swarm.RelayService.Enabled')
-  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
-    const v = c.Swarm?.RelayService?.[name]
-    if (!Number.isSafeInteger(v) || v! < 0) fail(`a bad Swarm.RelayService.${name}`)
+  const relayService = c.Swarm?.RelayService
+  if (relayService == null || !['boolean', 'undefined'].includes(typeof relayService.Enabled)) {
+    fail('a bad Swarm.RelayService.Enabled')
   }
-  if (durationLimitMs(c.Swarm?.RelayService?.ConnectionDurationLimit) == null) {
+  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
+    const v = relayService?.[name]
+    if (v != null && (!Number.isSafeInteger(v) || v < 0)) fail(`a bad Swarm.RelayService.${name}`)
+  }
+  const duration = relayService?.ConnectionDurationLimit
+  if (duration != null && durationLimitMs(duration) == null) {
     fail('a bad Swarm.RelayService.ConnectionDurationLimit')
   }
   if (typeof c.Swarm?.EnableHolePunching !== 'boolean') fail('a bad Swarm.EnableHolePunching')
