@@ -1,13 +1,17 @@
 /**
  * The config file's network fields (issue 16): `Addresses.AppendAnnounce`/`NoAnnounce`,
- * `Swarm.*` and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
+ * `Swarm.*` (the relay service limits included) and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
  * existed, and a bad value is a RepoError that names the field.
  */
 import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { DEFAULT_LISTEN_ADDRS, RELAY_SERVICE_LIMITS } from '../../src/constants.ts'
 import { defaultConfig, type KitConfig, parseConfig, relayServiceLimitsOf } from '../../src/kit/config.ts'
+import { ipfsKit } from '../../src/kit/index.ts'
 import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
+import { tempDir } from '../helpers.ts'
 
 const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
 const FILE = '/repo/config'
@@ -131,6 +135,32 @@ describe('config: network fields', () => {
     })
     assert.equal(limits({ ConnectionDurationLimit: '0' }).durationLimitMs, 0)
     assert.equal(limits({ ConnectionDurationLimit: 0 }).durationLimitMs, 0)
+  })
+
+  it("a kit's relay service gets the config's limits (Kubo's field names), the rest from its role", async () => {
+    const dir = await tempDir()
+    try {
+      const repo = join(dir.path, 'master')
+      await (await ipfsKit({ repo, role: 'master', profile: 'local', offline: true })).stop()
+      const file = join(repo, 'config')
+      const doc = JSON.parse(await readFile(file, 'utf8')) as Record<string, Record<string, unknown>>
+      doc.Swarm!.RelayService = { ConnectionDataLimit: 0, ConnectionDurationLimit: '0s', MaxReservations: 3 }
+      await writeFile(file, JSON.stringify(doc))
+      const kit = await ipfsKit({ repo, offline: true })
+      try {
+        assert.equal(kit.peer.settings.relayService, true)
+        assert.deepEqual(kit.peer.settings.relayServiceLimits, {
+          ...RELAY_SERVICE_LIMITS.master,
+          dataLimitBytes: 0,
+          durationLimitMs: 0,
+          maxReservations: 3
+        })
+      } finally {
+        await kit.stop()
+      }
+    } finally {
+      await dir.cleanup()
+    }
   })
 
   it('bad values are a RepoError naming the field and the file', () => {
