@@ -1,7 +1,8 @@
 /**
  * The config file's network fields (issue 16): `Addresses.AppendAnnounce`/`NoAnnounce`,
- * `Swarm.*` (the relay service limits included) and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
- * existed, and a bad value is a RepoError that names the field.
+ * `Swarm.*` (the relay service limits included) and `AutoNAT.ServiceMode` parse, get their
+ * defaults in a config written before they existed, and a bad value is a RepoError that names
+ * the field.
  */
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
