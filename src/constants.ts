@@ -124,11 +124,24 @@ export interface RelayServiceLimits {
   maxReservations: number
   /** how long a reservation lasts before the client must renew it, ms */
   reservationTtlMs: number
-  /** how long one relayed connection may stay open, ms */
+  /** how long one relayed connection may stay open, ms; 0: no limit (`Swarm.RelayService.ConnectionDurationLimit`) */
   durationLimitMs: number
-  /** bytes one relayed connection may carry (each way), before the relay resets it */
+  /**
+   * bytes one relayed connection may carry, before the relay resets it; 0: no limit
+   * (`Swarm.RelayService.ConnectionDataLimit`). With both limits 0 the relay sends no limit at
+   * all, and the relayed connection is not "limited": bitswap runs on it.
+   */
   dataLimitBytes: number
 }
+
+/**
+ * The largest duration limit a relay enforces, ms (a timer's bound, about 24.8 days): what an
+ * unlimited duration becomes when the data limit is kept (libp2p's relay server takes either both
+ * limits or none).
+ */
+export const RELAY_MAX_DURATION_LIMIT_MS = 2 ** 31 - 1
+/** The largest data limit a relay sends (protobuf uint64): an unlimited data limit next to a duration limit. */
+export const RELAY_MAX_DATA_LIMIT_BYTES = 2n ** 64n - 1n
 
 /**
  * Relay server limits per role, as Kubo's `Swarm.RelayService` (a relayed connection is

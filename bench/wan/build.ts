@@ -16,6 +16,8 @@ import {
   hostScript,
   iptablesRules,
   namespaceBatch,
+  routerRules,
+  routerScript,
   shapeBatch,
   switchBatch,
   switchEthtoolScript
@@ -71,16 +73,18 @@ export async function build(state: TestbedState, root: string, init: TestbedInit
   const signal = init.signal
   const started = performance.now()
   const { hosts } = state
+  const routers = state.routers ?? []
   const sw = `${state.prefix}-sw`
   const queueMs = init.queueMs ?? DEFAULT_QUEUE_MS
   const needDelay = hosts.some((h) => h.link.delayMs > 0 || h.link.jitterMs > 0)
   const needLoss = hosts.some((h) => h.link.lossPct > 0)
   const ethtool = hasCommand('ethtool')
   if (!ethtool) log('ethtool is not installed: offloads limited with `ip link set … gso_max_segs 1` only')
+  if (routers.length > 0) requireCommand('iptables-restore', 'iptables', 'the NAT routers')
   signal?.throwIfAborted()
 
-  await run('ip', ['-batch', '-'], { input: namespaceBatch(sw, hosts), signal })
-  await run('ip', ['-n', sw, '-batch', '-'], { input: switchBatch(hosts), signal })
+  await run('ip', ['-batch', '-'], { input: namespaceBatch(sw, hosts, routers), signal })
+  await run('ip', ['-n', sw, '-batch', '-'], { input: switchBatch(hosts, routers), signal })
   signal?.throwIfAborted()
 
   let backend: DelayBackend = 'none'
@@ -104,7 +108,16 @@ export async function build(state: TestbedState, root: string, init: TestbedInit
       signal
     })
   })
-  if (ethtool) await run('ip', ['netns', 'exec', sw, 'sh', '-ec', switchEthtoolScript(hosts)], { signal })
+  await eachLimited(routers, SETUP_CONCURRENCY, async (r) => {
+    signal?.throwIfAborted()
+    await run('ip', ['netns', 'exec', r.netns, 'sh', '-ec', routerScript(r, ethtool)], {
+      input: routerRules(r),
+      signal
+    })
+  })
+  if (ethtool) {
+    await run('ip', ['netns', 'exec', sw, 'sh', '-ec', switchEthtoolScript(hosts, routers)], { signal })
+  }
   const download = hosts.flatMap((h) => shape(h.netns, h.link.downMbit, h.link))
   if (download.length > 0)
     await run('tc', ['-n', sw, '-batch', '-'], { input: `${download.join('\n')}\n`, signal })
@@ -136,8 +149,9 @@ export async function build(state: TestbedState, root: string, init: TestbedInit
     })
   }
   const ms = performance.now() - started
+  const nat = routers.length === 0 ? '' : `, ${routers.length} NAT router${routers.length === 1 ? '' : 's'}`
   log(
-    `testbed ${state.prefix}: ${hosts.length} hosts, delay: ${backend}, made in ${(ms / 1000).toFixed(2)} s`
+    `testbed ${state.prefix}: ${hosts.length} hosts${nat}, delay: ${backend}, made in ${(ms / 1000).toFixed(2)} s`
   )
 }
 
@@ -169,7 +183,7 @@ async function startDelayLine(
   const portsFile = join(dir, 'delay-ports.json')
   const readyFile = join(dir, 'delay-line.ready')
   const logFile = join(dir, 'delay-line.log')
-  await writeFile(portsFile, JSON.stringify(delayLinePorts(state.hosts)))
+  await writeFile(portsFile, JSON.stringify(delayLinePorts(state.hosts, state.routers)))
   await rm(readyFile, { force: true })
   const rt = (await realtimeAllowed()) ? ['chrt', '-f', String(DELAY_LINE_PRIORITY)] : []
   if (rt.length === 0)

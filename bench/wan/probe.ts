@@ -6,7 +6,8 @@
  * - `serve <address>`: a TCP and a UDP socket on the same port of `address`; prints
  *   `{"ready":true,"port":N}` and serves until SIGTERM or the end of its standard input.
  *   TCP lines: `ping` → `pong`; `count` → UDP datagrams received so far; `bulk <bytes>` → that
- *   many bytes, then the connection is closed.
+ *   many bytes, then the connection is closed; `whoami` → the address and port the connection
+ *   comes from, as the server sees it (a host behind a NAT router: the router's).
  * - `rtt <address> <port> <n>`: n pings in a row on one connection (Nagle off) →
  *   `{"samplesMs":[…]}`.
  * - `udp <address> <port> <n>`: n datagrams, then the server's count → `{"sent":n,"received":m}`.
@@ -15,6 +16,12 @@
  * - `bulk-all '<json>'`: several `bulk`s at once, one connection each (`[{"address","port","bytes"}]`,
  *   all connected before any is asked) → `{"bytes","ms","mbit","streams":[{"address","bytes","ms"}]}`,
  *   `ms` from the requests to the last byte of the last stream.
+ * - `connect <address> <port> <timeoutMs>`: whether a TCP connection can be opened (and what the
+ *   server sees it come from) → `{"connected":true,"seenAs":"a.b.c.d:port"}` or
+ *   `{"connected":false,"error":"ECONNREFUSED"|"ENETUNREACH"|"ETIMEDOUT"|…}`.
+ * - `punch <bindAddress> <port> <peerAddress> <peerPort> <ms>`: a UDP hole punch, run on two hosts
+ *   at once: a datagram every 20 ms from `bindAddress:port` to the peer for `ms`, counting those
+ *   that come back → `{"sent","received","from":["a.b.c.d:port",…]}`.
  *
  * @packageDocumentation
  */
@@ -44,6 +51,7 @@ async function serve(address: string): Promise<void> {
       if (cmd === 'ping') socket.write('pong\n')
       else if (cmd === 'count') socket.write(`${datagrams}\n`)
       else if (cmd === 'bulk') void sendBulk(socket, Number(arg))
+      else if (cmd === 'whoami') socket.write(`${socket.remoteAddress}:${socket.remotePort}\n`)
       else socket.destroy()
     })
   })
@@ -167,15 +175,61 @@ async function bulkAll(streams: BulkStream[]): Promise<void> {
   print({ bytes, ms, mbit: (bytes * 8) / (ms * 1000), streams: done })
 }
 
-const [mode, address, port, n] = process.argv.slice(2)
+async function tryConnect(address: string, port: number, timeoutMs: number): Promise<void> {
+  const socket = connect({ host: address, port, noDelay: true })
+  const timer = setTimeout(
+    () => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+    timeoutMs
+  )
+  try {
+    await once(socket, 'connect')
+    const lines = createInterface({ input: socket })[Symbol.asyncIterator]()
+    socket.write('whoami\n')
+    const seenAs = String((await lines.next()).value)
+    print({ connected: true, seenAs })
+  } catch (err) {
+    print({ connected: false, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message })
+  } finally {
+    clearTimeout(timer)
+    socket.destroy()
+  }
+}
+
+/** Datagrams of {@link punch}: one every this many ms. */
+const PUNCH_EVERY_MS = 20
+
+async function punch(bind: string, port: number, peer: string, peerPort: number, ms: number): Promise<void> {
+  const sock = createSocket('udp4')
+  const from = new Set<string>()
+  let received = 0
+  sock.on('message', (_msg, rinfo) => {
+    received++
+    from.add(`${rinfo.address}:${rinfo.port}`)
+  })
+  sock.bind(port, bind)
+  await once(sock, 'listening')
+  let sent = 0
+  const end = performance.now() + ms
+  while (performance.now() < end) {
+    sock.send(`punch ${sent++}`, peerPort, peer)
+    await new Promise((r) => setTimeout(r, PUNCH_EVERY_MS))
+  }
+  sock.close()
+  print({ sent, received, from: [...from] })
+}
+
+const [mode, address, port, n, ...more] = process.argv.slice(2)
 if (mode === 'serve' && address != null) await serve(address)
 else if (mode === 'rtt' && address != null) await rtt(address, Number(port), Number(n))
 else if (mode === 'udp' && address != null) await udp(address, Number(port), Number(n))
 else if (mode === 'bulk' && address != null) await bulk(address, Number(port), Number(n))
 else if (mode === 'bulk-all' && address != null) await bulkAll(JSON.parse(address) as BulkStream[])
+else if (mode === 'connect' && address != null) await tryConnect(address, Number(port), Number(n))
+else if (mode === 'punch' && address != null && n != null)
+  await punch(address, Number(port), n, Number(more[0]), Number(more[1]))
 else {
   process.stderr.write(
-    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>'\n"
+    "usage: probe.ts serve <address> | rtt|udp|bulk <address> <port> <n> | bulk-all '<json>' | connect <address> <port> <timeoutMs> | punch <bind> <port> <peer> <peerPort> <ms>\n"
   )
   process.exit(2)
 }

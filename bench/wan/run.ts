@@ -6,7 +6,8 @@
  * trace behind the figures (who served what, the seeker's reputation records) goes to
  * bench/wan/trace.json. The testbed is always removed, on failure and on Ctrl-C too.
  *
- * Options (environment): `BENCH_WAN_ONLY` (e.g. `1,5`: only those scenarios' rows; 3 and 5 run 1 too),
+ * Options (environment): `BENCH_WAN_ONLY` (e.g. `1,5`: only those scenarios' rows; 3 and 5 run 1 too;
+ * `nat` or `6` is the NAT scenario of issue 16, alone: `BENCH_WAN_ONLY=nat`),
  * `BENCH_WAN_RETRIEVALS` (default 300: retrievals per seeker in scenario 1, smaller for trial
  * runs), `BENCH_WAN_TIMEOUT_MS` (default 60 000: a retrieval not done by then failed),
  * `BENCH_WAN_RERUN` (default 60: retrievals run again with persisted reputation, scenario 5),
@@ -14,7 +15,8 @@
  * scenario 3; 3 needs 1 in the same run, for its baseline),
  * `BENCH_OUT` (a folder to write the results to instead of bench/wan/), `BENCH_WAN_PREFIX` (the
  * testbeds' namespace prefix, default `ikbench`: runs side by side need their own); scenario 2's
- * own options (`BENCH_WAN_SWARM_MIB`, …) are in bench/wan/swarm.ts.
+ * own options (`BENCH_WAN_SWARM_MIB`, …) are in bench/wan/swarm.ts, the NAT scenario's
+ * (`BENCH_WAN_NAT_FILES`, `BENCH_WAN_NAT_KIB`, `BENCH_WAN_NAT_TIMEOUT_MS`) in bench/wan/nat.ts.
  *
  * @packageDocumentation
  */
@@ -26,6 +28,7 @@ import { note, positiveEnv, type ResultRow, resultHeader, writeResults } from '.
 import { copyResultsToReadme } from '../readme.ts'
 import { coldDhtInit, coldDhtSpec, runColdDht } from './cold-dht.ts'
 import { type HeterogeneousResult, heterogeneousSpec, runHeterogeneous } from './heterogeneous.ts'
+import { natBenchSpec, natEnv, runNat } from './nat.ts'
 import { runSwarm, swarmEnv, swarmSpec } from './swarm.ts'
 import { Testbed } from './testbed.ts'
 
@@ -38,7 +41,8 @@ const SCENARIOS: Record<number, string> = {
   2: 'swarm download',
   3: 'churn',
   4: 'cold DHT over latency',
-  5: 'learning curve (from scenario 1)'
+  5: 'learning curve (from scenario 1)',
+  6: 'nat: time to content across two NATs (issue 16)'
 }
 
 /**
@@ -61,12 +65,16 @@ async function tcpSettings(bed: Testbed): Promise<string> {
   )
 }
 
+/** Scenarios `BENCH_WAN_ONLY` may name by word. */
+const SCENARIO_NAMES: Record<string, number> = { nat: 6 }
+
 async function main(): Promise<void> {
   const started = performance.now()
   const only = (process.env.BENCH_WAN_ONLY ?? '')
     .split(',')
-    .filter((s) => s.trim() !== '')
-    .map(Number)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => SCENARIO_NAMES[s] ?? Number(s))
   const wanted = (n: number): boolean => only.length === 0 || only.includes(n)
   const retrievals = positiveEnv('BENCH_WAN_RETRIEVALS', ISSUE_RETRIEVALS)
   const timeoutMs = positiveEnv('BENCH_WAN_TIMEOUT_MS', 60_000)
@@ -84,9 +92,9 @@ async function main(): Promise<void> {
   // each scenario on a testbed of its own, removed whatever happens
   const onTestbed = async (
     n: number,
-    fn: (bed: Testbed) => Promise<HeterogeneousResult>,
+    fn: (bed: Testbed) => Promise<Omit<HeterogeneousResult, 'ours'>>,
     spec = heterogeneousSpec()
-  ): Promise<HeterogeneousResult | undefined> => {
+  ): Promise<Omit<HeterogeneousResult, 'ours'> | undefined> => {
     // a testbed left by a crashed run (the state file, or namespaces of the prefix) goes first
     await Testbed.down(PREFIX).catch(() => {})
     const t = performance.now()
@@ -116,7 +124,10 @@ async function main(): Promise<void> {
   }
   let first: HeterogeneousResult | undefined
   if (wanted(1) || wanted(5) || wanted(3)) {
-    first = await onTestbed(1, (bed) => runHeterogeneous(bed, { retrievals, timeoutMs, rerun }))
+    await onTestbed(1, async (bed) => {
+      first = await runHeterogeneous(bed, { retrievals, timeoutMs, rerun })
+      return first
+    })
   }
   if (wanted(3)) {
     const baseline = first?.ours
@@ -133,6 +144,7 @@ async function main(): Promise<void> {
     await onTestbed(4, (bed) => runColdDht(bed, dht.init), coldDhtSpec(dht.init.hosts))
     notes.push(...dht.notes)
   }
+  if (wanted(6)) await onTestbed(6, (bed) => runNat(bed, natEnv(positiveEnv)), natBenchSpec())
   rows.sort((a, b) => a.item - b.item)
 
   const header = resultHeader(started, [...notes, ...failed])

@@ -84,10 +84,10 @@ export async function listNamespaces(): Promise<string[]> {
     .filter((name) => name !== '')
 }
 
-/** The namespaces named like a testbed of this prefix: `<prefix>-sw` and `<prefix>-h<n>`. */
+/** The namespaces named like a testbed of this prefix: `<prefix>-sw`, `<prefix>-h<n>` and its NAT routers' `<prefix>-n<n>`. */
 export async function prefixNamespaces(prefix: string): Promise<string[]> {
   checkPrefix(prefix)
-  const pattern = new RegExp(`^${prefix}-(sw|h[0-9]+)$`)
+  const pattern = new RegExp(`^${prefix}-(sw|h[0-9]+|n[0-9]+)$`)
   return (await listNamespaces()).filter((n) => pattern.test(n))
 }
 
@@ -130,7 +130,7 @@ export async function teardown(
   const log = options.log ?? (() => {})
   const state = await readState(prefix, options.root)
   const all = await listNamespaces()
-  const pattern = new RegExp(`^${prefix}-(sw|h[0-9]+)$`)
+  const pattern = new RegExp(`^${prefix}-(sw|h[0-9]+|n[0-9]+)$`)
   // the state's namespaces, and any other of the prefix (a crash before the state was written)
   const namespaces = all.filter((ns) => pattern.test(ns) || state?.namespaces.includes(ns) === true)
   const helpers = (state?.helpers ?? []).filter(isOurHelper).map((h) => h.pid)

@@ -33,9 +33,9 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from './build.ts'
-import { planHosts } from './shaping.ts'
+import { planHosts, planRouters } from './shaping.ts'
 import { type CommandOutput, processStartTime, type RunOptions, requireCommand, run } from './shell.ts'
-import { readSpec, resolveSpec } from './spec.ts'
+import { readSpecFile, resolveSpec, specSubnet } from './spec.ts'
 import {
   checkPrefix,
   listStates,
@@ -57,6 +57,7 @@ import {
   type TestbedHost,
   type TestbedInit,
   TestbedNotFoundError,
+  type TestbedRouter,
   type TestbedSpec,
   type TestbedState
 } from './types.ts'
@@ -69,6 +70,10 @@ export * from './types.ts'
 export class Testbed {
   readonly prefix: string
   readonly hosts: readonly TestbedHost[]
+  /** NAT routers (hosts whose spec names one sit behind it) */
+  readonly routers: readonly TestbedRouter[]
+  /** first two octets of the switch's addresses */
+  readonly subnet: string
   /** how delay and jitter are applied */
   readonly delay: DelayBackend
   readonly #root: string
@@ -76,6 +81,8 @@ export class Testbed {
   private constructor(state: TestbedState, root: string) {
     this.prefix = state.prefix
     this.hosts = state.hosts
+    this.routers = state.routers ?? []
+    this.subnet = state.subnet ?? specSubnet({})
     this.delay = state.delay
     this.#root = root
   }
@@ -87,7 +94,9 @@ export class Testbed {
   static async up(spec: TestbedSpec | readonly HostLink[], init: TestbedInit = {}): Promise<Testbed> {
     init.signal?.throwIfAborted()
     // resolved links are checked again: a caller may have made them by hand
-    const links = resolveSpec(Array.isArray(spec) ? { hosts: [...spec] } : (spec as TestbedSpec))
+    const full: TestbedSpec = Array.isArray(spec) ? { hosts: [...spec] } : (spec as TestbedSpec)
+    const links = resolveSpec(full)
+    const subnet = specSubnet(full)
     const prefix = init.prefix ?? DEFAULT_PREFIX
     const root = init.stateDir ?? stateRoot()
     checkPrefix(prefix)
@@ -100,15 +109,18 @@ export class Testbed {
           `run \`npm run wan -- down --prefix ${prefix}\` first, or pick another prefix`
       )
     }
-    const hosts = planHosts(prefix, links)
+    const hosts = planHosts(prefix, links, subnet)
+    const routers = planRouters(prefix, links, subnet)
     const state: TestbedState = {
       version: 1,
       prefix,
       createdAt: new Date().toISOString(),
       delay: 'none',
-      namespaces: [`${prefix}-sw`, ...hosts.map((h) => h.netns)],
+      namespaces: [`${prefix}-sw`, ...hosts.map((h) => h.netns), ...routers.map((r) => r.netns)],
       helpers: [],
-      hosts
+      hosts,
+      routers,
+      subnet
     }
     // written before anything exists: a crash at any point leaves enough for `down`
     await writeState(state, root)
@@ -146,15 +158,39 @@ export class Testbed {
     return host
   }
 
-  /** The command line that runs `cmd args` inside a host: `ip netns exec <ns> cmd args`. */
-  argv(host: number | string | TestbedHost, cmd: string, args: readonly string[] = []): [string, string[]] {
+  /** A NAT router by name (as the spec's hosts name it). */
+  router(name: string): TestbedRouter {
+    const router = this.routers.find((r) => r.name === name)
+    if (router == null)
+      throw new InvalidSpecError(`no NAT router ${JSON.stringify(name)} in testbed ${this.prefix}`)
+    return router
+  }
+
+  /**
+   * The address others see a host's connections come from: its own on the switch, its router's
+   * behind a NAT router.
+   */
+  publicAddress(which: number | string | TestbedHost): string {
+    const h = typeof which === 'object' ? which : this.host(which)
+    return h.router == null ? h.address : this.router(h.router).address
+  }
+
+  /**
+   * The command line that runs `cmd args` inside a host (or a router):
+   * `ip netns exec <ns> cmd args`.
+   */
+  argv(
+    host: number | string | TestbedHost | TestbedRouter,
+    cmd: string,
+    args: readonly string[] = []
+  ): [string, string[]] {
     const h = typeof host === 'object' ? host : this.host(host)
     return ['ip', ['netns', 'exec', h.netns, cmd, ...args]]
   }
 
   /** Run a command inside a host and wait for it; throws a `CommandError` if it fails. */
   exec(
-    host: number | string | TestbedHost,
+    host: number | string | TestbedHost | TestbedRouter,
     cmd: string,
     args: readonly string[] = [],
     options: RunOptions = {}
@@ -193,13 +229,20 @@ const USAGE = `usage: node --import tsx bench/wan/testbed.ts <command> [options]
   exec <host> [--prefix P] -- <command> [args…]                     run a command in a host
 (default prefix: ${DEFAULT_PREFIX}; state in ${stateRoot()}/<prefix>)`
 
-function table(hosts: readonly TestbedHost[]): string {
-  const rows = [['host', 'netns', 'address', 'delay ms', 'jitter ms', 'loss %', 'up Mbit', 'down Mbit']]
+function table(hosts: readonly TestbedHost[], routers: readonly TestbedRouter[] = []): string {
+  const rows = [
+    ['host', 'netns', 'address', 'behind', 'delay ms', 'jitter ms', 'loss %', 'up Mbit', 'down Mbit']
+  ]
   for (const h of hosts) {
     const l = h.link
+    const behind =
+      h.router == null ? '-' : `${h.router} (${routers.find((r) => r.name === h.router)?.address})`
     rows.push(
-      [h.name, h.netns, h.address, l.delayMs, l.jitterMs, l.lossPct, l.upMbit, l.downMbit].map(String)
+      [h.name, h.netns, h.address, behind, l.delayMs, l.jitterMs, l.lossPct, l.upMbit, l.downMbit].map(String)
     )
+  }
+  for (const r of routers) {
+    rows.push([`${r.name} (NAT)`, r.netns, r.address, `LAN ${r.lanSubnet}`, '0', '0', '0', '0', '0'])
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n')
@@ -247,7 +290,7 @@ async function status(prefix: string | undefined, json: boolean): Promise<void> 
         `${s.present}/${s.namespaces.length} namespaces, ${s.helpersAlive}/${s.helpers.length} helpers running` +
         (s.delayLineDrops == null ? '' : `, delay line dropped ${s.delayLineDrops} packets`) +
         `\n` +
-        `${table(s.hosts)}\n`
+        `${table(s.hosts, s.routers)}\n`
     )
   }
   if (strays.length > 0) {
@@ -288,8 +331,8 @@ async function main(argv: string[]): Promise<number> {
         throw new InvalidSpecError(`--delay must be auto, netem or nfqueue, not "${delay}"`)
       }
       const seed = values.seed == null ? undefined : Number(values.seed)
-      const bed = await Testbed.up(await readSpec(arg), { prefix, delay, seed, log })
-      process.stdout.write(`${table(bed.hosts)}\n`)
+      const bed = await Testbed.up(await readSpecFile(arg), { prefix, delay, seed, log })
+      process.stdout.write(`${table(bed.hosts, bed.routers)}\n`)
       process.stdout.write(
         `run inside a host: ip netns exec ${bed.hosts[0]?.netns} <command>   remove: npm run wan -- down --prefix ${prefix}\n`
       )

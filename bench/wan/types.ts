@@ -27,17 +27,30 @@ export interface HostSpec extends LinkSpec {
   name?: string
   /** how many hosts this entry stands for @default 1 */
   count?: number
+  /**
+   * the NAT router this host sits behind (a name, `[a-z0-9][a-z0-9_-]*`): the host gets a private
+   * address on the router's LAN and a default route through it; hosts naming the same router share
+   * it @default none: the host is on the switch, with a testbed address
+   */
+  nat?: string
 }
 
 /** The spec file (JSON): defaults, then hosts in order (host 1 is the first). */
 export interface TestbedSpec {
+  /**
+   * first two octets of the switch's addresses (`a.b`: hosts on the switch and the routers' WAN
+   * legs are in `a.b.0.0/16`). libp2p's AutoNAT and DCUtR ignore private addresses, so a spec
+   * with NAT routers for them takes a global-looking one (nothing leaves the testbed either way:
+   * no namespace on the switch has a route out) @default SUBNET
+   */
+  subnet?: string
   /** applied to every host, field by field, before its own fields */
   defaults?: LinkSpec
   hosts: HostSpec[]
 }
 
-/** A host's link with every field resolved. */
-export type HostLink = Required<LinkSpec> & { name: string }
+/** A host's link with every field resolved, and the NAT router it sits behind, if any. */
+export type HostLink = Required<LinkSpec> & { name: string; nat?: string }
 
 /** How delay and jitter are applied. */
 export type DelayBackend = 'netem' | 'nfqueue' | 'none'
@@ -49,9 +62,38 @@ export interface TestbedHost {
   name: string
   /** network namespace: `<prefix>-h<index>` */
   netns: string
-  /** IPv4 address on the host's one interface (`wan0`); the only address to listen on */
+  /**
+   * IPv4 address on the host's one interface (`wan0`); the only address to listen on. Behind a
+   * NAT router it is a private address of the router's LAN (`192.168.<router>.<n>`), and others
+   * see the host's connections come from the router's address
+   */
   address: string
   link: HostLink
+  /** name of the NAT router the host sits behind; none on the switch */
+  router?: string
+  /** the router's LAN address, the host's default route (behind a router only) */
+  gateway?: string
+}
+
+/**
+ * A NAT router of a running testbed: a namespace with one leg on the switch (`wan0`, a testbed
+ * address) and one on a LAN of its own (`lan0`), masquerading what its LAN sends out and
+ * letting in only what answers it (a home router without port forwarding).
+ */
+export interface TestbedRouter {
+  /** 1-based, in the order the spec first names the routers */
+  index: number
+  name: string
+  /** network namespace: `<prefix>-n<index>` */
+  netns: string
+  /** the router's address on the switch: what the hosts behind it look like from outside */
+  address: string
+  /** the router's address on its LAN (the hosts' gateway): `192.168.<index>.1` */
+  lanAddress: string
+  /** the LAN: `192.168.<index>.0/24` */
+  lanSubnet: string
+  /** names of the hosts behind it */
+  hosts: string[]
 }
 
 /** A helper process of the testbed (the delay line), identified beyond its pid. */
@@ -72,6 +114,10 @@ export interface TestbedState {
   namespaces: string[]
   helpers: HelperProcess[]
   hosts: TestbedHost[]
+  /** NAT routers (none in states written before routers existed) */
+  routers?: TestbedRouter[]
+  /** first two octets of the switch's addresses @default SUBNET */
+  subnet?: string
 }
 
 /** What `down` removed. */
@@ -106,8 +152,18 @@ export const DEFAULT_PREFIX = 'ikwan'
 export const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,7}$/
 /** First two octets of the hosts' addresses (a /16 that exists only inside the testbed). @default '10.77' */
 export const SUBNET = '10.77'
-/** Most hosts in one testbed. @default 1000 */
+/** Most hosts in one testbed, NAT routers included (each takes a switch address). @default 1000 */
 export const MAX_HOSTS = 1000
+/** First two octets of every router's LAN: router r has `192.168.r.0/24`. @default '192.168' */
+export const LAN_SUBNET = '192.168'
+/** Most NAT routers in one testbed (one /24 of {@link LAN_SUBNET} each). @default 254 */
+export const MAX_ROUTERS = 254
+/** Most hosts behind one NAT router (`.2` … `.254` of its LAN). @default 253 */
+export const MAX_HOSTS_PER_ROUTER = 253
+/** Prefix length of a router's LAN. @default 24 */
+export const LAN_PREFIX_LENGTH = 24
+/** A router's leg on its LAN; its leg on the switch is {@link HOST_IF}. */
+export const LAN_IF = 'lan0'
 /** Queue of a rate-limited link, in ms at its rate. @default 100 */
 export const DEFAULT_QUEUE_MS = 100
 /** Smallest queue of a rate-limited link, packets. @default 16 */

@@ -1,12 +1,14 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Profile, Role } from '../constants.ts'
+import durationMs from 'parse-duration'
+import type { Profile, RelayServiceLimits, Role } from '../constants.ts'
 import {
   DEFAULT_API_ADDRS,
   DEFAULT_DELEGATED_ROUTERS,
   DEFAULT_LISTEN_ADDRS,
   DEFAULT_ROLE,
   PUBLIC_BOOTSTRAP_PEERS,
-  PUBLIC_DHT_PREFIX
+  PUBLIC_DHT_PREFIX,
+  RELAY_MAX_DURATION_LIMIT_MS
 } from '../constants.ts'
 import { RepoError } from '../errors.ts'
 import { delegatedRouterUrlProblem } from '../libp2p/discovery/delegated-url.ts'
@@ -57,10 +59,21 @@ export interface KitConfig {
     /** circuit relay v2 client: dial through relays, and take a reservation on one (`public`) */
     RelayClient: { Enabled: boolean }
     /**
-     * circuit relay v2 server, with the role's limits; `Enabled` absent: the role decides (on
-     * for masters), so a node that changes role changes this too
+     * circuit relay v2 server; a field absent: the role decides (RELAY_SERVICE_LIMITS[role];
+     * `Enabled`: on for masters), so a node that changes role changes these too
      */
-    RelayService: { Enabled?: boolean }
+    RelayService: {
+      Enabled?: boolean
+      /** bytes one relayed connection may carry; 0: no limit */
+      ConnectionDataLimit?: number
+      /**
+       * how long one relayed connection may stay open: a Go duration (`"2m"`, `"1h30m"`, `"0s"`)
+       * as Kubo writes it, or a number of ms; 0: no limit
+       */
+      ConnectionDurationLimit?: string | number
+      /** reservations held at once */
+      MaxReservations?: number
+    }
     /** DCUtR: upgrade relayed connections to direct ones */
     EnableHolePunching: boolean
     /** true: no UPnP port mapping (the default); false: map ports on the gateway (`public` only) */
@@ -229,6 +242,20 @@ function parseSwarm(value: unknown, fail: (what: string) => never): KitConfig['S
     if (typeof v !== 'boolean') return fail(`Swarm.${name} must be true or false`)
     return v
   }
+  // the relay's limits: absent or null, the role's; given, checked
+  const service = isObject(value.RelayService) ? value.RelayService : {}
+  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
+    const v = service[name]
+    if (v != null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) {
+      return fail(`Swarm.RelayService.${name} must be a whole number (0 or more), not ${JSON.stringify(v)}`)
+    }
+  }
+  const duration = service.ConnectionDurationLimit
+  if (duration != null && durationLimitMs(duration) == null) {
+    return fail(
+      `Swarm.RelayService.ConnectionDurationLimit must be a duration such as "2m" or "0s", or a number of ms up to ${RELAY_MAX_DURATION_LIMIT_MS}, not ${JSON.stringify(duration)}`
+    )
+  }
   return {
     ...value,
     RelayClient: { ...(value.RelayClient as object), Enabled: enabled('RelayClient') ?? true },
@@ -239,6 +266,39 @@ function parseSwarm(value: unknown, fail: (what: string) => never): KitConfig['S
         : { ...(value.RelayService as object), Enabled: relayService },
     EnableHolePunching: flag('EnableHolePunching'),
     DisableNatPortMap: flag('DisableNatPortMap')
+  }
+}
+
+/** A Go duration (`"2m"`, `"1h30m"`, `"500ms"`, `"0"`), as Kubo's config takes it. */
+const GO_DURATION = /^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/
+
+/**
+ * `Swarm.RelayService.ConnectionDurationLimit` in ms: a Go duration or a number of ms, whole and
+ * from 0 (no limit) to RELAY_MAX_DURATION_LIMIT_MS; undefined for anything else.
+ */
+export function durationLimitMs(value: unknown): number | undefined {
+  const ms =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && GO_DURATION.test(value)
+        ? value === '0'
+          ? 0
+          : durationMs(value)
+        : undefined
+  if (ms == null || !Number.isInteger(ms) || ms < 0 || ms > RELAY_MAX_DURATION_LIMIT_MS) return undefined
+  return ms
+}
+
+/**
+ * What the config's `Swarm.RelayService` grants, as the peer takes it (the config was parsed):
+ * a field absent (undefined here) is the role's.
+ */
+export function relayServiceLimitsOf(config: KitConfig): Partial<RelayServiceLimits> {
+  const service = config.Swarm.RelayService
+  return {
+    dataLimitBytes: service.ConnectionDataLimit ?? undefined,
+    durationLimitMs: durationLimitMs(service.ConnectionDurationLimit),
+    maxReservations: service.MaxReservations ?? undefined
   }
 }
 

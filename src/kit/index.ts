@@ -33,6 +33,7 @@ import { kitLogger } from '../logger.ts'
 import { VERSION } from '../version.ts'
 import { type PathSourceOptions, pathCandidates } from './add.ts'
 import { carStream, dagBlocks, importCarBlocks } from './car.ts'
+import { relayServiceLimitsOf } from './config.ts'
 import { ConfigEditor } from './config-edit.ts'
 import {
   type DagPutOptions,
@@ -1293,6 +1294,7 @@ export async function ipfsKit(init: IPFSKitInit = {}): Promise<IPFSKit> {
       noAnnounceAddrs: config.Addresses.NoAnnounce,
       relayClient: config.Swarm.RelayClient.Enabled,
       relayService: config.Swarm.RelayService.Enabled,
+      relayServiceLimits: relayServiceLimitsOf(config),
       holePunching: config.Swarm.EnableHolePunching,
       upnp: !config.Swarm.DisableNatPortMap,
       autoNat: config.AutoNAT.ServiceMode !== 'disabled',

@@ -1,13 +1,18 @@
 /**
  * The config file's network fields (issue 16): `Addresses.AppendAnnounce`/`NoAnnounce`,
- * `Swarm.*` and `AutoNAT.ServiceMode` parse, get their defaults in a config written before they
- * existed, and a bad value is a RepoError that names the field.
+ * `Swarm.*` (the relay service limits included) and `AutoNAT.ServiceMode` parse, get their
+ * defaults in a config written before they existed, and a bad value is a RepoError that names
+ * the field.
  */
 import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { DEFAULT_LISTEN_ADDRS } from '../../src/constants.ts'
-import { defaultConfig, type KitConfig, parseConfig } from '../../src/kit/config.ts'
+import { DEFAULT_LISTEN_ADDRS, RELAY_SERVICE_LIMITS } from '../../src/constants.ts'
+import { defaultConfig, type KitConfig, parseConfig, relayServiceLimitsOf } from '../../src/kit/config.ts'
+import { ipfsKit } from '../../src/kit/index.ts'
 import { IPFSLibp2pPeer } from '../../src/libp2p/peer/index.ts'
+import { tempDir } from '../helpers.ts'
 
 const IDENTITY = { PeerID: '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', PrivKey: 'CAESQ...' }
 const FILE = '/repo/config'
@@ -64,6 +69,13 @@ describe('config: network fields', () => {
       // what the node makes of it (as the kit passes it on)
       const peer = new IPFSLibp2pPeer({ role, relayService: c.Swarm.RelayService.Enabled })
       assert.equal(peer.settings.relayService, role === 'master')
+      // the relay's limits absent: the role's, when the node starts
+      assert.deepEqual(relayServiceLimitsOf(c), {
+        dataLimitBytes: undefined,
+        durationLimitMs: undefined,
+        maxReservations: undefined
+      })
+      assert.deepEqual(peer.settings.relayServiceLimits, RELAY_SERVICE_LIMITS[role])
       assert.equal(c.Swarm.EnableHolePunching, true)
       assert.equal(c.Swarm.DisableNatPortMap, true)
       assert.equal(c.AutoNAT.ServiceMode, 'enabled')
@@ -95,6 +107,61 @@ describe('config: network fields', () => {
     // a Kubo field we do not use stays in the file
     assert.deepEqual((c.Swarm as unknown as { ConnMgr: unknown }).ConnMgr, { HighWater: 10 })
     assert.equal(c.AutoNAT.ServiceMode, 'disabled')
+  })
+
+  it('relay service limits: a Go duration or ms, 0 for no limit, absent fields from the role', () => {
+    const limits = (RelayService: Record<string, unknown>) =>
+      relayServiceLimitsOf(parse({ ...oldConfig('worker'), Swarm: { RelayService } }))
+    const given = limits({ ConnectionDurationLimit: '1h30m', ConnectionDataLimit: 1 << 20 })
+    assert.deepEqual(given, {
+      dataLimitBytes: 1 << 20,
+      durationLimitMs: 90 * 60_000,
+      maxReservations: undefined
+    })
+    // what the node makes of it (as the kit passes it on): the rest from its role
+    assert.deepEqual(
+      new IPFSLibp2pPeer({ role: 'master', relayServiceLimits: given }).settings.relayServiceLimits,
+      {
+        ...RELAY_SERVICE_LIMITS.master,
+        dataLimitBytes: 1 << 20,
+        durationLimitMs: 90 * 60_000
+      }
+    )
+    assert.equal(limits({ ConnectionDurationLimit: 90_000 }).durationLimitMs, 90_000)
+    assert.equal(limits({ ConnectionDurationLimit: '500ms' }).durationLimitMs, 500)
+    assert.deepEqual(limits({ ConnectionDurationLimit: '0s', ConnectionDataLimit: 0, MaxReservations: 7 }), {
+      dataLimitBytes: 0,
+      durationLimitMs: 0,
+      maxReservations: 7
+    })
+    assert.equal(limits({ ConnectionDurationLimit: '0' }).durationLimitMs, 0)
+    assert.equal(limits({ ConnectionDurationLimit: 0 }).durationLimitMs, 0)
+  })
+
+  it("a kit's relay service gets the config's limits (Kubo's field names), the rest from its role", async () => {
+    const dir = await tempDir()
+    try {
+      const repo = join(dir.path, 'master')
+      await (await ipfsKit({ repo, role: 'master', profile: 'local', offline: true })).stop()
+      const file = join(repo, 'config')
+      const doc = JSON.parse(await readFile(file, 'utf8')) as Record<string, Record<string, unknown>>
+      doc.Swarm!.RelayService = { ConnectionDataLimit: 0, ConnectionDurationLimit: '0s', MaxReservations: 3 }
+      await writeFile(file, JSON.stringify(doc))
+      const kit = await ipfsKit({ repo, offline: true })
+      try {
+        assert.equal(kit.peer.settings.relayService, true)
+        assert.deepEqual(kit.peer.settings.relayServiceLimits, {
+          ...RELAY_SERVICE_LIMITS.master,
+          dataLimitBytes: 0,
+          durationLimitMs: 0,
+          maxReservations: 3
+        })
+      } finally {
+        await kit.stop()
+      }
+    } finally {
+      await dir.cleanup()
+    }
   })
 
   it('bad values are a RepoError naming the field and the file', () => {
@@ -129,6 +196,36 @@ describe('config: network fields', () => {
         'RelayService not an object',
         (d) => Object.assign(d, { Swarm: { RelayService: true } }),
         /Swarm\.RelayService\.Enabled/
+      ],
+      [
+        'ConnectionDataLimit negative',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDataLimit: -1 } } }),
+        /Swarm\.RelayService\.ConnectionDataLimit/
+      ],
+      [
+        'ConnectionDataLimit a text',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDataLimit: '1MiB' } } }),
+        /Swarm\.RelayService\.ConnectionDataLimit/
+      ],
+      [
+        'ConnectionDurationLimit not a duration',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: 'two minutes' } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'ConnectionDurationLimit a fraction of ms',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: 1.5 } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'ConnectionDurationLimit longer than a timer',
+        (d) => Object.assign(d, { Swarm: { RelayService: { ConnectionDurationLimit: '600h' } } }),
+        /Swarm\.RelayService\.ConnectionDurationLimit/
+      ],
+      [
+        'MaxReservations not whole',
+        (d) => Object.assign(d, { Swarm: { RelayService: { MaxReservations: 2.5 } } }),
+        /Swarm\.RelayService\.MaxReservations/
       ],
       [
         'EnableHolePunching not a boolean',

@@ -17,7 +17,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { parseCID, parseCIDPath } from '../../src/cids.ts'
 import { isErrorNamed } from '../../src/errors.ts'
-import { type KitConfig, parseConfig } from '../../src/kit/config.ts'
+import { durationLimitMs, type KitConfig, parseConfig } from '../../src/kit/config.ts'
 import { parseMultiaddr } from '../../src/libp2p/peer/index.ts'
 import { parseAnnouncement } from '../../src/libp2p/routing/announcements.ts'
 
@@ -213,7 +213,12 @@ describe('fuzzed input: a value or a typed error, never a hang', () => {
       Routing: { DHTProtocolPrefix: '/ipfs', DelegatedRouters: ['http://127.0.0.1:8080'] },
       Swarm: {
         RelayClient: { Enabled: true },
-        RelayService: { Enabled: false },
+        RelayService: {
+          Enabled: false,
+          ConnectionDataLimit: 131072,
+          ConnectionDurationLimit: '2m',
+          MaxReservations: 32
+        },
         EnableHolePunching: true,
         DisableNatPortMap: true
       },
@@ -351,6 +356,14 @@ function assertWellTyped(c: KitConfig, text: string): void {
   const relayService = c.Swarm?.RelayService
   if (relayService == null || !['boolean', 'undefined'].includes(typeof relayService.Enabled)) {
     fail('a bad Swarm.RelayService.Enabled')
+  }
+  for (const name of ['ConnectionDataLimit', 'MaxReservations'] as const) {
+    const v = relayService?.[name]
+    if (v != null && (!Number.isSafeInteger(v) || v < 0)) fail(`a bad Swarm.RelayService.${name}`)
+  }
+  const duration = relayService?.ConnectionDurationLimit
+  if (duration != null && durationLimitMs(duration) == null) {
+    fail('a bad Swarm.RelayService.ConnectionDurationLimit')
   }
   if (typeof c.Swarm?.EnableHolePunching !== 'boolean') fail('a bad Swarm.EnableHolePunching')
   if (typeof c.Swarm?.DisableNatPortMap !== 'boolean') fail('a bad Swarm.DisableNatPortMap')

@@ -22,7 +22,7 @@ import type { Datastore } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import type { Profile, Role } from '../../constants.ts'
+import type { Profile, RelayServiceLimits, Role } from '../../constants.ts'
 import {
   BITSWAP_MAX_MESSAGE_BYTES,
   DEFAULT_DELEGATED_ROUTERS,
@@ -33,6 +33,8 @@ import {
   PUBLIC_BOOTSTRAP_PEERS,
   PUBLIC_DHT_PREFIX,
   RELAY_DISCOVERY_LISTEN_ADDR,
+  RELAY_MAX_DURATION_LIMIT_MS,
+  RELAY_SERVICE_LIMITS,
   ROLES
 } from '../../constants.ts'
 import {
@@ -106,6 +108,12 @@ export interface IPFSLibp2pPeerInit {
    * @default DEFAULT_RELAY_SERVICE[role] (masters only)
    */
   relayService?: boolean
+  /**
+   * what the relay server grants, field by field (`Swarm.RelayService.ConnectionDataLimit`,
+   * `ConnectionDurationLimit`, `MaxReservations`); a data or duration limit of 0 is no limit
+   * @default RELAY_SERVICE_LIMITS[role]
+   */
+  relayServiceLimits?: Partial<RelayServiceLimits>
   /** DCUtR: upgrade relayed connections to direct ones (`Swarm.EnableHolePunching`) @default true */
   holePunching?: boolean
   /** UPnP port mapping (`Swarm.DisableNatPortMap: false`); never in the `local` profile @default false */
@@ -173,6 +181,25 @@ function delegatedRouters(urls: readonly string[] | undefined, profile: Profile)
     throw new InvalidParametersError(`delegated router ${problem}`)
   }
   return list
+}
+
+/**
+ * The relay server's limits: RELAY_SERVICE_LIMITS[role] with what `given` sets.
+ * @throws {InvalidParametersError} for a value that is not a whole number in range
+ */
+function relayServiceLimits(role: Role, given: Partial<RelayServiceLimits> = {}): RelayServiceLimits {
+  const limits = { ...RELAY_SERVICE_LIMITS[role] }
+  for (const [key, value] of Object.entries(given) as Array<[keyof RelayServiceLimits, unknown]>) {
+    if (value == null) continue
+    const max = key === 'dataLimitBytes' ? Number.MAX_SAFE_INTEGER : RELAY_MAX_DURATION_LIMIT_MS
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+      throw new InvalidParametersError(
+        `relayServiceLimits.${key} must be a whole number from 0 to ${max}, not ${String(value)}`
+      )
+    }
+    limits[key] = value
+  }
+  return limits
 }
 
 function bootstrapAddr(addr: string): string {
@@ -271,6 +298,7 @@ export class IPFSLibp2pPeer {
       noAnnounceAddrs: (init.noAnnounceAddrs ?? []).map((a) => parseMultiaddr(a).toString()),
       relayClient,
       relayService: init.relayService ?? DEFAULT_RELAY_SERVICE[this.role],
+      relayServiceLimits: relayServiceLimits(this.role, init.relayServiceLimits),
       holePunching: init.holePunching ?? true,
       upnp: init.upnp ?? false,
       autoNat: init.autoNat ?? true,

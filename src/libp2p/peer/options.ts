@@ -18,12 +18,13 @@ import { yamux } from '@libp2p/yamux'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
-import type { Profile, Role } from '../../constants.ts'
+import type { Profile, RelayServiceLimits, Role } from '../../constants.ts'
 import {
   AGENT_NAME,
   DEFAULT_DIAL_TIMEOUT_MS,
   PING_MAX_OUTBOUND_STREAMS,
-  RELAY_SERVICE_LIMITS,
+  RELAY_MAX_DATA_LIMIT_BYTES,
+  RELAY_MAX_DURATION_LIMIT_MS,
   ROLES
 } from '../../constants.ts'
 import { announceFilter } from './announce.ts'
@@ -46,8 +47,10 @@ export interface ResolvedPeerOptions {
   noAnnounceAddrs: string[]
   /** the circuit relay v2 transport: dial and listen through relays (`Swarm.RelayClient.Enabled`) */
   relayClient: boolean
-  /** the circuit relay v2 server with the role's limits (`Swarm.RelayService.Enabled`) */
+  /** the circuit relay v2 server (`Swarm.RelayService.Enabled`) */
   relayService: boolean
+  /** what the relay server grants (`Swarm.RelayService.*`; RELAY_SERVICE_LIMITS[role] for what is not given) */
+  relayServiceLimits: RelayServiceLimits
   /** DCUtR: upgrade relayed connections to direct ones (`Swarm.EnableHolePunching`) */
   holePunching: boolean
   /** UPnP port mapping on the gateway (`!Swarm.DisableNatPortMap`); never in `local` */
@@ -161,7 +164,7 @@ export function libp2pOptions(
       // reservation or a transfer on that connection
       ...(opts.autoNat ? { autoNAT: autoNATv2() } : {}),
       ...(opts.relayService
-        ? { relay: circuitRelayServer({ reservations: relayReservations(opts.role) }) }
+        ? { relay: circuitRelayServer({ reservations: relayReservations(opts.relayServiceLimits) }) }
         : {}),
       ...(opts.holePunching ? { dcutr: dcutr() } : {}),
       // UPnP asks the gateway on the LAN by multicast: never in the `local` profile
@@ -180,15 +183,22 @@ export function privateAddrsDialable(
   return opts.profile === 'local' || opts.dhtProtocolPrefix !== '/ipfs'
 }
 
-/** The circuit relay v2 server's reservation limits of a role (see RELAY_SERVICE_LIMITS). */
-function relayReservations(
-  role: Role
+/**
+ * The circuit relay v2 server's reservation options. A limit of 0 is no limit: with both 0 the
+ * relay applies none (its HOP and STOP messages carry no limit, so the relayed connection is not
+ * `limited`); with one 0, libp2p's server still wants both, so that one gets the largest value
+ * it can enforce ({@link RELAY_MAX_DURATION_LIMIT_MS}, {@link RELAY_MAX_DATA_LIMIT_BYTES}).
+ */
+export function relayReservations(
+  limits: RelayServiceLimits
 ): NonNullable<Parameters<typeof circuitRelayServer>[0]>['reservations'] {
-  const limits = RELAY_SERVICE_LIMITS[role]
+  const base = { maxReservations: limits.maxReservations, reservationTtl: limits.reservationTtlMs }
+  if (limits.durationLimitMs === 0 && limits.dataLimitBytes === 0) {
+    return { ...base, applyDefaultLimit: false }
+  }
   return {
-    maxReservations: limits.maxReservations,
-    reservationTtl: limits.reservationTtlMs,
-    defaultDurationLimit: limits.durationLimitMs,
-    defaultDataLimit: BigInt(limits.dataLimitBytes)
+    ...base,
+    defaultDurationLimit: limits.durationLimitMs === 0 ? RELAY_MAX_DURATION_LIMIT_MS : limits.durationLimitMs,
+    defaultDataLimit: limits.dataLimitBytes === 0 ? RELAY_MAX_DATA_LIMIT_BYTES : BigInt(limits.dataLimitBytes)
   }
 }
