@@ -223,8 +223,8 @@ export function restId(p: ClusterPeer, all: readonly ClusterPeer[]): RestId {
   }
 }
 
-/** IPFS Cluster's `Alert` (a `Metric` with `triggered_at`); its times in ns, as Go's `int64`. */
-export interface RestAlert {
+/** IPFS Cluster's `Metric`; its times in ns since the epoch, as Go's `int64`. */
+export interface RestMetric {
   name: string
   peer: string
   value: string
@@ -233,6 +233,10 @@ export interface RestAlert {
   weight: number
   partitionable: boolean
   received_at: number
+}
+
+/** IPFS Cluster's `Alert`: a {@link RestMetric} with `triggered_at`. */
+export interface RestAlert extends RestMetric {
   triggered_at: string
 }
 
@@ -248,18 +252,6 @@ export function restAlert(a: ClusterAlert): RestAlert {
     received_at: a.detectedAt * 1e6,
     triggered_at: restTime(a.detectedAt)
   }
-}
-
-/** IPFS Cluster's `Metric`; its times in ns since the epoch, as Go's `int64`. */
-export interface RestMetric {
-  name: string
-  peer: string
-  value: string
-  expire: number
-  valid: boolean
-  weight: number
-  partitionable: boolean
-  received_at: number
 }
 
 /**

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Cluster } from '@nftstorage/ipfs-cluster'
 import { repoToken } from '../../src/api/auth.ts'
+import type { RestMetric } from '../../src/api/cluster-rest-shapes.ts'
 import { ApiServer } from '../../src/api/server.ts'
 import type { IPFSKit } from '../../src/kit/index.ts'
 import { tempDir as cliTempDir, killAll, removeAll, requireBuild } from '../cli/helpers.ts'
@@ -196,19 +197,10 @@ describe('@nftstorage/ipfs-cluster against a master daemon and a worker daemon',
 
   it('monitor/metrics/{name}: the latest freespace and ping of every member, as IPFS Cluster’s Metric', async () => {
     assert.deepEqual((await cluster.metricNames()).slice(0, 2), ['freespace', 'ping'])
-    interface Metric {
-      name: string
-      peer: string
-      value: string
-      expire: number
-      valid: boolean
-      weight: number
-      received_at: number
-    }
-    const metrics = async (name: string): Promise<Metric[]> => {
+    const metrics = async (name: string): Promise<RestMetric[]> => {
       const res = await fetch(`${master.url}/cluster/monitor/metrics/${name}`)
       assert.equal(res.status, 200)
-      return (await res.json()) as Metric[]
+      return (await res.json()) as RestMetric[]
     }
     const free = await metrics('freespace')
     assert.deepEqual(free.map((m) => m.peer).sort(), [master.id, worker.id].sort())
