@@ -145,6 +145,14 @@ export async function findPeer(
     kit.peer.stopSignal,
     ...(options.signal == null ? [] : [options.signal])
   ])
+  // a peer we are connected to, or know addresses of, is answered from the peer store, as Kubo's
+  // DHT answers a connected peer locally (FindLocal) before it asks the network
+  if (host.getConnections(peer).length > 0) {
+    const known = await host.peerStore.get(peer, { signal }).catch(() => undefined)
+    if (known != null && known.addresses.length > 0) {
+      return { ID: peer.toString(), Addrs: known.addresses.map((a) => a.multiaddr.toString()) }
+    }
+  }
   try {
     const info = await host.peerRouting.findPeer(peer, { signal })
     return { ID: info.id.toString(), Addrs: info.multiaddrs.map((m) => m.toString()) }
