@@ -22,7 +22,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -34,10 +34,10 @@ import { prefixNamespaces, stateDir, Testbed, type TestbedSpec } from '../../ben
 import { WAN_DHT_PREFIX } from '../../bench/wan/types.ts'
 import { DAEMON_READY_LINE } from '../../src/constants.ts'
 import type { BadRoutersReady, DelegatedNodeSpec, ProvideReady, SeekDone } from './fixtures/delegated-node.ts'
+import { namespaceAccess, UNSHARE } from './namespaces.ts'
 
 /** Set in the copy of this test that runs inside `unshare`. */
 const INNER = 'IPFS_KIT_WAN_DELEGATED_INNER'
-const UNSHARE = ['--user', '--map-root-user', '--net', '--mount', '--propagation', 'private']
 const MiB = 1024 * 1024
 
 const SPEC: TestbedSpec = {
@@ -47,21 +47,6 @@ const SPEC: TestbedSpec = {
 
 const fixture = fileURLToPath(new URL('./fixtures/delegated-node.ts', import.meta.url))
 const cli = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url))
-
-/** How this process gets namespaces: it is root, or a user namespace makes it root, or none. */
-function namespaceAccess():
-  | { how: 'root' | 'unshare'; skip?: undefined }
-  | { how?: undefined; skip: string } {
-  if (process.getuid?.() === 0) return { how: 'root' }
-  const probe = spawnSync(
-    'unshare',
-    [...UNSHARE, 'sh', '-c', 'mount -t tmpfs tmpfs /run && ip netns add t && ip netns del t'],
-    { encoding: 'utf8', timeout: 10_000 }
-  )
-  if (probe.status === 0) return { how: 'unshare' }
-  const why = probe.error?.message ?? probe.stderr.trim()
-  return { skip: `network namespaces cannot be made: not root, and unshare --user --net failed (${why})` }
-}
 
 const access = namespaceAccess()
 

@@ -42,7 +42,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -58,30 +58,15 @@ import {
 } from '../../bench/wan/nat.ts'
 import type { NatFetchDone } from '../../bench/wan/nat-node.ts'
 import { prefixNamespaces, stateDir, Testbed } from '../../bench/wan/testbed.ts'
+import { namespaceAccess, UNSHARE } from './namespaces.ts'
 
 /** Set in the copy of this test that runs inside `unshare`. */
 const INNER = 'IPFS_KIT_WAN_NAT_INNER'
-const UNSHARE = ['--user', '--map-root-user', '--net', '--mount', '--propagation', 'private']
 /** Bound of every wait on the peers (events, not polls), ms. */
 const WAIT_MS = 30_000
 const FILE_BYTES = 16 * MiB
 
 const probeScript = fileURLToPath(new URL('../../bench/wan/probe.ts', import.meta.url))
-
-/** How this process gets namespaces: it is root, or a user namespace makes it root, or none. */
-function namespaceAccess():
-  | { how: 'root' | 'unshare'; skip?: undefined }
-  | { how?: undefined; skip: string } {
-  if (process.getuid?.() === 0) return { how: 'root' }
-  const probe = spawnSync(
-    'unshare',
-    [...UNSHARE, 'sh', '-c', 'mount -t tmpfs tmpfs /run && ip netns add t && ip netns del t'],
-    { encoding: 'utf8', timeout: 10_000 }
-  )
-  if (probe.status === 0) return { how: 'unshare' }
-  const why = probe.error?.message ?? probe.stderr.trim()
-  return { skip: `network namespaces cannot be made: not root, and unshare --user --net failed (${why})` }
-}
 
 const access = namespaceAccess()
 

@@ -10,7 +10,7 @@
  */
 
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -25,10 +25,10 @@ import {
   Testbed,
   type TestbedSpec
 } from '../../bench/wan/testbed.ts'
+import { namespaceAccess, UNSHARE } from './namespaces.ts'
 
 /** Set in the copy of this test that runs inside `unshare`. */
 const INNER = 'IPFS_KIT_WAN_SMOKE_INNER'
-const UNSHARE = ['--user', '--map-root-user', '--net', '--mount', '--propagation', 'private']
 const MiB = 1024 * 1024
 
 const SPEC: TestbedSpec = {
@@ -37,21 +37,6 @@ const SPEC: TestbedSpec = {
 
 const probeScript = fileURLToPath(new URL('../../bench/wan/probe.ts', import.meta.url))
 const nodeScript = fileURLToPath(new URL('../../bench/wan/node.ts', import.meta.url))
-
-/** How this process gets namespaces: it is root, or a user namespace makes it root, or none. */
-function namespaceAccess():
-  | { how: 'root' | 'unshare'; skip?: undefined }
-  | { how?: undefined; skip: string } {
-  if (process.getuid?.() === 0) return { how: 'root' }
-  const probe = spawnSync(
-    'unshare',
-    [...UNSHARE, 'sh', '-c', 'mount -t tmpfs tmpfs /run && ip netns add t && ip netns del t'],
-    { encoding: 'utf8', timeout: 10_000 }
-  )
-  if (probe.status === 0) return { how: 'unshare' }
-  const why = probe.error?.message ?? probe.stderr.trim()
-  return { skip: `network namespaces cannot be made: not root, and unshare --user --net failed (${why})` }
-}
 
 const access = namespaceAccess()
 
